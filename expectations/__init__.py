@@ -1,0 +1,20 @@
+"""One Great Expectations suite per stage.
+
+Each module defines ``STAGE`` (the table it checks), ``ENTITY`` (the column that names a row in
+quarantine) and ``expectations()`` returning GX 1.x expectation objects. Row-level expectations
+quarantine the rows they fail; table-level ones are recorded in ``validations``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+SUITES = ("papers", "reviews", "paper_filters", "documents")
+
+SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
+
+
+def load(stage: str):
+    if stage not in SUITES:
+        raise KeyError(f"no expectation suite for stage {stage!r}")
+    return importlib.import_module(f"expectations.{stage}")

@@ -1,0 +1,1 @@
+"""Prefect flows: composition only. Nothing imports this package."""

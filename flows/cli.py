@@ -1,0 +1,203 @@
+"""The ``stormborn`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tasks.settings import Settings, load_settings  # noqa: E402
+
+app = typer.Typer(help="Turn new research papers into derivation datasets.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console(stderr=True)
+out = Console()
+
+LakeOpt = Annotated[Optional[str], typer.Option("--lake", help="Lake URL: a path or s3://bucket/prefix.")]
+DaskOpt = Annotated[Optional[str], typer.Option("--dask-address", help="tcp://host:port of an existing Dask scheduler.")]
+
+
+def _plain(value) -> str:
+    """Render a query value for a terminal: lists as JSON, missing values as empty."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except Exception as exc:  # pydantic validation errors: one line, not a traceback
+        _fail(f"invalid settings: {exc}".splitlines()[0])
+        raise
+
+
+def _parse_date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{name} must be a date like 2024-05-01, got {value!r}")
+        raise
+
+
+def _run_harvest(settings: Settings, since: date | None, until: date | None, source: str,
+                 path: str | None):
+    from flows.harvest import monthly_harvest
+    from flows.runtime import dask_task_runner, prefect_api
+
+    with prefect_api(settings) as api_url:
+        console.print(f"Prefect API: {api_url}  ·  lake: {settings.lake_url}")
+        flow = monthly_harvest.with_options(task_runner=dask_task_runner(settings))
+        return flow(since=since, until=until, source=source, path=path, settings=settings)
+
+
+def _print_run(run) -> None:
+    table = Table(title=f"run {run.run_id}")
+    for column in ("listed", "matched", "rating pass", "documents fetched", "keyword pass",
+                   "rejected", "quarantined"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in (
+        "listed", "matched", "rating pass", "documents fetched", "keyword pass", "rejected", "quarantined")))
+    out.print(table)
+
+
+@app.command()
+def harvest(
+    since: Annotated[Optional[str], typer.Option(help="First day (YYYY-MM-DD); default: first day of last month.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Last day, inclusive; default: last day of last month.")] = None,
+    source: Annotated[str, typer.Option(help="live | snapshot | local")] = "live",
+    path: Annotated[Optional[str], typer.Option(help="Folder for --source local, or a snapshot folder.")] = None,
+    lake: LakeOpt = None,
+    dask_address: DaskOpt = None,
+) -> None:
+    """Harvest papers of a date window: list, join reviews, filter, fetch documents, land."""
+    from tasks.sources import SOURCE_KINDS
+
+    if source not in SOURCE_KINDS:
+        _fail(f"--source must be one of {', '.join(SOURCE_KINDS)}, got {source!r}")
+    if source == "local" and not (path and Path(path).is_dir()):
+        _fail(f"--source local needs --path pointing to a folder, got {path!r}")
+    start, end = _parse_date(since, "--since"), _parse_date(until, "--until")
+    if (start is None) != (end is None):
+        _fail("give both --since and --until, or neither (last month)")
+    if start and end and start > end:
+        _fail(f"--since {start} is after --until {end}")
+    if source == "local" and start is None:
+        start = end = date.today()
+    settings = _settings(lake=lake, dask_address=dask_address)
+    _print_run(_run_harvest(settings, start, end, source, path))
+
+
+@app.command()
+def demo(dask_address: DaskOpt = None) -> None:
+    """The whole harvest, offline, on the bundled snapshot, into ./.stormborn."""
+    from tasks.sources.snapshot import SnapshotSource
+
+    settings = _settings(home=".stormborn", dask_address=dask_address)
+    since, until = SnapshotSource(settings).default_window
+    run = _run_harvest(settings, since, until, "snapshot", None)
+    _print_run(run)
+    out.print(f"Query it: stormborn sql \"SELECT paper_id, title, rating_mean, keyword_total "
+              f"FROM accepted_papers\"  ·  Data Docs: {settings.lake_url}/data_docs/index.html")
+
+
+@app.command()
+def status(limit: int = 10) -> None:
+    """Recent runs and their funnel."""
+    from tasks.storage import query
+
+    frame = query(_settings(), f"SELECT * FROM run_funnel LIMIT {int(limit)}")
+    if frame.empty:
+        out.print("no runs yet: try `stormborn demo`")
+        return
+    table = Table(title="recent runs")
+    columns = ["run_id", "status", "since", "until", "listed", "matched", "rating_pass",
+               "documents_fetched", "keyword_pass", "rejected", "quarantined"]
+    for c in columns:
+        table.add_column(c)
+    for row in frame[columns].itertuples(index=False):
+        table.add_row(*(_plain(v) for v in row))
+    out.print(table)
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="A SELECT over the catalog's tables and views.")],
+    format: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    lake: LakeOpt = None,
+) -> None:
+    """Run an analyst query (read-only; works while a flow is running)."""
+    from tasks.storage import query
+
+    if format not in ("table", "csv", "json"):
+        _fail(f"--format must be table, csv or json, got {format!r}")
+    try:
+        frame = query(_settings(lake=lake), statement)
+    except Exception as exc:
+        _fail(str(exc).splitlines()[0])
+        raise
+    for column in frame.columns:  # list columns as JSON text, in every format
+        if frame[column].map(lambda v: hasattr(v, "tolist") or isinstance(v, list)).any():
+            frame[column] = frame[column].map(_plain)
+    if format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    elif format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", default_handler=str) + "\n")
+    else:
+        table = Table()
+        for column in frame.columns:
+            table.add_column(str(column))
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_plain(v) for v in row))
+        out.print(table)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings, secrets masked."""
+    sys.stdout.write(json.dumps(_settings().masked(), indent=2, default=str) + "\n")
+
+
+@app.command()
+def deploy(
+    work_pool: Annotated[str, typer.Option(help="Process work pool to deploy to.")] = "stormborn-process",
+) -> None:
+    """Register the monthly-harvest deployment (infra/prefect.yaml) with the Prefect API."""
+    from flows.deploy import deploy_monthly_harvest
+    from flows.runtime import prefect_api
+
+    settings = _settings()
+    with prefect_api(settings) as api_url:
+        deployment_id = deploy_monthly_harvest(work_pool)
+    out.print(f"deployed monthly-harvest ({deployment_id}) to {api_url}; "
+              f"start a worker with: prefect worker start --pool {work_pool}")
+
+
+if __name__ == "__main__":
+    app()

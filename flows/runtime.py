@@ -1,0 +1,81 @@
+"""Where flows run: a real Prefect API and a Dask cluster.
+
+Process workers cannot use Prefect's ephemeral API (each would start its own and time out), so
+when no ``PREFECT_API_URL`` is configured we start, or reuse, a local ``prefect server`` whose
+database lives under the stormborn home, and export its URL to the worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tasks.settings import Settings
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
+    """Start (or reuse) a Prefect server on 127.0.0.1:<prefect_port>; returns its API URL."""
+    api_url = f"http://127.0.0.1:{settings.prefect_port}/api"
+    if _healthy(api_url):
+        return api_url
+    home = Path(settings.home).resolve() / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
+    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_UI_ENABLED": "true"}
+    log = open(home / "server.log", "ab")
+    subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(settings.prefect_port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _healthy(api_url):
+            return api_url
+        time.sleep(0.5)
+    raise RuntimeError(f"the local Prefect server did not start in {timeout_s:.0f}s; see {home / 'server.log'}")
+
+
+@contextlib.contextmanager
+def prefect_api(settings: Settings) -> Iterator[str]:
+    """Use the configured Prefect API, or a local server; worker processes inherit the URL."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    configured = get_current_settings().api.url
+    api_url = configured or start_local_server(settings)
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = api_url  # read by Dask worker processes when they start
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield api_url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+
+
+def dask_task_runner(settings: Settings):
+    """A DaskTaskRunner on an existing cluster (``dask_address``) or a new LocalCluster."""
+    from prefect_dask import DaskTaskRunner
+
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
+        "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
+        "silence_logs": logging.WARNING})

@@ -1,0 +1,185 @@
+"""One settings object for the whole platform.
+
+Values come, in increasing priority, from defaults, `stormborn.toml` in the working directory
+(or the file named by ``STORMBORN_CONFIG``), and environment variables ``STORMBORN_*`` (nested
+fields use ``__``, e.g. ``STORMBORN_OPENREVIEW__USERNAME``). Secrets are ``SecretStr``: they print
+as ``**********`` and are only unwrapped at the single place that hands them to a client.
+Business code never reads ``os.environ``; it receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_KEYWORDS: tuple[str, ...] = (
+    # Verbs and phrases that announce a derivation step.
+    "derive", "derives", "derived", "deriving", "derivation", "derivations",
+    "we obtain", "we get", "we have", "it follows", "follows from", "yields", "leads to",
+    "implies", "therefore", "hence", "thus",
+    "substituting", "substitute", "plugging", "rearranging", "simplifying", "expanding",
+    "taking the derivative", "differentiating", "integrating", "by induction",
+    "approximation", "approximate", "taylor expansion", "first-order", "upper bound", "lower bound",
+    # Theorem-like structure.
+    "lemma", "theorem", "proposition", "corollary", "proof",
+)
+"""Default derivation vocabulary (case-insensitive, whole-word/phrase matches).
+
+Chosen from the STORM-BORN keyword idea (derive/derivation) widened with the connectives that
+mark derivation steps in ML papers and with theorem-like words. Note that generic connectives
+(``thus``, ``hence``) make the count a density signal: the default threshold of 5 is on the
+total of all hits, and per-keyword counts are stored so a stricter rule can be applied later.
+"""
+
+
+class VenueRule(BaseModel):
+    """How to read one OpenReview venue's reviews and what counts as "above weak accept"."""
+
+    venue_id: str
+    api_version: Literal[1, 2] = 2
+    rating_fields: list[str] = Field(default_factory=lambda: ["rating", "recommendation"])
+    weak_accept: float = 6.0
+    """The venue's weak-accept level on its own scale; a paper passes when the mean is above it."""
+    review_invitation_suffix: str = "Official_Review"
+    decision_invitation_suffix: str = "Decision"
+
+
+class OpenReviewSettings(BaseModel):
+    baseurl_v2: str = "https://api2.openreview.net"
+    baseurl_v1: str = "https://api.openreview.net"
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    venues: list[VenueRule] = Field(
+        default_factory=lambda: [
+            VenueRule(venue_id="ICLR.cc/2025/Conference"),
+            VenueRule(venue_id="NeurIPS.cc/2024/Conference"),
+        ]
+    )
+
+
+class ArxivSettings(BaseModel):
+    api_url: str = "https://export.arxiv.org/api/query"
+    categories: list[str] = Field(default_factory=lambda: ["cs.LG", "stat.ML", "cs.CL", "cs.AI"])
+    page_size: int = 500
+    max_results_per_window: int = 10_000
+    """arXiv's export API refuses to page beyond ~10,000 results per query: windows are split until
+    each one stays below this."""
+    seconds_per_request: float = 3.0
+    retries: int = 5
+    timeout_s: float = 60.0
+
+
+class S3Settings(BaseModel):
+    endpoint_url: str | None = None
+    """An S3-compatible endpoint (MinIO, moto); falls back to the standard AWS_ENDPOINT_URL."""
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    region: str | None = None
+
+
+class FetchSettings(BaseModel):
+    timeout_s: float = 60.0
+    retries: int = 4
+    max_bytes: int = 50_000_000
+    downloads_per_second: float = 1.0
+    user_agent: str = "stormborn/0.1 (research dataset builder; polite harvester)"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STORMBORN_",
+        env_nested_delimiter="__",
+        toml_file="stormborn.toml",
+        extra="ignore",
+    )
+
+    home: str = ".stormborn"
+    lake: str = ""
+    """Lake URL: a local path or ``s3://bucket/prefix``. Empty means ``{home}/lake``."""
+    catalog: str = ""
+    """DuckDB catalog file (always local). Empty means ``{home}/catalog.duckdb``."""
+    batch_size: int = 25
+    keyword_threshold: int = 5
+    keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYWORDS))
+    match_title_threshold: float = 92.0
+    match_author_overlap: float = 0.5
+    dask_workers: int = 2
+    dask_address: str | None = None
+    prefect_port: int = 4200
+    arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
+    openreview: OpenReviewSettings = Field(default_factory=OpenReviewSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("STORMBORN_CONFIG", "stormborn.toml")
+        return (
+            init_settings,
+            env_settings,
+            file_secret_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    @property
+    def lake_url(self) -> str:
+        return self.lake or str(Path(self.home) / "lake")
+
+    @property
+    def catalog_path(self) -> str:
+        return self.catalog or str(Path(self.home) / "catalog.duckdb")
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data with every secret masked."""
+        return _mask(self.model_dump(mode="python"))
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "**********"
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; keyword overrides (from the CLI) win over env and file."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+PREFECT_SECRET_PREFIX = "prefect-secret:"
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    """Unwrap a secret for handing to a client, never for printing.
+
+    A value of the form ``prefect-secret:NAME`` is read from the Prefect Secret block ``NAME``,
+    so production credentials can live in Prefect instead of env or files.
+    """
+    if secret is None:
+        return None
+    raw = secret.get_secret_value()
+    if raw.startswith(PREFECT_SECRET_PREFIX):
+        from prefect.blocks.system import Secret
+
+        return str(Secret.load(raw[len(PREFECT_SECRET_PREFIX):]).get())
+    return raw

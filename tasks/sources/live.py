@@ -1,0 +1,39 @@
+"""The live source: arXiv export API + OpenReview + HTTP downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from tasks.models import Paper
+from tasks.settings import Settings, VenueRule
+from tasks.sources.arxiv import ArxivClient, Window, plan_windows
+from tasks.sources.base import Fetched
+from tasks.sources.http import HttpFetcher
+from tasks.sources.openreview import OpenReviewClient
+
+
+class LiveSource:
+    name = "live"
+
+    def __init__(self, settings: Settings, api_throttle: Callable[[], None],
+                 download_throttle: Callable[[], None]):
+        self.settings = settings
+        self.arxiv = ArxivClient(settings.arxiv, api_throttle)
+        self.openreview = OpenReviewClient(settings.openreview)
+        self.http = HttpFetcher(settings.fetch, download_throttle)
+
+    def windows(self, since: date, until: date) -> list[Window]:
+        return plan_windows(since, until, self.settings.arxiv.categories)
+
+    def list_window(self, window: Window) -> list[Paper]:
+        return self.arxiv.list_window(window)
+
+    def venues(self) -> list[VenueRule]:
+        return self.settings.openreview.venues
+
+    def venue_notes(self, rule: VenueRule) -> list[dict]:
+        return self.openreview.submission_notes(rule)
+
+    def fetch(self, url: str) -> Fetched:
+        return self.http.fetch(url)

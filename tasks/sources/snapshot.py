@@ -1,0 +1,78 @@
+"""A recorded snapshot of arXiv + OpenReview answers, for offline demos and tests.
+
+Input: a snapshot folder with ``manifest.json``::
+
+    {"window": {"since": "2024-05-01", "until": "2024-05-31"},
+     "categories": ["cs.LG", ...],                           # the recording's categories
+     "arxiv_feeds": ["arxiv/listing.atom.xml", ...],        # export API answers (Atom)
+     "venues": [{"venue_id": ..., "api_version": 2, "weak_accept": 6}, ...],
+     "openreview_notes": {"<venue_id>": "openreview/<venue>.jsonl"},   # Note JSON + details
+     "documents": {"<url>": {"path": "documents/x.pdf"} | {"status": 404}}}
+
+Output: the same answers the live source would give, parsed by the same parsers: listings are
+the recorded feeds' entries whose submission date and categories fall in the asked window.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from tasks.models import Paper
+from tasks.settings import Settings, VenueRule
+from tasks.sources.arxiv import Window, parse_feed, plan_windows
+from tasks.sources.base import Fetched
+
+DEMO_SNAPSHOT = Path(__file__).resolve().parent / "demo_snapshot"
+
+
+class SnapshotSource:
+    name = "snapshot"
+
+    def __init__(self, settings: Settings, folder: str | Path | None = None):
+        self.settings = settings
+        self.folder = Path(folder or DEMO_SNAPSHOT).resolve()
+        manifest_path = self.folder / "manifest.json"
+        if not manifest_path.exists():
+            raise FileNotFoundError(f"not a snapshot (no manifest.json): {self.folder}")
+        self.manifest = json.loads(manifest_path.read_text())
+
+    @property
+    def default_window(self) -> tuple[date, date]:
+        w = self.manifest["window"]
+        return date.fromisoformat(w["since"]), date.fromisoformat(w["until"])
+
+    def windows(self, since: date, until: date) -> list[Window]:
+        categories = self.manifest.get("categories") or self.settings.arxiv.categories
+        return plan_windows(since, until, categories)
+
+    def list_window(self, window: Window) -> list[Paper]:
+        papers = []
+        for feed_path in self.manifest.get("arxiv_feeds", []):
+            for paper in parse_feed((self.folder / feed_path).read_bytes()).papers:
+                day = paper.published.date() if paper.published else None
+                in_window = day is not None and window.start <= day <= window.end
+                if in_window and set(paper.categories) & set(window.categories):
+                    papers.append(paper.model_copy(update={"source": "arxiv"}))
+        return papers
+
+    def venues(self) -> list[VenueRule]:
+        return [VenueRule(**v) for v in self.manifest.get("venues", [])]
+
+    def venue_notes(self, rule: VenueRule) -> list[dict]:
+        rel = self.manifest.get("openreview_notes", {}).get(rule.venue_id)
+        if rel is None:
+            return []
+        lines = (self.folder / rel).read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def fetch(self, url: str) -> Fetched:
+        entry = self.manifest.get("documents", {}).get(url)
+        if entry is None:
+            return Fetched(None, "not_found", f"{url} is not in the snapshot")
+        if "path" in entry:
+            return Fetched((self.folder / entry["path"]).read_bytes())
+        status = int(entry.get("status", 404))
+        reason = "not_found" if status == 404 else f"http_{status}"
+        return Fetched(None, reason, f"recorded HTTP {status} for {url}", transient=status >= 500)
