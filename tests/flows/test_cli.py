@@ -1,0 +1,100 @@
+"""The ``stormborn`` command: arguments, output formats, secrets, and queries during a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tasks.models import Paper
+from tasks.storage import Lake, publish_catalog
+from tests.factories import paper_pdf
+
+runner = CliRunner()
+
+
+def test_config_masks_secrets(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STORMBORN_OPENREVIEW__TOKEN", "tok-very-secret")
+    monkeypatch.setenv("STORMBORN_S3__SECRET_ACCESS_KEY", "s3-very-secret")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0
+    shown = json.loads(result.stdout)
+    assert shown["openreview"]["token"] == "**********"
+    assert "very-secret" not in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["harvest", "--since", "2024-13-01", "--until", "2024-05-31"], "--since must be a date"),
+    (["harvest", "--since", "2024-05-31", "--until", "2024-05-01"], "is after --until"),
+    (["harvest", "--since", "2024-05-01"], "give both --since and --until"),
+    (["harvest", "--source", "ftp"], "--source must be one of"),
+    (["harvest", "--source", "local", "--path", "/no/such/dir"], "--source local needs --path"),
+    (["sql", "--format", "xml", "SELECT 1"], "--format must be table, csv or json"),
+])
+def test_bad_arguments_give_one_line_errors(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_sql_formats(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from tasks.settings import load_settings
+
+    settings = load_settings()
+    Lake.from_settings(settings).write_table(
+        Paper, [Paper(paper_id="arxiv:1", source="arxiv", title="A, quoted \"title\"", authors=["X", "Y"])], "k")
+    publish_catalog(settings)
+    csv = runner.invoke(app, ["sql", "--format", "csv", "SELECT paper_id, title, authors FROM papers"])
+    assert csv.exit_code == 0
+    assert csv.stdout.splitlines()[0] == "paper_id,title,authors"
+    assert 'arxiv:1,"A, quoted ""title""","[""X"", ""Y""]"' in csv.stdout
+    js = runner.invoke(app, ["sql", "--format", "json", "SELECT paper_id, authors FROM papers"])
+    assert json.loads(js.stdout) == [{"paper_id": "arxiv:1", "authors": '["X", "Y"]'}]
+    table = runner.invoke(app, ["sql", "SELECT paper_id FROM papers"])
+    assert table.exit_code == 0 and "arxiv:1" in table.stdout
+    bad = runner.invoke(app, ["sql", "SELECT * FROM nowhere"])
+    assert bad.exit_code == 2 and "nowhere" in bad.output
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_analyst_queries_work_while_a_harvest_runs(tmp_path):
+    """A real `stormborn harvest` process runs; `stormborn sql` processes query throughout."""
+    from prefect.settings import get_current_settings
+
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"paper{i:02d}.pdf").write_bytes(paper_pdf(pages=3))
+    env = {**os.environ, "PREFECT_API_URL": get_current_settings().api.url,
+           "STORMBORN_HOME": str(tmp_path / "home"), "STORMBORN_BATCH_SIZE": "2"}
+    cli = [sys.executable, "-m", "flows.cli"]
+    cwd = Path(__file__).resolve().parents[2]
+    from tasks.settings import load_settings
+
+    publish_catalog(load_settings(home=str(tmp_path / "home")))
+    harvest = subprocess.Popen(cli + ["harvest", "--source", "local", "--path", str(folder)],
+                               env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    answers = []
+    while harvest.poll() is None:
+        q = subprocess.run(cli + ["sql", "--format", "json", "SELECT count(*) AS n FROM documents"],
+                           env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+        assert q.returncode == 0, q.stderr
+        answers.append(json.loads(q.stdout)[0]["n"])
+        time.sleep(0.2)
+    output = harvest.stdout.read().decode()
+    assert harvest.returncode == 0, output[-3000:]
+    assert len(answers) >= 3
+    final = subprocess.run(cli + ["sql", "--format", "json", "SELECT count(*) AS n FROM documents"],
+                           env=env, cwd=cwd, capture_output=True, text=True)
+    assert json.loads(final.stdout)[0]["n"] == 12
+    assert answers == sorted(answers)  # readers only ever see published states
