@@ -27,6 +27,7 @@ from tasks.harvest import (
     validate_and_land,
 )
 from tasks.models import Run, stable_id
+from tasks.progress import gather, timed
 from tasks.ratelimit import ensure_rate_limits
 from tasks.settings import Settings, load_settings
 
@@ -60,44 +61,47 @@ def monthly_harvest(since: date | None = None, until: date | None = None, source
 def _harvest(settings: Settings, spec: SourceSpec, since: date, until: date, scope: str, run: Run) -> Run:
     if spec.kind == "live":
         ensure_rate_limits(settings)
-    src = spec.build(settings)
+    src, cost = spec.build(settings), {}
 
-    listings = [list_window.submit(settings, spec, w, run.run_id) for w in src.windows(since, until)]
-    venues = [fetch_venue.submit(settings, spec, rule, run.run_id) for rule in src.venues()]
-    listed = [p for f in listings for p in f.result().papers]
-    answers = [f.result() for f in venues]
-    rejects = [r for f in listings for r in f.result().rejects] + [r for a in answers for r in a.rejects]
+    with timed(cost, "listing"):
+        listings = [list_window.submit(settings, spec, w, run.run_id) for w in src.windows(since, until)]
+        venues = [fetch_venue.submit(settings, spec, rule, run.run_id) for rule in src.venues()]
+        listings, answers = gather(listings, "listing"), gather(venues, "reviews")
+        listed = [p for listing in listings for p in listing.papers]
+        rejects = [r for x in [*listings, *answers] for r in x.rejects]
+        joined = join_reviews_task(listed, [s for a in answers for s in a.submissions], src.venues(),
+                                   settings, run.run_id)
+        rejects += joined.rejects
+    with timed(cost, "validation"):
+        papers, q_papers = validate_and_land(settings, "papers", joined.papers, scope, run.run_id)
+        _, q_reviews = validate_and_land(settings, "reviews", joined.reviews, scope, run.run_id)
 
-    joined = join_reviews_task(listed, [s for a in answers for s in a.submissions], src.venues(),
-                               settings, run.run_id)
-    papers, q_papers = validate_and_land(settings, "papers", joined.papers, scope, run.run_id)
-    _, q_reviews = validate_and_land(settings, "reviews", joined.reviews, scope, run.run_id)
+    with timed(cost, "documents"):
+        candidates = [p for p in papers if joined.decisions[p.paper_id].rating_rule != "fail"]
+        batches = gather([process_document_batch.submit(
+            settings, spec, list(b), {p.paper_id: joined.decisions[p.paper_id] for p in b}, run.run_id)
+            for b in partition_all(settings.batch_size, candidates)], "documents")
+        documents = [d for b in batches for d in b.documents]
+        filters = [d for d in joined.decisions.values() if d.rating_rule == "fail"]
+        filters += [f for b in batches for f in b.filters]
+        rejects += [x for b in batches for x in b.rejects]
+    with timed(cost, "validation"):
+        _, q_docs = validate_and_land(settings, "documents", documents, scope, run.run_id)
+        kept, q_filters = validate_and_land(settings, "paper_filters", filters, scope, run.run_id)
 
-    candidates = [p for p in papers if joined.decisions[p.paper_id].rating_rule != "fail"]
-    failed = [d for d in joined.decisions.values() if d.rating_rule == "fail"]
-    rejects += joined.rejects
-    batches = [process_document_batch.submit(settings, spec, list(b),
-                                              {p.paper_id: joined.decisions[p.paper_id] for p in b},
-                                              run.run_id)
-               for b in partition_all(settings.batch_size, candidates)]
-    results = [b.result() for b in batches]
-    documents = [d for r in results for d in r.documents]
-    filters = failed + [f for r in results for f in r.filters]
-    rejects += [x for r in results for x in r.rejects]
-    _, q_docs = validate_and_land(settings, "documents", documents, scope, run.run_id)
-    kept, q_filters = validate_and_land(settings, "paper_filters", filters, scope, run.run_id)
-
-    by_reason = land_rejects(settings, rejects, scope)
-    run = run.model_copy(update={
-        "status": "completed", "finished_at": datetime.now(UTC),
-        "listed": len({p.paper_id for p in listed}),
-        "matched": sum(p.openreview_id is not None for p in joined.papers),
-        "rating_pass": sum(d.rating_rule != "fail" for d in joined.decisions.values()),
-        "documents_fetched": len({d.paper_id for d in documents if d.parse_status == "ok"}),
-        "keyword_pass": sum(f.passed for f in kept),
-        "rejected": len(rejects), "quarantined": q_papers + q_reviews + q_docs + q_filters})
-    record_run(settings, run)
-    catalog = publish(settings, run.run_id)
+    with timed(cost, "publish"):
+        by_reason = land_rejects(settings, rejects, scope)
+        run = run.model_copy(update={
+            "status": "completed", "finished_at": datetime.now(UTC),
+            "listed": len({p.paper_id for p in listed}),
+            "matched": sum(p.openreview_id is not None for p in joined.papers),
+            "rating_pass": sum(d.rating_rule != "fail" for d in joined.decisions.values()),
+            "documents_fetched": len({d.paper_id for d in documents if d.parse_status == "ok"}),
+            "keyword_pass": sum(f.passed for f in kept),
+            "rejected": len(rejects), "quarantined": q_papers + q_reviews + q_docs + q_filters})
+        record_run(settings, run)
+        catalog = publish(settings, run.run_id)
+    run = record_run(settings, run.model_copy(update={"stage_seconds": cost}))
     _publish_artifacts(run, by_reason, catalog)
     return run
 

@@ -52,6 +52,8 @@ class Run(Record):
     keyword_pass: int = 0
     rejected: int = 0
     quarantined: int = 0
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    """Wall time per stage (listing, reviews, documents, validation, publish)."""
     prefect_flow_run_id: str | None = None
 
 

@@ -86,7 +86,8 @@ def v2_note(venue: str, number: int, title: str, ratings: list, authors: list[st
     return note
 
 
-def atom_feed(entries: list[dict], total: int | None = None, start: int = 0) -> str:
+def atom_feed(entries: list[dict], total: int | None = None, start: int = 0,
+              pdf_base: str = "https://arxiv.org/pdf/") -> str:
     """An export-API answer in the current format (same shape as the recorded fixtures)."""
     items = []
     for e in entries:
@@ -97,7 +98,7 @@ def atom_feed(entries: list[dict], total: int | None = None, start: int = 0) -> 
             f"<entry><id>http://arxiv.org/abs/{e['id']}v1</id><title>{e['title']}</title>"
             f"<updated>{e['published']}</updated><published>{e['published']}</published>"
             f"<summary>{e.get('summary', 'An abstract.')}</summary>{authors}{cats}"
-            f'<link href="https://arxiv.org/pdf/{e["id"]}v1" rel="related" type="application/pdf" title="pdf"/>'
+            f'<link href="{pdf_base}{e["id"]}v1" rel="related" type="application/pdf" title="pdf"/>'
             f'<arxiv:primary_category term="{e.get("categories", ["cs.LG"])[0]}"/></entry>')
     return (
         "<?xml version='1.0' encoding='UTF-8'?>"

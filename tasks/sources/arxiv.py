@@ -84,7 +84,7 @@ def _dt(struct) -> datetime | None:
     return datetime(*struct[:6], tzinfo=UTC) if struct else None
 
 
-def parse_feed(body: str | bytes) -> Feed:
+def parse_feed(body: str | bytes, eprint_url: str = "https://arxiv.org/e-print/") -> Feed:
     """Parse one Atom answer of the export API (current or legacy format)."""
     parsed = feedparser.parse(body)
     if parsed.bozo and not parsed.entries and not parsed.feed:
@@ -114,7 +114,7 @@ def parse_feed(body: str | bytes) -> Feed:
             published=_dt(e.get("published_parsed")),
             updated=_dt(e.get("updated_parsed")),
             pdf_url=pdf_url or f"https://arxiv.org/pdf/{arxiv_id}{version or ''}",
-            source_url=f"https://arxiv.org/e-print/{arxiv_id}{version or ''}",
+            source_url=f"{eprint_url}{arxiv_id}{version or ''}",
             # The export API does not state licences (OAI-PMH does): recorded as unknown.
             license="unknown",
             license_source="arxiv_export_api_has_none",
@@ -153,7 +153,7 @@ class ArxivClient:
             })
             if resp.status_code >= 500:
                 raise TransientArxivError(f"HTTP {resp.status_code}")
-            feed = parse_feed(resp.content)  # 400s carry an error feed: raises ArxivApiError
+            feed = parse_feed(resp.content, self.settings.eprint_url)  # a 400's error feed raises
             if resp.status_code >= 400:
                 raise ArxivApiError(f"HTTP {resp.status_code}")
             if not feed.papers and start < feed.total:

@@ -7,7 +7,8 @@ Input: a snapshot folder with ``manifest.json``::
      "arxiv_feeds": ["arxiv/listing.atom.xml", ...],        # export API answers (Atom)
      "venues": [{"venue_id": ..., "api_version": 2, "weak_accept": 6}, ...],
      "openreview_notes": {"<venue_id>": "openreview/<venue>.jsonl"},   # Note JSON + details
-     "documents": {"<url>": {"path": "documents/x.pdf"} | {"status": 404}}}
+     "documents": {"<url>": {"path": "documents/x.pdf"} | {"status": 404}},
+     "fetch_latency_s": 0.0}                                # optional: replay download latency
 
 Output: the same answers the live source would give, parsed by the same parsers: listings are
 the recorded feeds' entries whose submission date and categories fall in the asked window.
@@ -16,6 +17,7 @@ the recorded feeds' entries whose submission date and categories fall in the ask
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from pathlib import Path
 
@@ -68,6 +70,7 @@ class SnapshotSource:
         return [json.loads(line) for line in lines if line.strip()]
 
     def fetch(self, url: str) -> Fetched:
+        time.sleep(float(self.manifest.get("fetch_latency_s", 0.0)))
         entry = self.manifest.get("documents", {}).get(url)
         if entry is None:
             return Fetched(None, "not_found", f"{url} is not in the snapshot")

@@ -1,0 +1,88 @@
+"""Orchestration overhead per paper: the harvest flow (Prefect + 2 Dask workers) vs the same
+task functions called one after another in one process, on a 2,000-paper recorded listing.
+
+    .venv/bin/python -m benchmarks.bench_orchestration [--papers 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT, ensure_prefect, make_snapshot, run_cli
+
+
+def plain(snapshot: str, home: str) -> None:
+    """The flow's work without orchestration: each task's function, sequentially."""
+    from toolz import partition_all
+
+    from tasks.harvest import (
+        SourceSpec, fetch_venue, join_reviews, land_rejects, list_window, process_papers,
+        publish, run_scope, validate_and_land)
+    from tasks.settings import load_settings
+    from tasks.storage import Lake
+
+    settings = load_settings(home=home)
+    spec = SourceSpec("snapshot", snapshot)
+    src = spec.build(settings)
+    since, until = src.default_window
+    scope, run_id = run_scope(spec, since, until), "plain"
+    listings = [list_window.fn(settings, spec, w, run_id) for w in src.windows(since, until)]
+    answers = [fetch_venue.fn(settings, spec, r, run_id) for r in src.venues()]
+    joined = join_reviews([p for x in listings for p in x.papers],
+                          [s for a in answers for s in a.submissions], src.venues(), settings, run_id)
+    papers, _ = validate_and_land.fn(settings, "papers", joined.papers, scope, run_id)
+    validate_and_land.fn(settings, "reviews", joined.reviews, scope, run_id)
+    lake, documents, filters, rejects = Lake.from_settings(settings), [], [], list(joined.rejects)
+    for batch in partition_all(settings.batch_size, papers):
+        out = process_papers(settings, src, lake, list(batch), joined.decisions, run_id)
+        documents += out.documents
+        filters += out.filters
+        rejects += out.rejects
+    validate_and_land.fn(settings, "documents", documents, scope, run_id)
+    validate_and_land.fn(settings, "paper_filters", filters, scope, run_id)
+    land_rejects.fn(settings, rejects, scope)
+    publish.fn(settings, run_id)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--papers", type=int, default=2000)
+    parser.add_argument("--plain", nargs=2, metavar=("SNAPSHOT", "HOME"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain:
+        plain(*args.plain)
+        return
+    work = Path(tempfile.mkdtemp(prefix="sb-orch-"))
+    snapshot = make_snapshot(work / "snapshot", args.papers)
+    api = ensure_prefect(work / "prefect-home")
+    env = {"PREFECT_API_URL": api, "STORMBORN_DASK_WORKERS": "2"}
+
+    start = time.perf_counter()
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "benchmarks.bench_orchestration", "--plain", str(snapshot),
+                    str(work / "plain")], cwd=ROOT, check=True)
+    plain_s = time.perf_counter() - start
+    flow_s = run_cli(["harvest", "--source", "snapshot", "--path", str(snapshot), "--since", "2024-05-01",
+                      "--until", "2024-05-31"], {**env, "STORMBORN_HOME": str(work / "flow")}, ROOT)
+
+    from tasks.settings import load_settings
+    from tasks.storage import query
+
+    run = query(load_settings(home=str(work / "flow")), "SELECT * FROM runs").iloc[0]
+    n = args.papers
+    print(f"papers: {n}  (keyword pass in the flow run: {run.keyword_pass})")
+    print(f"plain functions, one process:         {plain_s:8.2f} s")
+    print(f"harvest flow, Prefect + 2 Dask workers: {flow_s:8.2f} s   stages: {run.stage_seconds}")
+    print(f"orchestration overhead per paper:      {(flow_s - plain_s) / n * 1000:8.2f} ms  (target <= 5 ms)")
+    print(f"flow / plain wall ratio:               {flow_s / plain_s:8.2f}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

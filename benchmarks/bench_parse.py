@@ -1,0 +1,71 @@
+"""Parse + keyword-filter throughput on ../shared/corpus/pdf: a single-process PyMuPDF loop vs
+the harvest pipeline's documents stage on 2 Dask workers, in pages per second.
+
+    .venv/bin/python -m benchmarks.bench_parse [--copies 6]
+
+Each corpus PDF is copied ``copies`` times with a distinct trailing comment, so the pipeline's
+content-addressed parse cache cannot skip the copies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pymupdf
+
+from benchmarks.common import CORPUS, ROOT, ensure_prefect, run_cli
+from tasks.filters import keyword_hits
+from tasks.settings import DEFAULT_KEYWORDS
+
+
+def raw_loop(paths: list[Path]) -> tuple[int, float]:
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    start, pages = time.perf_counter(), 0
+    for path in paths:
+        with pymupdf.open(path) as doc:
+            text = "\n".join(page.get_text("text") for page in doc)
+            pages += doc.page_count
+        keyword_hits(text, list(DEFAULT_KEYWORDS))
+    return pages, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, default=6)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sb-parse-"))
+    folder = work / "papers"
+    folder.mkdir()
+    for src in sorted((CORPUS / "pdf").glob("*.pdf")):
+        for k in range(args.copies):
+            (folder / f"{src.stem}-{k}.pdf").write_bytes(src.read_bytes() + f"\n% copy {k}\n".encode())
+    paths = sorted(folder.glob("*.pdf"))
+    pages, raw_s = raw_loop(paths)
+
+    api = ensure_prefect(work / "prefect-home")
+    env = {"PREFECT_API_URL": api, "STORMBORN_HOME": str(work / "home"), "STORMBORN_DASK_WORKERS": "2",
+           "STORMBORN_BATCH_SIZE": "4"}
+    flow_s = run_cli(["harvest", "--source", "local", "--path", str(folder)], env, ROOT)
+
+    from tasks.settings import load_settings
+    from tasks.storage import query
+
+    settings = load_settings(home=str(work / "home"))
+    run = query(settings, "SELECT * FROM runs").iloc[0]
+    parsed_pages = int(query(settings, "SELECT sum(pages) AS p FROM documents WHERE parse_status='ok'").p[0])
+    docs_s = run.stage_seconds and __import__("json").loads(run.stage_seconds)["documents"]
+    raw_rate, stage_rate, flow_rate = pages / raw_s, parsed_pages / docs_s, parsed_pages / flow_s
+    print(f"corpus: {len(paths)} PDFs, {pages} pages ({args.copies} distinct copies of each corpus PDF)")
+    print(f"single-process PyMuPDF loop:              {raw_rate:8.1f} pages/s  ({raw_s:.1f} s)")
+    print(f"pipeline documents stage, 2 Dask workers: {stage_rate:8.1f} pages/s  ({docs_s:.1f} s)")
+    print(f"whole harvest flow incl. start-up:        {flow_rate:8.1f} pages/s  ({flow_s:.1f} s)")
+    print(f"stage / raw: {stage_rate / raw_rate:.2f}  (target >= 0.8 x 2 workers = 1.60)")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
