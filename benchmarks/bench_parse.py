@@ -33,6 +33,26 @@ def raw_loop(paths: list[Path]) -> tuple[int, float]:
     return pages, time.perf_counter() - start
 
 
+def pipeline_one_process(folder: Path, home: Path) -> tuple[int, float]:
+    """The documents stage's own work (read, store, parse, count) in this process, no orchestration."""
+    from datetime import date
+
+    from tasks.filters import rating_decision
+    from tasks.harvest import process_papers
+    from tasks.settings import load_settings
+    from tasks.sources.arxiv import Window
+    from tasks.sources.local import LocalSource
+    from tasks.storage import Lake
+
+    settings = load_settings(home=str(home))
+    source = LocalSource(settings, folder)
+    papers = source.list_window(Window(date.today(), date.today(), ("local",)))
+    decisions = {p.paper_id: rating_decision(p, [], {}, "bench", 5) for p in papers}
+    start = time.perf_counter()
+    out = process_papers(settings, source, Lake.from_settings(settings), papers, decisions, "bench")
+    return sum(d.pages or 0 for d in out.documents if d.parse_status == "ok"), time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=6)
@@ -45,10 +65,11 @@ def main() -> None:
             (folder / f"{src.stem}-{k}.pdf").write_bytes(src.read_bytes() + f"\n% copy {k}\n".encode())
     paths = sorted(folder.glob("*.pdf"))
     pages, raw_s = raw_loop(paths)
+    one_pages, one_s = pipeline_one_process(folder, work / "one-process")
 
     api = ensure_prefect(work / "prefect-home")
     env = {"PREFECT_API_URL": api, "STORMBORN_HOME": str(work / "home"), "STORMBORN_DASK_WORKERS": "2",
-           "STORMBORN_BATCH_SIZE": "4"}
+           "STORMBORN_BATCH_SIZE": "12"}  # 16 tasks: enough to keep both workers busy
     flow_s = run_cli(["harvest", "--source", "local", "--path", str(folder)], env, ROOT)
 
     from tasks.settings import load_settings
@@ -61,9 +82,11 @@ def main() -> None:
     raw_rate, stage_rate, flow_rate = pages / raw_s, parsed_pages / docs_s, parsed_pages / flow_s
     print(f"corpus: {len(paths)} PDFs, {pages} pages ({args.copies} distinct copies of each corpus PDF)")
     print(f"single-process PyMuPDF loop:              {raw_rate:8.1f} pages/s  ({raw_s:.1f} s)")
+    print(f"pipeline work, one process, no Prefect:   {one_pages / one_s:8.1f} pages/s  ({one_s:.1f} s)")
     print(f"pipeline documents stage, 2 Dask workers: {stage_rate:8.1f} pages/s  ({docs_s:.1f} s)")
     print(f"whole harvest flow incl. start-up:        {flow_rate:8.1f} pages/s  ({flow_s:.1f} s)")
-    print(f"stage / raw: {stage_rate / raw_rate:.2f}  (target >= 0.8 x 2 workers = 1.60)")
+    print(f"stage / raw: {stage_rate / raw_rate:.2f}  (target >= 0.8 x 2 workers = 1.60);  "
+          f"stage / one-process pipeline: {stage_rate / (one_pages / one_s):.2f}")
     shutil.rmtree(work, ignore_errors=True)
 
 

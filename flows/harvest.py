@@ -13,8 +13,10 @@ from toolz import partition_all
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote  # large record lists: skip Prefect's introspection
 
 from tasks.harvest import (
+    Opaque,
     SourceSpec,
     fetch_venue,
     join_reviews_task,
@@ -69,28 +71,28 @@ def _harvest(settings: Settings, spec: SourceSpec, since: date, until: date, sco
         listings, answers = gather(listings, "listing"), gather(venues, "reviews")
         listed = [p for listing in listings for p in listing.papers]
         rejects = [r for x in [*listings, *answers] for r in x.rejects]
-        joined = join_reviews_task(listed, [s for a in answers for s in a.submissions], src.venues(),
-                                   settings, run.run_id)
+        joined = join_reviews_task(quote(listed), quote([s for a in answers for s in a.submissions]),
+                                   src.venues(), settings, run.run_id)
         rejects += joined.rejects
     with timed(cost, "validation"):
-        papers, q_papers = validate_and_land(settings, "papers", joined.papers, scope, run.run_id)
-        _, q_reviews = validate_and_land(settings, "reviews", joined.reviews, scope, run.run_id)
+        papers, q_papers = validate_and_land(settings, "papers", quote(joined.papers), scope, run.run_id)
+        _, q_reviews = validate_and_land(settings, "reviews", quote(joined.reviews), scope, run.run_id)
 
     with timed(cost, "documents"):
         candidates = [p for p in papers if joined.decisions[p.paper_id].rating_rule != "fail"]
         batches = gather([process_document_batch.submit(
-            settings, spec, list(b), {p.paper_id: joined.decisions[p.paper_id] for p in b}, run.run_id)
-            for b in partition_all(settings.batch_size, candidates)], "documents")
+            settings, spec, Opaque((list(b), {p.paper_id: joined.decisions[p.paper_id] for p in b})),
+            run.run_id) for b in partition_all(settings.batch_size, candidates)], "documents")
         documents = [d for b in batches for d in b.documents]
         filters = [d for d in joined.decisions.values() if d.rating_rule == "fail"]
         filters += [f for b in batches for f in b.filters]
         rejects += [x for b in batches for x in b.rejects]
     with timed(cost, "validation"):
-        _, q_docs = validate_and_land(settings, "documents", documents, scope, run.run_id)
-        kept, q_filters = validate_and_land(settings, "paper_filters", filters, scope, run.run_id)
+        _, q_docs = validate_and_land(settings, "documents", quote(documents), scope, run.run_id)
+        kept, q_filters = validate_and_land(settings, "paper_filters", quote(filters), scope, run.run_id)
 
     with timed(cost, "publish"):
-        by_reason = land_rejects(settings, rejects, scope)
+        by_reason = land_rejects(settings, quote(rejects), scope)
         run = run.model_copy(update={
             "status": "completed", "finished_at": datetime.now(UTC),
             "listed": len({p.paper_id for p in listed}),

@@ -78,4 +78,7 @@ def dask_task_runner(settings: Settings):
         return DaskTaskRunner(address=settings.dask_address)
     return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
         "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
-        "silence_logs": logging.WARNING})
+        "silence_logs": logging.WARNING,
+        # Workers import the task code (Prefect, PyMuPDF, pyarrow: seconds) as they start,
+        # while the flow lists papers, instead of inside their first task.
+        "preload": ["tasks.harvest"]})

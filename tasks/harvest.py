@@ -11,6 +11,7 @@ can call them without Prefect.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,9 +40,28 @@ from tasks.sources.arxiv import ArxivApiError, Window, WindowTooLarge
 from tasks.sources.base import Fetched, Source
 from tasks.sources.openreview import parse_submission
 from tasks.storage import Lake, publish_catalog, safe_key
-from tasks.validate import validate_stage
+from tasks.validate import batch_fingerprint, outcome_from_json, outcome_to_json, validate_stage
 
 harvest_task = task(cache_policy=NO_CACHE, retries=0)
+
+
+class Opaque:
+    """A value handed to a submitted task without Prefect walking into it.
+
+    Prefect visits every task argument looking for futures, which costs seconds for thousands of
+    pydantic records. ``prefect.utilities.annotations.quote`` avoids that for direct calls, but
+    prefect-dask 0.3.7 hands ``quote``/``opaque`` wrappers to the task still wrapped, so
+    submitted tasks take their large arguments in this plain holder instead.
+    """
+
+    __slots__ = ("value", "_token")
+
+    def __init__(self, value):
+        self.value = value
+        self._token = uuid.uuid4().hex
+
+    def __dask_tokenize__(self) -> str:
+        return self._token  # Dask would otherwise hash every record to name the task
 
 
 @dataclass
@@ -85,20 +105,22 @@ class DocumentBatch:
 
 # -- listing and reviews --------------------------------------------------------------------
 
+LISTING_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (ArxivApiError, "arxiv_api_error"),
+    (WindowTooLarge, "window_over_result_cap"),
+    (Exception, "listing_failed"),  # transport failures after retries, unparseable answers
+)
+
+
 @harvest_task
 def list_window(settings: Settings, spec: SourceSpec, window: Window, run_id: str) -> Listing:
     """One listing window → its papers; a failed window is a reject, not a crashed run."""
     try:
         papers = spec.build(settings).list_window(window)
-    except ArxivApiError as exc:
+    except Exception as exc:
+        reason = next(r for kind, r in LISTING_FAILURES if isinstance(exc, kind))
         return Listing(rejects=[Reject(run_id=run_id, stage="listing", entity_id=window.key,
-                                       reason="arxiv_api_error", detail=str(exc)[:500])])
-    except WindowTooLarge as exc:
-        return Listing(rejects=[Reject(run_id=run_id, stage="listing", entity_id=window.key,
-                                       reason="window_over_result_cap", detail=str(exc))])
-    except Exception as exc:  # transport failures after retries: record, keep the other windows
-        return Listing(rejects=[Reject(run_id=run_id, stage="listing", entity_id=window.key,
-                                       reason="listing_failed", detail=f"{type(exc).__name__}: {exc}"[:500])])
+                                       reason=reason, detail=f"{type(exc).__name__}: {exc}"[:500])])
     return Listing(papers=[p.model_copy(update={"run_id": run_id}) for p in papers])
 
 
@@ -234,9 +256,13 @@ def process_papers(settings: Settings, source: Source, lake: Lake, papers: list[
 
 
 @harvest_task
-def process_document_batch(settings: Settings, spec: SourceSpec, papers: list[Paper],
-                           decisions: dict[str, PaperFilter], run_id: str) -> DocumentBatch:
-    """A batch of papers on a Dask worker: documents fetched, read, stored; keyword rule applied."""
+def process_document_batch(settings: Settings, spec: SourceSpec, batch: Opaque,
+                           run_id: str) -> DocumentBatch:
+    """A batch of papers on a Dask worker: documents fetched, read, stored; keyword rule applied.
+
+    ``batch.value`` is ``(papers, decisions)``: the papers and their rating decisions.
+    """
+    papers, decisions = batch.value
     return process_papers(settings, spec.build(settings), Lake.from_settings(settings), papers,
                           decisions, run_id)
 
@@ -250,7 +276,7 @@ def validate_and_land(settings: Settings, stage: str, records: list, scope: str,
     Returns the passing rows and the number of quarantined rows.
     """
     lake = Lake.from_settings(settings)
-    outcome = validate_stage(stage, records, run_id)
+    outcome = _validate_once(lake, stage, records, run_id)
     if records:
         lake.write_table(type(records[0]), outcome.passed, scope)
     lake.write_table(Quarantine, outcome.quarantined, f"{stage}-{scope}")
@@ -259,6 +285,19 @@ def validate_and_land(settings: Settings, stage: str, records: list, scope: str,
                       detail=f"{q.expectation}({q.column})") for q in outcome.quarantined]
     lake.write_table(Reject, rejects, f"{stage}-validation-{scope}")
     return outcome.passed, len({q.entity_id for q in outcome.quarantined})
+
+
+def _validate_once(lake: Lake, stage: str, records: list, run_id: str):
+    """Run the stage's suite, or reuse the recorded outcome of an identical batch and suite."""
+    if not records:
+        return validate_stage(stage, records, run_id)
+    state = ("state", "validated", stage, f"{batch_fingerprint(stage, records)}.json")
+    seen = lake.get_json(*state)
+    if seen is not None:
+        return outcome_from_json(seen, records, run_id)
+    outcome = validate_stage(stage, records, run_id)
+    lake.put_json(outcome_to_json(stage, outcome, records), *state)
+    return outcome
 
 
 @harvest_task

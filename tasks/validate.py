@@ -11,11 +11,14 @@ row-level expectation, naming it) and one ``Validation`` row per expectation.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -118,6 +121,40 @@ def validate_stage(stage: str, records: list[Record], run_id: str) -> StageValid
     passed = [r for i, r in enumerate(records) if i not in failed_rows]
     return StageValidation(passed=passed, quarantined=quarantined, validations=validations,
                            success=bool(suite_result.success))
+
+
+def batch_fingerprint(stage: str, records: list[Record]) -> str:
+    """Identifies a batch and the suite that checks it, ignoring run ids and timestamps, so an
+    unchanged rerun can reuse the earlier outcome instead of running Great Expectations again."""
+    suite_source = Path(importlib.util.find_spec(f"expectations.{stage}").origin).read_bytes()
+    digest = hashlib.sha256(suite_source)
+    for record in records:
+        volatile = {"run_id", getattr(record, "TIME", "")}
+        digest.update(record.model_dump_json(exclude=volatile).encode())
+    return digest.hexdigest()
+
+
+def outcome_to_json(stage: str, outcome: StageValidation, records: list[Record]) -> dict[str, Any]:
+    index = {id(r): i for i, r in enumerate(records)}
+    passed = {index[id(r)] for r in outcome.passed}
+    return {
+        "stage": stage,
+        "success": outcome.success,
+        "failed_rows": sorted(set(range(len(records))) - passed),
+        "quarantined": [q.model_dump(mode="json", include={"entity_id", "expectation", "column", "row_json"})
+                        for q in outcome.quarantined],
+        "validations": [v.model_dump(mode="json", exclude={"run_id", "validated_at"})
+                        for v in outcome.validations],
+    }
+
+
+def outcome_from_json(data: dict[str, Any], records: list[Record], run_id: str) -> StageValidation:
+    failed = set(data["failed_rows"])
+    return StageValidation(
+        passed=[r for i, r in enumerate(records) if i not in failed],
+        quarantined=[Quarantine(run_id=run_id, stage=data["stage"], **q) for q in data["quarantined"]],
+        validations=[Validation(run_id=run_id, **v) for v in data["validations"]],
+        success=data["success"])
 
 
 def data_docs_dir() -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +28,12 @@ from tasks.sources.arxiv import Window, parse_feed, plan_windows
 from tasks.sources.base import Fetched
 
 DEMO_SNAPSHOT = Path(__file__).resolve().parent / "demo_snapshot"
+
+
+@lru_cache(maxsize=16)
+def _recorded_feed(path: Path) -> list[Paper]:
+    """A recorded feed, parsed once per process (every listing window reads the same feeds)."""
+    return parse_feed(path.read_bytes()).papers
 
 
 class SnapshotSource:
@@ -52,7 +59,7 @@ class SnapshotSource:
     def list_window(self, window: Window) -> list[Paper]:
         papers = []
         for feed_path in self.manifest.get("arxiv_feeds", []):
-            for paper in parse_feed((self.folder / feed_path).read_bytes()).papers:
+            for paper in _recorded_feed(self.folder / feed_path):
                 day = paper.published.date() if paper.published else None
                 in_window = day is not None and window.start <= day <= window.end
                 if in_window and set(paper.categories) & set(window.categories):

@@ -98,3 +98,38 @@ def test_run_scope_is_deterministic():
     a = run_scope(SourceSpec("local", "/data/x"), date(2024, 5, 1), date(2024, 5, 31))
     assert a == run_scope(SourceSpec("local", "/data/x"), date(2024, 5, 1), date(2024, 5, 31))
     assert a != run_scope(SourceSpec("local", "/data/y"), date(2024, 5, 1), date(2024, 5, 31))
+
+
+def test_failed_listing_windows_and_venues_are_rejects_not_crashes(settings, tmp_path):
+    import json
+    import shutil
+
+    from tasks.harvest import fetch_venue, list_window
+    from tasks.sources.arxiv import Window
+    from tests.conftest import FIXTURES
+
+    snap = tmp_path / "snap"
+    (snap / "arxiv").mkdir(parents=True)
+    shutil.copy(FIXTURES / "arxiv" / "new_format_error_400_bad_id.xml", snap / "arxiv" / "error.xml")
+    (snap / "arxiv" / "garbage.xml").write_bytes(b"\x00\x01 not a feed")
+    (snap / "notes.jsonl").write_text('{"id": "n1"}\nnot json\n')
+    manifest = {"window": {"since": "2024-05-01", "until": "2024-05-31"}, "arxiv_feeds": ["arxiv/error.xml"],
+                "venues": [{"venue_id": "V"}], "openreview_notes": {"V": "notes.jsonl"}, "documents": {}}
+    (snap / "manifest.json").write_text(json.dumps(manifest))
+    window = Window(date(2024, 5, 1), date(2024, 5, 7), ("cs.LG",))
+    spec = SourceSpec("snapshot", str(snap))
+    (reject,) = list_window.fn(settings, spec, window, "run").rejects
+    assert (reject.stage, reject.reason, reject.entity_id) == ("listing", "arxiv_api_error", window.key)
+    manifest["arxiv_feeds"] = ["arxiv/garbage.xml"]
+    (snap / "manifest.json").write_text(json.dumps(manifest))
+    from tasks.sources import snapshot
+
+    snapshot._recorded_feed.cache_clear()
+    assert list_window.fn(settings, spec, window, "run").rejects[0].reason == "listing_failed"
+    answer = fetch_venue.fn(settings, spec, VenueRule(venue_id="V"), "run")
+    assert [r.reason for r in answer.rejects] == ["openreview_unavailable"]  # a line is not JSON
+    (snap / "notes.jsonl").write_text('{"content": {"title": {"value": "no id"}}}\n' +
+                                      json.dumps(v2_note("V", 1, "Fine", [8])) + "\n")
+    answer = fetch_venue.fn(settings, spec, VenueRule(venue_id="V"), "run")
+    assert [r.reason for r in answer.rejects] == ["malformed_note"]
+    assert [s.forum_id for s in answer.submissions] == ["f1"]

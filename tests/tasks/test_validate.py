@@ -35,3 +35,21 @@ def test_data_docs_are_built():
     import pathlib
 
     assert (pathlib.Path(docs) / "index.html").exists()
+
+
+def test_outcome_round_trip_for_unchanged_reruns():
+    from tasks.validate import batch_fingerprint, outcome_from_json, outcome_to_json
+
+    papers = [Paper(paper_id="arxiv:1", source="arxiv", title="Good"),
+              Paper(paper_id="bad id", source="arxiv", title="Bad", run_id="run-1")]
+    outcome = validate_stage("papers", papers, "run-1")
+    rerun = [p.model_copy(update={"run_id": "run-2"}) for p in papers]  # new run, new timestamps
+    assert batch_fingerprint("papers", rerun) == batch_fingerprint("papers", papers)
+    changed = [papers[0].model_copy(update={"title": "Other"}), papers[1]]
+    assert batch_fingerprint("papers", changed) != batch_fingerprint("papers", papers)
+    again = outcome_from_json(outcome_to_json("papers", outcome, papers), rerun, "run-2")
+    assert [p.paper_id for p in again.passed] == ["arxiv:1"]
+    assert {(q.entity_id, q.expectation, q.stage, q.run_id) for q in again.quarantined} == \
+        {(q.entity_id, q.expectation, "papers", "run-2") for q in outcome.quarantined}
+    assert [(v.expectation, v.success, v.run_id) for v in again.validations] == \
+        [(v.expectation, v.success, "run-2") for v in outcome.validations]
