@@ -28,7 +28,7 @@ WHERE f.passed;
 -- Validation outcome per run and stage.
 CREATE OR REPLACE VIEW validation_summary AS
 SELECT run_id, stage, count(*) AS expectations, count(*) FILTER (WHERE success) AS passed,
-       sum(unexpected_count) AS unexpected_rows
+       sum(unexpected_count)::BIGINT AS unexpected_rows
 FROM validations
 GROUP BY ALL
 ORDER BY run_id, stage;

@@ -84,10 +84,13 @@ def _harvest(settings: Settings, spec: SourceSpec, since: date, until: date, sco
             settings, spec, Opaque((list(b), {p.paper_id: joined.decisions[p.paper_id] for p in b})),
             run.run_id) for b in partition_all(settings.batch_size, candidates)], "documents")
         documents = [d for b in batches for d in b.documents]
+        licensed = {p.paper_id: p for b in batches for p in b.papers}
         filters = [d for d in joined.decisions.values() if d.rating_rule == "fail"]
         filters += [f for b in batches for f in b.filters]
         rejects += [x for b in batches for x in b.rejects]
     with timed(cost, "validation"):
+        papers, _ = validate_and_land(settings, "papers", quote([licensed.get(p.paper_id, p) for p in papers]),
+                                      scope, run.run_id)  # again, now with the licences found
         _, q_docs = validate_and_land(settings, "documents", quote(documents), scope, run.run_id)
         kept, q_filters = validate_and_land(settings, "paper_filters", quote(filters), scope, run.run_id)
 

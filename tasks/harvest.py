@@ -98,6 +98,8 @@ class Joined:
 
 @dataclass
 class DocumentBatch:
+    papers: list[Paper] = field(default_factory=list)
+    """The batch's papers, with the licence the source states filled in where it was unknown."""
     documents: list[Document] = field(default_factory=list)
     filters: list[PaperFilter] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
@@ -212,6 +214,26 @@ def _parse_cached(lake: Lake, kind: str, fetched: Fetched, max_bytes: int) -> tu
     return parsed, text_uri
 
 
+def _with_license(lake: Lake, source: Source, paper: Paper, run_id: str,
+                  rejects: list[Reject]) -> Paper:
+    """Fill in the licence the source states (arXiv: OAI-PMH), asked once per paper."""
+    if paper.license != "unknown" or paper.source == "local":
+        return paper
+    state = ("state", "license", f"{safe_key(paper.paper_id)}.json")
+    seen = lake.get_json(*state)
+    if seen is None:
+        try:
+            seen = {"license": source.license(paper)}
+        except Exception as exc:  # the paper goes on with an unknown licence; retried next run
+            rejects.append(Reject(run_id=run_id, stage="licenses", entity_id=paper.paper_id,
+                                  reason="license_lookup_failed", detail=f"{type(exc).__name__}: {exc}"[:500]))
+            return paper
+        lake.put_json(seen, *state)
+    if not seen["license"]:
+        return paper
+    return paper.model_copy(update={"license": seen["license"], "license_source": "arxiv_oai_pmh"})
+
+
 def process_papers(settings: Settings, source: Source, lake: Lake, papers: list[Paper],
                    decisions: dict[str, PaperFilter], run_id: str) -> DocumentBatch:
     """Fetch and read each paper's LaTeX source and PDF, then apply the keyword rule.
@@ -220,6 +242,8 @@ def process_papers(settings: Settings, source: Source, lake: Lake, papers: list[
     """
     out = DocumentBatch()
     for paper in papers:
+        paper = _with_license(lake, source, paper, run_id, out.rejects)
+        out.papers.append(paper)
         texts: dict[str, str] = {}
         for kind, url in (("latex", paper.source_url), ("pdf", paper.pdf_url)):
             if not url:

@@ -69,6 +69,8 @@ class OpenReviewSettings(BaseModel):
 
 class ArxivSettings(BaseModel):
     api_url: str = "https://export.arxiv.org/api/query"
+    oai_url: str = "https://oaipmh.arxiv.org/oai"
+    """arXiv's OAI-PMH endpoint: the only arXiv API that states a paper's licence."""
     eprint_url: str = "https://arxiv.org/e-print/"
     """Where a paper's LaTeX source (e-print) is downloaded from; the id and version are appended."""
     categories: list[str] = Field(default_factory=lambda: ["cs.LG", "stat.ML", "cs.CL", "cs.AI"])

@@ -108,3 +108,26 @@ def atom_feed(entries: list[dict], total: int | None = None, start: int = 0,
         f"<opensearch:itemsPerPage>{len(entries)}</opensearch:itemsPerPage>"
         f"<opensearch:totalResults>{len(entries) if total is None else total}</opensearch:totalResults>"
         f"<opensearch:startIndex>{start}</opensearch:startIndex>{''.join(items)}</feed>")
+
+
+def oai_record(arxiv_id: str, license: str | None) -> str:
+    """An OAI-PMH GetRecord answer (metadataPrefix=arXiv) in arXiv's documented shape."""
+    licence = f"<license>{license}</license>" if license else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+        "<responseDate>2024-06-01T00:00:00Z</responseDate>"
+        f'<request verb="GetRecord" identifier="oai:arXiv.org:{arxiv_id}" metadataPrefix="arXiv">'
+        "https://oaipmh.arxiv.org/oai</request><GetRecord><record><header>"
+        f"<identifier>oai:arXiv.org:{arxiv_id}</identifier><datestamp>2024-05-03</datestamp>"
+        "<setSpec>cs</setSpec></header><metadata>"
+        '<arXiv xmlns="http://arxiv.org/OAI/arXiv/">'
+        f"<id>{arxiv_id}</id><created>2024-05-02</created><title>T</title>"
+        f"<categories>cs.LG</categories>{licence}<abstract>A.</abstract></arXiv>"
+        "</metadata></record></GetRecord></OAI-PMH>")
+
+
+def oai_error(code: str) -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+            f'<responseDate>2024-06-01T00:00:00Z</responseDate><request>x</request>'
+            f'<error code="{code}">explanation</error></OAI-PMH>')

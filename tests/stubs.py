@@ -12,13 +12,15 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from tests.factories import atom_feed
+from tests.factories import atom_feed, oai_error, oai_record
 
 
 class StubWeb:
     def __init__(self, entries: list[dict], notes: list[dict], bodies: dict[str, bytes],
-                 faults: dict[str, list[int]] | None = None, page_size_cap: int = 1000):
+                 faults: dict[str, list[int]] | None = None, page_size_cap: int = 1000,
+                 licenses: dict[str, str] | None = None):
         self.entries, self.notes, self.bodies = entries, notes, bodies
+        self.licenses = licenses or {}
         self.faults = defaultdict(list, faults or {})
         self.requests: list[str] = []
         self.page_size_cap = page_size_cap
@@ -63,6 +65,11 @@ class StubWeb:
                 notes = [n for n in notes if n["id"] > q["after"][0]]
             limit = int(q.get("limit", ["1000"])[0])
             return 200, "application/json", json.dumps({"notes": notes[:limit], "count": count}).encode()
+        if url.path == "/oai":
+            arxiv_id = parse_qs(url.query)["identifier"][0].removeprefix("oai:arXiv.org:")
+            if arxiv_id in self.licenses:
+                return 200, "text/xml", oai_record(arxiv_id, self.licenses[arxiv_id]).encode()
+            return 200, "text/xml", oai_error("idDoesNotExist").encode()
         if url.path in self.bodies:
             return 200, "application/octet-stream", self.bodies[url.path]
         return 404, "text/plain", b"not found"

@@ -13,6 +13,7 @@ rate limit, so the whole platform stays at one request per 3 s however many work
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -124,6 +125,26 @@ def parse_feed(body: str | bytes, eprint_url: str = "https://arxiv.org/e-print/"
     return Feed(total=total, start=start, papers=papers)
 
 
+_OAI = "{http://www.openarchives.org/OAI/2.0/}"
+_OAI_ARXIV = "{http://arxiv.org/OAI/arXiv/}"
+
+
+def parse_oai_license(body: str | bytes) -> str | None:
+    """The ``<license>`` of an OAI-PMH ``GetRecord`` answer (metadataPrefix=arXiv), if stated.
+
+    ``idDoesNotExist`` and records without a licence element give None; other OAI errors raise
+    ``ArxivApiError``.
+    """
+    root = ElementTree.fromstring(body)
+    error = root.find(f"{_OAI}error")
+    if error is not None:
+        if error.get("code") == "idDoesNotExist":
+            return None
+        raise ArxivApiError(f"OAI-PMH {error.get('code')}: {(error.text or '').strip()}")
+    licence = root.find(f".//{_OAI_ARXIV}license")
+    return licence.text.strip() if licence is not None and licence.text else None
+
+
 class WindowTooLarge(Exception):
     def __init__(self, total: int):
         super().__init__(f"{total} results")
@@ -159,6 +180,25 @@ class ArxivClient:
             if not feed.papers and start < feed.total:
                 raise TransientArxivError(f"empty page at {start} of {feed.total}")
             return feed
+
+        return attempt()
+
+    def license(self, arxiv_id: str) -> str | None:
+        """The paper's licence from OAI-PMH (one throttled request, retried like the listing)."""
+
+        @retry(retry=retry_if_exception_type((TransientArxivError, httpx.TransportError)),
+               wait=wait_random_exponential(multiplier=self.settings.seconds_per_request, max=60),
+               stop=stop_after_attempt(self.settings.retries), reraise=True)
+        def attempt() -> str | None:
+            self.throttle()
+            self.requests_made += 1
+            resp = self.http.get(self.settings.oai_url, params={
+                "verb": "GetRecord", "identifier": f"oai:arXiv.org:{arxiv_id}", "metadataPrefix": "arXiv"})
+            if resp.status_code == 503 or resp.status_code >= 500:  # OAI flow control is a 503
+                raise TransientArxivError(f"HTTP {resp.status_code}")
+            if resp.status_code >= 400:
+                raise ArxivApiError(f"OAI-PMH HTTP {resp.status_code}")
+            return parse_oai_license(resp.content)
 
         return attempt()
 

@@ -37,3 +37,6 @@ class LiveSource:
 
     def fetch(self, url: str) -> Fetched:
         return self.http.fetch(url)
+
+    def license(self, paper: Paper) -> str | None:
+        return self.arxiv.license(paper.arxiv_id) if paper.arxiv_id else None

@@ -90,6 +90,9 @@ class LocalSource:
     def venue_notes(self, rule: VenueRule) -> list[dict]:
         return []
 
+    def license(self, paper: Paper) -> str | None:
+        return None  # a folder states no licence
+
     def fetch(self, url: str) -> Fetched:
         path = Path(unquote(urlparse(url).path))
         if not path.exists():

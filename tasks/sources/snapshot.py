@@ -8,6 +8,7 @@ Input: a snapshot folder with ``manifest.json``::
      "venues": [{"venue_id": ..., "api_version": 2, "weak_accept": 6}, ...],
      "openreview_notes": {"<venue_id>": "openreview/<venue>.jsonl"},   # Note JSON + details
      "documents": {"<url>": {"path": "documents/x.pdf"} | {"status": 404}},
+     "oai_licenses": {"<arxiv id>": "<licence URL>"},         # recorded OAI-PMH answers
      "fetch_latency_s": 0.0}                                # optional: replay download latency
 
 Output: the same answers the live source would give, parsed by the same parsers: listings are
@@ -75,6 +76,9 @@ class SnapshotSource:
             return []
         lines = (self.folder / rel).read_text().splitlines()
         return [json.loads(line) for line in lines if line.strip()]
+
+    def license(self, paper: Paper) -> str | None:
+        return self.manifest.get("oai_licenses", {}).get(paper.arxiv_id or "")
 
     def fetch(self, url: str) -> Fetched:
         time.sleep(float(self.manifest.get("fetch_latency_s", 0.0)))

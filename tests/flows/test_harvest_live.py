@@ -28,9 +28,11 @@ def web():
     notes = [v2_note(VENUE, i, f"Live Paper {i}", [8, 7], authors=[f"Author {i}"])
              for i in range(3)]
     notes[2]["details"]["replies"][0]["content"]["rating"]["value"] = 2  # mean 4.5: rejected
+    del notes[0]["license"]  # this note states no licence: arXiv's OAI-PMH is asked
     bodies = {"/pdf/2405.00000v1": paper_pdf(), "/pdf/2405.00001v1": paper_pdf(),
               "/e-print/2405.00001v1": tarball(tex_project())}
-    stub = StubWeb(entries, notes, bodies, faults={"/pdf/2405.00000v1": [503, 429]}, page_size_cap=2)
+    stub = StubWeb(entries, notes, bodies, faults={"/pdf/2405.00000v1": [503, 429]}, page_size_cap=2,
+                   licenses={"2405.00000": "http://creativecommons.org/licenses/by-sa/4.0/"})
     yield stub
     stub.close()
 
@@ -39,6 +41,7 @@ def test_live_harvest_against_loopback_services(web, tmp_path):
     settings = load_settings(
         home=str(tmp_path / "home"), dask_workers=2, batch_size=1,
         arxiv=ArxivSettings(api_url=f"{web.url}/api/query", eprint_url=f"{web.url}/e-print/",
+                            oai_url=f"{web.url}/oai",
                             categories=["cs.LG"], page_size=2, seconds_per_request=0.2),
         openreview=OpenReviewSettings(baseurl_v2=web.url, venues=[VenueRule(venue_id=VENUE)]),
         fetch=FetchSettings(downloads_per_second=20, retries=3))
@@ -52,6 +55,12 @@ def test_live_harvest_against_loopback_services(web, tmp_path):
     assert [tuple(r) for r in docs.itertuples(index=False)] == [
         ("arxiv:2405.00000", "latex", "rejected", "not_found"), ("arxiv:2405.00000", "pdf", "ok", "-"),
         ("arxiv:2405.00001", "latex", "ok", "-"), ("arxiv:2405.00001", "pdf", "ok", "-")]
+    licences = query(settings, "SELECT paper_id, license, license_source FROM papers ORDER BY paper_id")
+    by_id = {r.paper_id: (r.license, r.license_source) for r in licences.itertuples()}
+    assert by_id["arxiv:2405.00000"] == ("http://creativecommons.org/licenses/by-sa/4.0/", "arxiv_oai_pmh")
+    assert by_id["arxiv:2405.00001"] == ("CC BY 4.0", "openreview_note")
+    assert by_id["arxiv:2405.00003"][0] == "unknown"  # never matched: not looked up
+    assert sum(r.startswith("/oai") for r in web.requests) == 1
     reasons = set(query(settings, "SELECT reason FROM rejects").reason)
     assert {"rating_not_above_weak_accept", "no_openreview_match", "not_found"} <= reasons
 

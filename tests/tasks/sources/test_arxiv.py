@@ -139,3 +139,32 @@ def test_http_400_error_feed_is_not_retried():
     with pytest.raises(ArxivApiError):
         client.list_window(Window(date(2024, 5, 1), date(2024, 5, 1), ("cs.LG",)))
     assert len(calls) == 1
+
+
+def test_oai_pmh_licence():
+    from tasks.sources.arxiv import parse_oai_license
+    from tests.factories import oai_error, oai_record
+
+    cc_by = "http://creativecommons.org/licenses/by/4.0/"
+    assert parse_oai_license(oai_record("2405.00001", cc_by)) == cc_by
+    assert parse_oai_license(oai_record("2405.00001", None)) is None
+    assert parse_oai_license(oai_error("idDoesNotExist")) is None
+    with pytest.raises(ArxivApiError, match="badArgument"):
+        parse_oai_license(oai_error("badArgument"))
+
+
+def test_oai_licence_lookup_retries_flow_control():
+    from tests.factories import oai_record
+
+    answers = [httpx.Response(503, headers={"Retry-After": "1"}),
+               httpx.Response(200, text=oai_record("2405.00001", "http://arxiv.org/licenses/nonexclusive-distrib/1.0/"))]
+    seen = []
+
+    def handler(request):
+        seen.append(dict(request.url.params))
+        return answers.pop(0)
+
+    client = ArxivClient(ArxivSettings(seconds_per_request=0.001), throttle=lambda: None,
+                         http=httpx.Client(transport=httpx.MockTransport(handler)))
+    assert client.license("2405.00001").endswith("nonexclusive-distrib/1.0/")
+    assert seen[-1] == {"verb": "GetRecord", "identifier": "oai:arXiv.org:2405.00001", "metadataPrefix": "arXiv"}
