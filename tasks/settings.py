@@ -49,6 +49,9 @@ class VenueRule(BaseModel):
     rating_fields: list[str] = Field(default_factory=lambda: ["rating", "recommendation"])
     weak_accept: float = 6.0
     """The venue's weak-accept level on its own scale; a paper passes when the mean is above it."""
+    submission_invitation: str | None = None
+    """Default: ``<venue>/-/Submission`` (API v2) or ``<venue>/-/Blind_Submission`` (API v1);
+    set it for venues that name it otherwise (e.g. a non-blind v1 venue's ``/-/Submission``)."""
     review_invitation_suffix: str = "Official_Review"
     decision_invitation_suffix: str = "Decision"
 

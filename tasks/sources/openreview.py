@@ -90,6 +90,8 @@ def parse_submission(note: dict, rule: VenueRule, run_id: str = "") -> tuple[Sub
 
 
 def submission_invitation(rule: VenueRule) -> str:
+    if rule.submission_invitation:
+        return rule.submission_invitation
     return f"{rule.venue_id}/-/{'Submission' if rule.api_version == 2 else 'Blind_Submission'}"
 
 

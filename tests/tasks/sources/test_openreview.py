@@ -63,3 +63,13 @@ def test_v1_submission_with_recommendation_field():
     assert [(r.rating_field, r.rating, r.confidence) for r in sub.reviews] == [("recommendation", 8.0, 4.0)]
     assert sub.decision == "Reject" and sub.license is None
     assert [r.reason for r in rejects] == ["missing_rating"]
+
+
+def test_submission_invitation_defaults_and_override():
+    from tasks.sources.openreview import submission_invitation
+
+    assert submission_invitation(VenueRule(venue_id="ICLR.cc/2025/Conference")) == "ICLR.cc/2025/Conference/-/Submission"
+    assert submission_invitation(VenueRule(venue_id="ICLR.cc/2022/Conference", api_version=1)) == \
+        "ICLR.cc/2022/Conference/-/Blind_Submission"
+    custom = VenueRule(venue_id="X/2021", api_version=1, submission_invitation="X/2021/-/Submission")
+    assert submission_invitation(custom) == "X/2021/-/Submission"
