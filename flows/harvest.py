@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+
 from toolz import partition_all
 
 from prefect import flow, get_run_logger
@@ -15,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large record lists: skip Prefect's introspection
 
+from flows.runtime import dask_task_runner
 from tasks.harvest import (
     Opaque,
     SourceSpec,
@@ -40,7 +42,9 @@ def previous_month(today: date) -> tuple[date, date]:
     return last_previous.replace(day=1), last_previous
 
 
-@flow(name="monthly-harvest", log_prints=True)
+# Deployed runs use this runner (built from the worker's settings); the CLI and tests pass their
+# own with ``with_options``.
+@flow(name="monthly-harvest", log_prints=True, task_runner=dask_task_runner(load_settings()))
 def monthly_harvest(since: date | None = None, until: date | None = None, source: str = "live",
                     path: str | None = None, settings: Settings | None = None) -> Run:
     """Harvest one date window (default: last month) from a source into the lake and catalog."""

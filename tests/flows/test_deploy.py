@@ -48,3 +48,11 @@ def test_deploy_registers_a_monthly_cron_on_a_process_pool():
     assert deployment.entrypoint == "flows/harvest.py:monthly_harvest"
     # Idempotent: deploying again updates the same deployment.
     assert deploy_monthly_harvest("test-process-pool") == deployment_id
+
+
+def test_deployed_runs_use_the_dask_task_runner():
+    from prefect_dask import DaskTaskRunner
+
+    from flows.harvest import monthly_harvest
+
+    assert isinstance(monthly_harvest.task_runner, DaskTaskRunner)
