@@ -184,7 +184,10 @@ def _fetch_cached(lake: Lake, source: Source, paper: Paper, kind: str, url: str)
             return Fetched(None, sha256=seen["sha256"], size=seen.get("bytes", 0))
         if seen.get("reason") and not seen.get("transient"):
             return Fetched(None, seen["reason"], seen.get("detail"))
-    fetched = source.fetch(url)
+    try:
+        fetched = source.fetch(url)
+    except Exception as exc:  # e.g. an unreadable local file: recorded, retried by the next run
+        fetched = Fetched(None, "fetch_failed", f"{type(exc).__name__}: {exc}"[:500], transient=True)
     record = {"url": url, "reason": fetched.reason, "detail": fetched.detail,
               "transient": fetched.transient, "fetched_at": utcnow().isoformat()}
     if fetched.data is not None:

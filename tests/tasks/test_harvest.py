@@ -133,3 +133,16 @@ def test_failed_listing_windows_and_venues_are_rejects_not_crashes(settings, tmp
     answer = fetch_venue.fn(settings, spec, VenueRule(venue_id="V"), "run")
     assert [r.reason for r in answer.rejects] == ["malformed_note"]
     assert [s.forum_id for s in answer.submissions] == ["f1"]
+
+
+def test_a_source_that_raises_is_a_recorded_transient_failure(settings):
+    class Broken(CountingSource):
+        def fetch(self, url):
+            raise PermissionError(f"cannot read {url}")
+
+    papers = [_paper(7)]
+    batch = process_papers(settings, Broken({}), Lake.from_settings(settings), papers,
+                           _decisions(settings, papers), "run")
+    assert {d.reason for d in batch.documents} == {"fetch_failed"}
+    assert all("PermissionError" in d.detail for d in batch.documents)
+    assert batch.filters[0].reason == "no_usable_document"
