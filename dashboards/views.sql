@@ -1,11 +1,13 @@
 -- Analyst views, created in the DuckDB catalog by every publish step (tasks/storage.py).
 -- Dashboards read only these views and the contract tables (runs, papers, reviews,
--- paper_filters, documents, rejects, validations, quarantine).
+-- paper_filters, documents, extractions, sections, expressions, expression_edges, rejects,
+-- validations, quarantine).
 
 -- One row per run with its funnel, newest first.
 CREATE OR REPLACE VIEW run_funnel AS
 SELECT run_id, flow, source, since, until, status, started_at, finished_at,
-       listed, matched, rating_pass, documents_fetched, keyword_pass, rejected, quarantined
+       listed, matched, rating_pass, documents_fetched, keyword_pass, papers_extracted,
+       expressions, expression_edges, rejected, quarantined
 FROM runs
 ORDER BY started_at DESC;
 
@@ -32,3 +34,38 @@ SELECT run_id, stage, count(*) AS expectations, count(*) FILTER (WHERE success) 
 FROM validations
 GROUP BY ALL
 ORDER BY run_id, stage;
+
+-- Per paper: how much mathematics it holds ("which papers have the most numbered derivations").
+CREATE OR REPLACE VIEW paper_math AS
+SELECT x.paper_id, p.title, x.extractor, x.status,
+       count(e.expr_id) FILTER (WHERE e.kind = 'equation') AS equations,
+       count(e.expr_id) FILTER (WHERE e.kind = 'equation' AND e.number IS NOT NULL) AS numbered_equations,
+       count(e.expr_id) FILTER (WHERE e.kind = 'statement') AS statements,
+       count(e.expr_id) FILTER (WHERE e.kind = 'proof') AS proofs,
+       (SELECT count(*) FROM expression_edges g WHERE g.paper_id = x.paper_id) AS edges
+FROM extractions x
+LEFT JOIN papers p USING (paper_id)
+LEFT JOIN expressions e USING (paper_id)
+GROUP BY ALL
+ORDER BY numbered_equations DESC, statements DESC;
+
+-- Each dependency with both ends readable ("what does equation (7) of paper X depend on").
+CREATE OR REPLACE VIEW expression_dependencies AS
+SELECT g.paper_id, g.via, g.command,
+       f.expr_id AS from_expr, f.kind AS from_kind, coalesce(f.title, f.env) AS from_what,
+       f.number AS from_number, f.label AS from_label,
+       t.expr_id AS to_expr, t.kind AS to_kind, coalesce(t.title, t.env) AS to_what,
+       t.number AS to_number, t.label AS to_label, t.latex AS to_latex
+FROM expression_edges g
+JOIN expressions f ON f.expr_id = g.from_expr
+JOIN expressions t ON t.expr_id = g.to_expr;
+
+-- Theorem-like statements with the span of their proof ("every lemma with its proof span").
+CREATE OR REPLACE VIEW statements_with_proofs AS
+SELECT s.paper_id, s.expr_id, s.env, s.title, s.number, s.label, s.section, s.in_appendix,
+       s.source_file, s.char_start, s.char_end, s.page,
+       p.expr_id AS proof_expr, p.source_file AS proof_file, p.char_start AS proof_start,
+       p.char_end AS proof_end
+FROM expressions s
+LEFT JOIN expressions p ON p.expr_id = s.proof_expr
+WHERE s.kind = 'statement';

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-SUITES = ("papers", "reviews", "paper_filters", "documents")
+SUITES = ("papers", "reviews", "paper_filters", "documents", "extractions", "sections", "expressions",
+          "expression_edges")
 
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 

@@ -79,11 +79,11 @@ def _run_harvest(settings: Settings, since: date | None, until: date | None, sou
 
 def _print_run(run) -> None:
     table = Table(title=f"run {run.run_id}")
-    for column in ("listed", "matched", "rating pass", "documents fetched", "keyword pass",
-                   "rejected", "quarantined"):
+    columns = ("listed", "matched", "rating pass", "documents fetched", "keyword pass", "papers extracted",
+               "expressions", "expression edges", "rejected", "quarantined")
+    for column in columns:
         table.add_column(column, justify="right")
-    table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in (
-        "listed", "matched", "rating pass", "documents fetched", "keyword pass", "rejected", "quarantined")))
+    table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in columns))
     out.print(table)
 
 
@@ -114,17 +114,47 @@ def harvest(
     _print_run(_run_harvest(settings, start, end, source, path))
 
 
+def _run_extract(settings: Settings, paper_ids: list[str] | None, force: bool):
+    from flows.extract import extract_expressions
+    from flows.runtime import dask_task_runner, prefect_api
+
+    with prefect_api(settings) as api_url:
+        console.print(f"Prefect API: {api_url}  ·  lake: {settings.lake_url}")
+        flow = extract_expressions.with_options(task_runner=dask_task_runner(settings))
+        return flow(paper_ids=paper_ids, force=force, settings=settings)
+
+
+@app.command()
+def extract(
+    paper: Annotated[Optional[list[str]], typer.Option("--paper", help="Only this paper id (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(help="Extract again even if documents and extractor are unchanged.")] = False,
+    lake: LakeOpt = None,
+    dask_address: DaskOpt = None,
+) -> None:
+    """Turn accepted papers' documents into sections, expressions and dependency edges."""
+    settings = _settings(lake=lake, dask_address=dask_address)
+    run = _run_extract(settings, paper or None, force)
+    table = Table(title=f"run {run.run_id}")
+    for column in ("papers extracted", "expressions", "expression edges", "rejected", "quarantined"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in (
+        "papers extracted", "expressions", "expression edges", "rejected", "quarantined")))
+    out.print(table)
+    out.print("Query it: stormborn sql \"SELECT * FROM paper_math\"")
+
+
 @app.command()
 def demo(dask_address: DaskOpt = None) -> None:
-    """The whole harvest, offline, on the bundled snapshot, into ./.stormborn."""
+    """The whole harvest and expressions stage, offline, on the bundled snapshot, into ./.stormborn."""
     from tasks.sources.snapshot import SnapshotSource
 
     settings = _settings(home=".stormborn", dask_address=dask_address)
     since, until = SnapshotSource(settings).default_window
     run = _run_harvest(settings, since, until, "snapshot", None)
     _print_run(run)
-    out.print(f"Query it: stormborn sql \"SELECT paper_id, title, rating_mean, keyword_total "
-              f"FROM accepted_papers\"  ·  Data Docs: {settings.lake_url}/data_docs/index.html")
+    out.print(f"Query it: stormborn sql \"SELECT * FROM paper_math\"  ·  "
+              f"stormborn sql \"SELECT * FROM expression_dependencies\"  ·  "
+              f"Data Docs: {settings.lake_url}/data_docs/index.html")
 
 
 @app.command()

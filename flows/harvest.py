@@ -1,4 +1,4 @@
-"""The monthly harvest flow: list → join reviews → filter → fetch documents → land.
+"""The monthly harvest flow: list → join reviews → filter → fetch documents → land → expressions.
 
 Deployed as ``monthly-harvest`` (cron ``0 3 1 * *`` UTC, see infra/prefect.yaml): with no dates
 it harvests the previous calendar month.
@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large record lists: skip Prefect's introspection
 
+from flows.extract import extract_stage
 from flows.runtime import dask_task_runner
 from tasks.harvest import (
     Opaque,
@@ -110,14 +111,19 @@ def _harvest(settings: Settings, spec: SourceSpec, since: date, until: date, sco
             "rejected": len(rejects), "quarantined": q_papers + q_reviews + q_docs + q_filters})
         record_run(settings, run)
         catalog = publish(settings, run.run_id)
+    with timed(cost, "expressions"):
+        run, extraction_rejects = extract_stage(settings, run, [f.paper_id for f in kept if f.passed])
+        run = run.model_copy(update={"rejected": run.rejected + sum(extraction_rejects.values())})
+        record_run(settings, run)
+        catalog = publish(settings, run.run_id)
     run = record_run(settings, run.model_copy(update={"stage_seconds": cost}))
-    _publish_artifacts(run, by_reason, catalog)
+    _publish_artifacts(run, Counter(by_reason) + extraction_rejects, catalog)
     return run
 
 
 def _publish_artifacts(run: Run, by_reason: dict[str, int], catalog: str) -> None:
     funnel = [{"stage": s, "papers": getattr(run, s)} for s in
-              ("listed", "matched", "rating_pass", "documents_fetched", "keyword_pass")]
+              ("listed", "matched", "rating_pass", "documents_fetched", "keyword_pass", "papers_extracted")]
     create_table_artifact(key="harvest-funnel", table=funnel,
                           description=f"Funnel of run {run.run_id}")
     reasons = [{"stage": k.split("/")[0], "reason": k.split("/")[1], "count": n}
@@ -126,9 +132,11 @@ def _publish_artifacts(run: Run, by_reason: dict[str, int], catalog: str) -> Non
                           description=f"Rejects by reason, run {run.run_id}")
     create_markdown_artifact(key="harvest-summary", markdown=(
         f"# Harvest {run.since} → {run.until} ({run.source})\n\n"
-        f"| listed | matched | rating pass | documents fetched | keyword pass | rejected | quarantined |\n"
-        f"|---|---|---|---|---|---|---|\n"
+        f"| listed | matched | rating pass | documents fetched | keyword pass | extracted | expressions "
+        f"| edges | rejected | quarantined |\n"
+        f"|---|---|---|---|---|---|---|---|---|---|\n"
         f"| {run.listed} | {run.matched} | {run.rating_pass} | {run.documents_fetched} | "
-        f"{run.keyword_pass} | {run.rejected} | {run.quarantined} |\n\n"
+        f"{run.keyword_pass} | {run.papers_extracted} | {run.expressions} | {run.expression_edges} "
+        f"| {run.rejected} | {run.quarantined} |\n\n"
         f"Lake: `{run.lake}` · catalog: `{catalog}`\n"))
     get_run_logger().info("run %s: %s", run.run_id, {f["stage"]: f["papers"] for f in funnel})

@@ -52,6 +52,10 @@ class Run(Record):
     keyword_pass: int = 0
     rejected: int = 0
     quarantined: int = 0
+    papers_extracted: int = 0
+    """Papers whose documents were turned into expressions in this run (not counting cached ones)."""
+    expressions: int = 0
+    expression_edges: int = 0
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     """Wall time per stage (listing, reviews, documents, validation, publish)."""
     prefect_flow_run_id: str | None = None
@@ -165,6 +169,126 @@ class Document(Record):
     fetched_at: datetime = Field(default_factory=utcnow)
 
 
+class Extraction(Record):
+    """One paper's pass through the expressions stage: what was read, what came out, what went wrong."""
+
+    TABLE: ClassVar[str] = "extractions"
+    KEY: ClassVar[tuple[str, ...]] = ("paper_id",)
+    TIME: ClassVar[str] = "extracted_at"
+
+    paper_id: str
+    extractor: Literal["latex", "pdf", "none"]
+    extractor_version: str
+    latex_sha256: str | None = None
+    pdf_sha256: str | None = None
+    main_file: str | None = None
+    files: int = 0
+    status: Literal["ok", "partial", "failed"]
+    """``partial``: something was extracted and at least one issue was recorded."""
+    issues: list[str] = Field(default_factory=list)
+    """snake_case reasons, one per issue (details are in ``rejects``)."""
+    sections: int = 0
+    expressions: int = 0
+    edges: int = 0
+    pages_mapped: int = 0
+    """LaTeX expressions placed on a PDF page."""
+    seconds: float = 0.0
+    run_id: str = ""
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
+class Section(Record):
+    TABLE: ClassVar[str] = "sections"
+    KEY: ClassVar[tuple[str, ...]] = ("section_id",)
+    TIME: ClassVar[str] = "extracted_at"
+
+    section_id: str
+    paper_id: str
+    extractor: Literal["latex", "pdf"]
+    level: int
+    """1 section, 2 subsection, 3 subsubsection (0 chapter)."""
+    number: str | None = None
+    title: str
+    path: str
+    """Titles from the top, ``" > "``-separated, each with its number."""
+    in_appendix: bool = False
+    source_file: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    page: int | None = None
+    """1-based PDF page."""
+    bbox: list[float] | None = None
+    run_id: str = ""
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
+class Expression(Record):
+    """A display formula (or one numbered row of it), a theorem-like statement, or a proof."""
+
+    TABLE: ClassVar[str] = "expressions"
+    KEY: ClassVar[tuple[str, ...]] = ("expr_id",)
+    TIME: ClassVar[str] = "extracted_at"
+
+    expr_id: str
+    """Stable: a hash of the paper, extractor, kind, place and text."""
+    paper_id: str
+    extractor: Literal["latex", "pdf"]
+    kind: Literal["equation", "statement", "proof"]
+    env: str
+    """``equation``, ``align*``, ``\\[``, ``$$``, ``theorem``, ``lemma``, ``proof``, ``display`` (PDF)…"""
+    row: int | None = None
+    """The row of a multi-line environment split at ``\\\\``, else ``None``."""
+    latex: str | None = None
+    """The source between the delimiters, as written (``None`` for PDF rows)."""
+    latex_expanded: str | None = None
+    """``latex`` with the paper's own macros expanded."""
+    text: str = ""
+    """Plain-text rendering (LaTeX → Unicode, or the PDF text layer)."""
+    label: str | None = None
+    number: str | None = None
+    """The number the PDF shows: ``3``, ``2.4``, ``A.1``, a ``\\tag``; ``None`` when unnumbered."""
+    title: str | None = None
+    """A statement's display name and optional title: ``Lemma (Hoeffding)``."""
+    section: str | None = None
+    section_id: str | None = None
+    in_appendix: bool = False
+    source_file: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    page: int | None = None
+    bbox: list[float] | None = None
+    context_before: str = ""
+    context_after: str = ""
+    definitions: str | None = None
+    """The "where X is …" sentence that follows a formula."""
+    parent_expr: str | None = None
+    """The statement or proof a formula sits in; a proof's statement."""
+    proof_expr: str | None = None
+    """A statement's proof."""
+    run_id: str = ""
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
+class ExpressionEdge(Record):
+    """``from_expr`` depends on ``to_expr``: it cites it where it is derived or proved."""
+
+    TABLE: ClassVar[str] = "expression_edges"
+    KEY: ClassVar[tuple[str, ...]] = ("from_expr", "to_expr", "via")
+    TIME: ClassVar[str] = "extracted_at"
+
+    paper_id: str
+    from_expr: str
+    to_expr: str
+    via: Literal["equation", "statement", "proof", "introduction"]
+    """Where the reference stands: inside the formula, the statement, its proof, or the sentence
+    introducing the formula."""
+    command: str
+    """``eqref``, ``ref``, ``cref``…"""
+    label: str
+    run_id: str = ""
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
 class Reject(Record):
     TABLE: ClassVar[str] = "rejects"
     KEY: ClassVar[tuple[str, ...]] = ("stage", "entity_id", "reason")
@@ -211,7 +335,8 @@ class Validation(Record):
 
 
 ALL_RECORDS: tuple[type[Record], ...] = (
-    Run, Paper, Review, PaperFilter, Document, Reject, Quarantine, Validation,
+    Run, Paper, Review, PaperFilter, Document, Extraction, Section, Expression, ExpressionEdge,
+    Reject, Quarantine, Validation,
 )
 
 Submission.model_rebuild()

@@ -102,6 +102,14 @@ class FetchSettings(BaseModel):
     user_agent: str = "stormborn/0.1 (research dataset builder; polite harvester)"
 
 
+class ExtractSettings(BaseModel):
+    max_source_chars: int = 5_000_000
+    """A flattened LaTeX source longer than this is read up to it (``source_too_large``)."""
+    papers_per_task: int = 8
+    """Papers per extraction task. A paper takes about a second to extract; Great Expectations
+    validates each task's rows once, so a few papers per task keep validation off the critical path."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STORMBORN_",
@@ -130,6 +138,7 @@ class Settings(BaseSettings):
     openreview: OpenReviewSettings = Field(default_factory=OpenReviewSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
 
     @classmethod
     def settings_customise_sources(

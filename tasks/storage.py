@@ -132,13 +132,19 @@ class Lake:
         return self.fs.exists(path)
 
     # -- tables --------------------------------------------------------------------------------
-    def write_table(self, model: type[Record], rows: list[Record], part_key: str) -> str | None:
+    def write_table(self, model: type[Record], rows: list[Record], part_key: str,
+                    replace_empty: bool = False) -> str | None:
         """Write one batch of a table under a deterministic key; returns its URI (None if empty).
 
         Rows are de-duplicated by the model's KEY within the batch (last wins), and the catalog
         view de-duplicates across batches, so retries and reruns never add duplicate rows.
+        With ``replace_empty`` an empty batch removes the key's earlier file (a paper whose new
+        version has no edges must not keep the old ones).
         """
         if not rows:
+            path = self.path("tables", model.TABLE, f"{safe_key(part_key)}.parquet")
+            if replace_empty and self.exists(path):
+                self.fs.rm(path)
             return None
         unique = {tuple(getattr(r, k) for k in model.KEY): r for r in rows}
         buf = io.BytesIO()

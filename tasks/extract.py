@@ -1,0 +1,166 @@
+"""The expressions stage's tasks: each accepted paper's documents → sections, expressions, edges.
+
+Input: the catalog's ``documents`` (parsed LaTeX source and/or PDF, by sha256) of the papers that
+passed ``paper_filters``.
+Output tables, written per paper (a paper's new version replaces its rows):
+``extractions`` (one row per paper: extractor, status, issues, counts), ``sections``,
+``expressions``, ``expression_edges``; issues go to ``rejects`` (stage ``extraction``).
+
+The LaTeX source is read when it exists; the PDF is the fallback and, when both exist, places
+the LaTeX rows on their PDF page. A paper is extracted once per (LaTeX sha256, PDF sha256,
+``EXTRACTOR_VERSION``): a rerun skips it without reading anything but a small state file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.harvest import Opaque, _validate_once
+from tasks.models import Expression, ExpressionEdge, Extraction, Quarantine, Reject, Section, Validation
+from tasks.parse.latex import Extracted, extract_latex
+from tasks.parse.pdf import extract_pdf, map_to_pdf
+from tasks.parse.project import Issue, ProjectError, flatten, read_tex_files
+from tasks.settings import Settings
+from tasks.storage import Lake, query, safe_key
+
+EXTRACTOR_VERSION = "expressions-1"
+INFORMATIONAL = frozenset({"margin_line_numbers_removed", "several_main_files", "non_utf8_source"})
+"""Issues that lose nothing: kept on ``extractions.issues``, not written to ``rejects``."""
+"""Bump when extraction changes: every paper is extracted again on the next run."""
+
+
+@dataclass(frozen=True)
+class PaperDocuments:
+    paper_id: str
+    latex_sha256: str | None
+    pdf_sha256: str | None
+
+
+@dataclass
+class ExtractedBatch:
+    extractions: list[Extraction] = field(default_factory=list)
+    skipped: int = 0
+    """Papers whose documents and extractor version were already extracted."""
+    quarantined: int = 0
+    rejects: Counter = field(default_factory=Counter)
+
+
+def plan_extraction(settings: Settings, paper_ids: list[str] | None = None) -> list[PaperDocuments]:
+    """The accepted papers (``paper_filters.passed``) with a parsed LaTeX source or PDF."""
+    where = ""
+    if paper_ids is not None:
+        if not paper_ids:
+            return []
+        quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paper_ids)
+        where = f"AND f.paper_id IN ({quoted})"
+    frame = query(settings, f"""
+        SELECT f.paper_id,
+               max(d.sha256) FILTER (WHERE d.kind = 'latex') AS latex_sha256,
+               max(d.sha256) FILTER (WHERE d.kind = 'pdf') AS pdf_sha256
+        FROM paper_filters f JOIN documents d USING (paper_id)
+        WHERE f.passed AND d.parse_status = 'ok' {where}
+        GROUP BY f.paper_id ORDER BY f.paper_id""")
+    frame = frame.astype(object).where(frame.notna(), None)  # SQL NULL → None, not NaN
+    return [PaperDocuments(r.paper_id, r.latex_sha256, r.pdf_sha256) for r in frame.itertuples(index=False)]
+
+
+def extract_paper(settings: Settings, lake: Lake, paper: PaperDocuments,
+                  run_id: str) -> tuple[Extraction, Extracted]:
+    """One paper's documents → rows; never raises (an unforeseen failure is ``extraction_error``)."""
+    started = time.perf_counter()
+    issues: list[Issue] = []
+    result, main_file, files, extractor, mapped = Extracted(), None, 0, "none", 0
+    try:
+        latex = pdf = None
+        if paper.latex_sha256:
+            try:
+                tex = read_tex_files(lake.read_bytes(lake.blob_path(paper.latex_sha256)))
+                flat = flatten(tex, settings.extract.max_source_chars)
+                main_file, files = flat.main_file, len(tex.files)
+                latex = extract_latex(flat, paper.paper_id, run_id)
+                issues += latex.issues
+            except ProjectError as exc:
+                issues.append(Issue(exc.reason, exc.detail))
+        if paper.pdf_sha256:
+            try:
+                pdf, pages = extract_pdf(lake.read_bytes(lake.blob_path(paper.pdf_sha256)), paper.paper_id, run_id)
+            except Exception as exc:  # a PDF the harvest could read but the layout pass cannot
+                issues.append(Issue("pdf_layout_failed", f"{type(exc).__name__}: {exc}"[:500]))
+        if latex is not None and (latex.expressions or latex.sections):
+            result, extractor = latex, "latex"
+            if pdf is not None:
+                mapped = map_to_pdf(latex, pdf, pages)
+        elif pdf is not None:
+            result, extractor = pdf, "pdf"
+            issues += pdf.issues
+            if latex is not None:
+                issues.append(Issue("latex_without_expressions", "the LaTeX source yielded nothing; used the PDF"))
+    except Exception as exc:  # the run goes on; the paper is recorded with the exception
+        issues.append(Issue("extraction_error", f"{type(exc).__name__}: {exc}"[:500]))
+        result, extractor = Extracted(), "none"
+    found = bool(result.expressions or result.sections)
+    problems = [i for i in issues if i.reason not in INFORMATIONAL]
+    extraction = Extraction(
+        paper_id=paper.paper_id, extractor=extractor, extractor_version=EXTRACTOR_VERSION,
+        latex_sha256=paper.latex_sha256, pdf_sha256=paper.pdf_sha256, main_file=main_file, files=files,
+        status="failed" if not found else ("partial" if problems else "ok"),
+        issues=sorted({i.reason for i in issues}), sections=len(result.sections),
+        expressions=len(result.expressions), edges=len(result.edges), pages_mapped=mapped,
+        seconds=round(time.perf_counter() - started, 3), run_id=run_id)
+    result.issues = issues
+    return extraction, result
+
+
+def _state(paper_id: str) -> tuple[str, ...]:
+    return ("state", "extracted", EXTRACTOR_VERSION, f"{safe_key(paper_id)}.json")
+
+
+def extract_papers(settings: Settings, lake: Lake, papers: list[PaperDocuments], run_id: str,
+                   force: bool = False) -> ExtractedBatch:
+    """Extract, validate and land a batch of papers; papers already extracted are skipped."""
+    out = ExtractedBatch()
+    done: list[tuple[Extraction, Extracted]] = []
+    for paper in papers:
+        seen = lake.get_json(*_state(paper.paper_id))
+        if not force and seen == {"latex_sha256": paper.latex_sha256, "pdf_sha256": paper.pdf_sha256}:
+            out.skipped += 1
+            continue
+        done.append(extract_paper(settings, lake, paper, run_id))
+    if not done:
+        return out
+    passed: dict[str, list] = {}
+    for stage, rows in (("extractions", [e for e, _ in done]),
+                        ("sections", [s for _, r in done for s in r.sections]),
+                        ("expressions", [x for _, r in done for x in r.expressions]),
+                        ("expression_edges", [x for _, r in done for x in r.edges])):
+        outcome = _validate_once(lake, stage, rows, run_id)
+        passed[stage] = outcome.passed
+        lake.write_table(Quarantine, outcome.quarantined, f"{stage}-{run_id}-{safe_key(papers[0].paper_id)}")
+        lake.write_table(Validation, outcome.validations, f"{run_id}-{stage}-{safe_key(papers[0].paper_id)}")
+        out.quarantined += len(outcome.quarantined)
+    for extraction, result in done:
+        key = safe_key(extraction.paper_id)
+        for model, stage in ((Section, "sections"), (Expression, "expressions"),
+                             (ExpressionEdge, "expression_edges"), (Extraction, "extractions")):
+            rows = [r for r in passed[stage] if r.paper_id == extraction.paper_id]
+            lake.write_table(model, rows, key, replace_empty=True)
+        rejects = [Reject(run_id=run_id, stage="extraction", entity_id=f"{extraction.paper_id}#{n}",
+                          reason=issue.reason, detail=issue.detail)
+                   for n, issue in enumerate(result.issues) if issue.reason not in INFORMATIONAL]
+        lake.write_table(Reject, rejects, f"extraction-{key}")
+        out.rejects.update(f"extraction/{r.reason}" for r in rejects)
+        lake.put_json({"latex_sha256": extraction.latex_sha256, "pdf_sha256": extraction.pdf_sha256},
+                      *_state(extraction.paper_id))
+        out.extractions.append(extraction)
+    return out
+
+
+@task(cache_policy=NO_CACHE, retries=0)
+def extract_batch(settings: Settings, papers: Opaque, run_id: str, force: bool = False) -> ExtractedBatch:
+    """A batch of papers on a Dask worker (``papers.value``: a list of ``PaperDocuments``)."""
+    return extract_papers(settings, Lake.from_settings(settings), papers.value, run_id, force)

@@ -1,0 +1,213 @@
+"""User macros: read their definitions, expand them in a formula.
+
+Input: pylatexenc nodes of a source (preamble, local ``.sty`` files, body).
+Output: a ``MacroTable`` whose ``expand(latex)`` returns the formula with every user macro
+replaced by its body (arguments substituted, optional defaults honoured, nested macros expanded
+to a bounded depth), and a pylatexenc context in which user macros take their arguments.
+
+Definitions read: ``\\newcommand``/``\\renewcommand``/``\\providecommand`` (starred too),
+``\\def\\name#1#2{…}`` (undelimited parameters), ``\\DeclareMathOperator(*)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pylatexenc.latexwalker import (
+    LatexCharsNode,
+    LatexEnvironmentNode,
+    LatexGroupNode,
+    LatexMacroNode,
+    LatexMathNode,
+    LatexWalker,
+    LatexWalkerError,
+    get_default_latex_context_db,
+)
+from pylatexenc.macrospec import MacroSpec
+
+MAX_DEPTH = 8
+"""Expansion rounds; a macro that still expands after this many is recursive (``\\def\\a{\\a}``)."""
+
+DEFINING = ("newcommand", "renewcommand", "providecommand", "DeclareMathOperator", "def",
+            "DeclareRobustCommand")
+_PARAM = re.compile(r"##|#([1-9])")
+
+
+STRUCTURE_SPECS = (
+    MacroSpec("newtheorem", "*{[{["), MacroSpec("tag", "*{"), MacroSpec("numberwithin", "[{{"),
+    MacroSpec("Cref", "*{"), MacroSpec("autoref", "*{"), MacroSpec("subfile", "{"),
+    MacroSpec("declaretheorem", "[{["), MacroSpec("include", "{"), MacroSpec("input", "{"),
+)
+"""Commands whose arguments the extractor reads and pylatexenc's default context does not know."""
+
+
+def latex_context(*extra: MacroSpec):
+    """pylatexenc's default context plus the structural commands above (and ``extra``)."""
+    db = get_default_latex_context_db().filter_context()
+    db.add_context_category("stormborn", macros=[*extra, *STRUCTURE_SPECS], prepend=True)
+    return db
+
+
+@dataclass(frozen=True)
+class Macro:
+    name: str
+    nargs: int
+    default: str | None
+    """The first argument's default when it is optional (``\\newcommand{\\x}[2][d]{…}``)."""
+    body: str
+
+    def spec(self) -> MacroSpec:
+        return MacroSpec(self.name, ("[" if self.default is not None else "{") + "{" * (self.nargs - 1)
+                         if self.nargs else "")
+
+    def substitute(self, args: list[str]) -> str:
+        return _PARAM.sub(lambda m: "#" if m.group(0) == "##" else
+                          (args[int(m.group(1)) - 1] if int(m.group(1)) <= len(args) else ""), self.body)
+
+
+def _group_text(node) -> str | None:
+    """The text inside ``{…}`` (or a bare macro's own text), ``None`` for a missing argument."""
+    if node is None:
+        return None
+    text = node.latex_verbatim()
+    if isinstance(node, LatexGroupNode):
+        return text[1:-1]
+    return text
+
+
+def _macro_name(node) -> str | None:
+    """``{\\foo}``, ``\\foo`` or ``{ \\foo }`` → ``foo``."""
+    if isinstance(node, LatexMacroNode):
+        return node.macroname
+    if isinstance(node, LatexGroupNode):
+        inner = [n for n in node.nodelist if not (isinstance(n, LatexCharsNode) and not n.chars.strip())]
+        if len(inner) == 1 and isinstance(inner[0], LatexMacroNode):
+            return inner[0].macroname
+    return None
+
+
+def iter_nodes(nodes):
+    """Every node of a tree in document order, macro arguments included."""
+    for node in nodes or []:
+        if node is None:
+            continue
+        yield node
+        if isinstance(node, (LatexEnvironmentNode, LatexGroupNode, LatexMathNode)):
+            yield from iter_nodes(node.nodelist)
+        if isinstance(node, (LatexMacroNode, LatexEnvironmentNode)) and node.nodeargd is not None:
+            yield from iter_nodes(node.nodeargd.argnlist)
+
+
+@dataclass
+class MacroTable:
+    macros: dict[str, Macro] = field(default_factory=dict)
+    recursive: set[str] = field(default_factory=set)
+
+    def read(self, nodes) -> MacroTable:
+        """Add the definitions found in a node list (document order: later ones win)."""
+        siblings = list(nodes or [])
+        for index, node in enumerate(siblings):
+            if not isinstance(node, LatexMacroNode):
+                if isinstance(node, (LatexGroupNode, LatexEnvironmentNode)):
+                    self.read(node.nodelist)
+                continue
+            if node.macroname == "def":
+                self._read_def(siblings, index)
+            elif node.macroname in DEFINING and node.nodeargd is not None:
+                self._read_command(node)
+        return self
+
+    def _read_command(self, node: LatexMacroNode) -> None:
+        args = node.nodeargd.argnlist
+        if node.macroname == "DeclareMathOperator":
+            star, name_node, body = (args + [None, None, None])[:3]
+            name = _macro_name(name_node)
+            if name and body is not None:
+                op = "\\operatorname*" if star is not None else "\\operatorname"
+                self.macros[name] = Macro(name, 0, None, f"{op}{{{_group_text(body)}}}")
+            return
+        if len(args) < 5:
+            return
+        _, name_node, nargs_node, default_node, body = args[:5]
+        name = _macro_name(name_node)
+        if not name or body is None:
+            return
+        try:
+            nargs = int((_group_text(nargs_node) or "[0]").strip("[] "))
+        except ValueError:
+            nargs = 0
+        default = _group_text(default_node)  # ``[d]`` arrives as a group: its text is ``d``
+        if node.macroname == "providecommand" and name in self.macros:
+            return
+        self.macros[name] = Macro(name, min(nargs, 9), default, _group_text(body) or "")
+
+    def _read_def(self, siblings: list, index: int) -> None:
+        """``\\def\\name#1#2{body}``: pylatexenc sees ``\\def``, ``\\name``, ``#1#2``, ``{body}``."""
+        rest = siblings[index + 1:index + 4]
+        if not rest or not isinstance(rest[0], LatexMacroNode):
+            return
+        name, params, body = rest[0].macroname, "", None
+        for node in rest[1:]:
+            if isinstance(node, LatexCharsNode) and body is None and not params:
+                params = node.chars.strip()
+                continue
+            if isinstance(node, LatexGroupNode):
+                body = node
+            break
+        if body is None or (params and not re.fullmatch(r"(#[1-9])+", params)):
+            return  # delimited parameters (``\def\a#1.{…}``) are not expanded
+        self.macros[name] = Macro(name, params.count("#"), None, _group_text(body) or "")
+
+    # -- expansion ------------------------------------------------------------------------------
+
+    def context(self):
+        """The walker context in which user macros take their arguments."""
+        return latex_context(*(m.spec() for m in self.macros.values()))
+
+    def expand(self, latex: str) -> str:
+        """``latex`` with user macros replaced by their definitions."""
+        if not self.macros or "\\" not in latex:
+            return latex
+        context = self._context = getattr(self, "_context", None) or self.context()
+        for _ in range(MAX_DEPTH):
+            replaced = self._expand_once(latex, context)
+            if replaced is None:
+                return latex
+            latex = replaced
+        self.recursive.update(n for n in self.macros if f"\\{n}" in latex)
+        return latex
+
+    def _expand_once(self, latex: str, context) -> str | None:
+        try:
+            nodes, _, _ = LatexWalker(latex, latex_context=context, tolerant_parsing=True).get_latex_nodes()
+        except LatexWalkerError:
+            return None
+        edits: list[tuple[int, int, str]] = []
+        self._collect(nodes, edits)
+        if not edits:
+            return None
+        for start, end, text in sorted(edits, reverse=True):
+            latex = latex[:start] + text + latex[end:]
+        return latex
+
+    def _collect(self, nodes, edits: list) -> None:
+        for node in nodes or []:
+            if node is None:
+                continue
+            if isinstance(node, LatexMacroNode) and node.macroname in self.macros:
+                macro = self.macros[node.macroname]
+                argn = node.nodeargd.argnlist if node.nodeargd is not None else []
+                args = [_group_text(a) for a in argn]
+                if macro.default is not None and args and args[0] is None:
+                    args[0] = macro.default
+                body = macro.substitute([a or "" for a in args])
+                if not argn:
+                    # ``\cp x`` → ``\bullet x``: keep the space that ended the control word
+                    body += node.macro_post_space or (" " if re.search(r"\\[A-Za-z]+$", body) else "")
+                edits.append((node.pos, node.pos + node.len, body))
+                continue
+            if isinstance(node, (LatexEnvironmentNode, LatexGroupNode, LatexMathNode)):
+                self._collect(node.nodelist, edits)
+            if isinstance(node, (LatexMacroNode, LatexEnvironmentNode)) and node.nodeargd is not None:
+                self._collect(node.nodeargd.argnlist, edits)
