@@ -13,24 +13,20 @@ layer), ``no_text_layer``, ``stub_document`` (a placeholder page),
 
 from __future__ import annotations
 
-import gzip
-import io
 import re
-import tarfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pymupdf
 
-PARSER_VERSION = "documents-1"
+from tasks.parse.project import ProjectError, blank_comments, read_tex_dir, read_tex_files
+
+PARSER_VERSION = "documents-2"
 MIN_TEXT_CHARS_PER_PAGE = 40
 """Below this average a PDF has no usable text layer (scans, figures-only)."""
 
 MIN_PAPER_CHARS = 1000
 """A real paper has more text than this; less is a placeholder ("this paper moved to arXiv")."""
-
-_TEX_COMMENT = re.compile(r"(?<!\\)%.*")
 
 
 @dataclass
@@ -90,60 +86,21 @@ def repair_pdf_text(text: str) -> str:
     return re.sub(r"(\w)-\n(\w)", r"\1\2", text)
 
 
-def strip_tex_comments(source: str) -> str:
-    return "\n".join(_TEX_COMMENT.sub("", line) for line in source.splitlines())
-
-
-def decode_tex(raw: bytes) -> str:
-    """LaTeX sources are usually UTF-8, old ones latin-1 (which never fails to decode)."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def _is_junk(name: str) -> bool:
-    base = Path(name).name
-    return base.startswith("._") or base == ".DS_Store" or "__MACOSX" in name
-
-
 def tex_files_from_bytes(data: bytes) -> dict[str, str] | Parsed:
     """The ``.tex`` files of an arXiv e-print (tar.gz, gzipped single file or plain .tex)."""
-    if data[:4] == b"%PDF":
-        return Parsed.reject("pdf_only_source", "the e-print is a PDF: the paper has no LaTeX source")
-    raw = data
-    if data[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            return Parsed.reject("corrupt_archive", f"gzip: {exc}")
-        if raw[:4] == b"%PDF":
-            return Parsed.reject("pdf_only_source", "the e-print is a PDF: the paper has no LaTeX source")
-    if len(raw) > 262 and raw[257:262] == b"ustar":
-        files: dict[str, str] = {}
-        try:
-            with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-                for member in tar.getmembers():
-                    if member.isfile() and member.name.endswith(".tex") and not _is_junk(member.name):
-                        handle = tar.extractfile(member)
-                        if handle is not None:
-                            files[member.name] = decode_tex(handle.read())
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            if not files:
-                return Parsed.reject("corrupt_archive", f"tar: {exc}")
-        if not files:
-            return Parsed.reject("no_tex_files", "the archive holds no .tex file")
-        return files
-    text = decode_tex(raw)
-    if "\\" not in text:
-        return Parsed.reject("no_tex_files", "the body is not LaTeX")
-    return {"main.tex": text}
+    try:
+        files = read_tex_files(data).files
+    except ProjectError as exc:
+        return Parsed.reject(exc.reason, exc.detail)
+    return {name: text for name, text in files.items() if name.endswith(".tex")}
 
 
 def tex_files_from_dir(folder: Path) -> dict[str, str] | Parsed:
-    files = {p.relative_to(folder).as_posix(): decode_tex(p.read_bytes())
-             for p in sorted(folder.rglob("*.tex")) if not _is_junk(p.as_posix())}
-    return files or Parsed.reject("no_tex_files", f"{folder} holds no .tex file")
+    try:
+        files = read_tex_dir(folder).files
+    except ProjectError as exc:
+        return Parsed.reject(exc.reason, exc.detail)
+    return {name: text for name, text in files.items() if name.endswith(".tex")}
 
 
 def parse_latex(files: dict[str, str] | Parsed) -> Parsed:
@@ -154,7 +111,7 @@ def parse_latex(files: dict[str, str] | Parsed) -> Parsed:
     """
     if isinstance(files, Parsed):
         return files
-    text = "\n".join(strip_tex_comments(files[name]) for name in sorted(files))
+    text = "\n".join(blank_comments(files[name]) for name in sorted(files))
     if not text.strip():
         return Parsed.reject("empty_document", "the LaTeX files are empty")
     return Parsed(ok=True, text=text)

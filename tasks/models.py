@@ -239,7 +239,8 @@ class Expression(Record):
     row: int | None = None
     """The row of a multi-line environment split at ``\\\\``, else ``None``."""
     latex: str | None = None
-    """The source between the delimiters, as written (``None`` for PDF rows)."""
+    """The source between the delimiters, as written but with comments blanked to spaces (so
+    ``char_start``/``char_end`` still index the file); ``None`` for PDF rows."""
     latex_expanded: str | None = None
     """``latex`` with the paper's own macros expanded."""
     text: str = ""

@@ -168,9 +168,10 @@ class LatexExtractor:
         self._walk(body.nodelist if body is not None else nodes, None)
         for section in self.open_sections:
             section.end = len(self.text)
+        rows = self._rows()
         if self.macros.recursive:
             self.issues.append(Issue("recursive_macro", f"not fully expanded: {sorted(self.macros.recursive)}"))
-        return self._rows()
+        return rows
 
     def _parse(self):
         """Strict first (to notice unbalanced input), tolerant when that fails."""

@@ -24,7 +24,8 @@ def run_flow(settings, **kwargs):
 
 def table_counts(settings):
     return {t: int(query(settings, f"SELECT count(*) AS n FROM {t}").n[0])
-            for t in ("papers", "reviews", "paper_filters", "documents", "rejects")}
+            for t in ("papers", "reviews", "paper_filters", "documents", "rejects", "extractions",
+                      "sections", "expressions", "expression_edges")}
 
 
 def fetch_states(settings):
@@ -39,6 +40,15 @@ def test_demo_snapshot_end_to_end_and_idempotent_rerun(settings):
     first = run_flow(settings, since=since, until=until, source="snapshot")
     assert first.status == "completed"
     assert (first.listed, first.matched, first.rating_pass, first.documents_fetched, first.keyword_pass) == (5, 4, 3, 3, 2)
+    assert first.papers_extracted == 2 and first.expressions > 0 and first.expression_edges == 8
+    math = query(settings, "SELECT paper_id, extractor, statements, proofs, numbered_equations FROM paper_math "
+                           "ORDER BY paper_id")
+    assert [tuple(r) for r in math.itertuples(index=False)] == [
+        ("arxiv:1707.08043", "latex", 16, 2, 0), ("arxiv:2405.90001", "pdf", 0, 0, 36)]
+    deps = query(settings, "SELECT from_label, to_label, via FROM expression_dependencies "
+                           "WHERE from_label = 'Tma hochster'")
+    assert [tuple(r) for r in deps.itertuples(index=False)] == [("Tma hochster", "Lema-construccion", "proof")]
+    assert query(settings, "SELECT count(*) AS n FROM statements_with_proofs WHERE proof_start IS NOT NULL").n[0] == 2
 
     accepted = query(settings, "SELECT paper_id, keyword_text_source FROM accepted_papers ORDER BY paper_id")
     assert list(accepted.paper_id) == ["arxiv:1707.08043", "arxiv:2405.90001"]
@@ -62,6 +72,7 @@ def test_demo_snapshot_end_to_end_and_idempotent_rerun(settings):
     counts, states = table_counts(settings), fetch_states(settings)
     second = run_flow(settings, since=since, until=until, source="snapshot")
     assert second.run_id != first.run_id and second.keyword_pass == 2
+    assert second.papers_extracted == 0  # same documents, same extractor: nothing extracted again
     assert table_counts(settings) == counts  # no duplicate rows
     assert fetch_states(settings) == states  # nothing fetched again
     assert query(settings, "SELECT count(*) AS n FROM runs WHERE status = 'completed'").n[0] == 2
@@ -71,7 +82,7 @@ def test_demo_snapshot_end_to_end_and_idempotent_rerun(settings):
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
     keys = {a.key for a in artifacts}
-    assert {"harvest-funnel", "harvest-rejects", "harvest-summary"} <= keys
+    assert {"harvest-funnel", "harvest-rejects", "harvest-summary", "extraction-summary"} <= keys
     funnel = next(a for a in artifacts if a.key == "harvest-funnel")
     assert "keyword_pass" in str(funnel.data)
 
