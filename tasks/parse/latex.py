@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 from pylatexenc.latex2text import LatexNodes2Text
 from pylatexenc.latexwalker import (
-    LatexCharsNode,
     LatexEnvironmentNode,
     LatexGroupNode,
     LatexMacroNode,
@@ -35,7 +34,7 @@ from pylatexenc.macrospec import EnvironmentSpec
 
 from tasks.models import Expression, ExpressionEdge, Section, stable_id
 from tasks.parse.macros import DEFINING, MacroTable, iter_nodes, latex_context
-from tasks.parse.project import FlatSource, Issue
+from tasks.parse.project import FlatSource, Issue, blank_comments
 
 EXTRACTOR = "latex"
 
@@ -195,8 +194,6 @@ class LatexExtractor:
         return names
 
     def _read_package(self, name: str) -> None:
-        from tasks.parse.project import blank_comments
-
         source = blank_comments(self.flat.files.get(name, ""))
         try:
             nodes, _, _ = LatexWalker(source, tolerant_parsing=True).get_latex_nodes()
