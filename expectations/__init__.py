@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 
 SUITES = ("papers", "reviews", "paper_filters", "documents", "extractions", "sections", "expressions",
-          "expression_edges")
+          "expression_edges", "candidate_targets", "candidate_drafts", "candidate_answers",
+          "candidate_contexts", "candidate_questions", "candidate_verdicts")
 
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -143,15 +144,98 @@ def extract(
     out.print("Query it: stormborn sql \"SELECT * FROM paper_math\"")
 
 
+def _print_generation(run) -> None:
+    table = Table(title=f"run {run.run_id} ({run.status})")
+    columns = ("candidates", "candidates kept", "llm calls", "cost usd", "quarantined")
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in columns))
+    out.print(table)
+    if run.status == "stopped":
+        out.print("The budget ran out: run the same command again (with a larger --budget-usd) to continue.")
+
+
+LLM_HINT = ("No LLM endpoint configured, so generation was skipped: set STORMBORN_LLM__BASE_URL, "
+            "STORMBORN_LLM__API_KEY and STORMBORN_LLM__MODEL, or run `stormborn demo --llm local` "
+            "(needs the [local-llm] extra).")
+
+
 @app.command()
-def demo(dask_address: DaskOpt = None) -> None:
-    """The whole harvest and expressions stage, offline, on the bundled snapshot, into ./.stormborn."""
+def generate(
+    target: Annotated[Optional[int], typer.Option(help="Candidates to generate (default: generate.target, 2000).")] = None,
+    paper: Annotated[Optional[list[str]], typer.Option("--paper", help="Only this paper id (repeatable).")] = None,
+    budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", help="Stop issuing LLM calls past this spend.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model for every agent without its own (llm.agents).")] = None,
+    llm: Annotated[Optional[str], typer.Option("--llm", help="'local': start the bundled local model.")] = None,
+    force: Annotated[bool, typer.Option(help="Generate again even for unchanged papers (the LLM cache still applies).")] = False,
+    lake: LakeOpt = None,
+    dask_address: DaskOpt = None,
+) -> None:
+    """Turn extracted expressions into grounded derivation candidates with the six STORM agents."""
+    if target is not None and target < 0:
+        _fail("--target must be 0 or more")
+    settings = _settings(lake=lake, dask_address=dask_address)
+    updates = {k: v for k, v in {"base_url": base_url, "model": model, "budget_usd": budget_usd}.items()
+               if v is not None}
+    settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
+    if llm not in (None, "local"):
+        _fail(f"--llm must be 'local', got {llm!r}")
+    if llm is None and not settings.llm.configured:
+        _fail("no LLM endpoint: give --base-url (and STORMBORN_LLM__API_KEY), set STORMBORN_LLM__BASE_URL, "
+              "or use --llm local")
+    _print_generation(_run_generate(settings, paper or None, target, force, local=llm == "local"))
+    out.print("Query it: stormborn sql \"SELECT status, reason, count(*) FROM candidates GROUP BY ALL\"")
+
+
+def _run_generate(settings: Settings, paper_ids: list[str] | None, target: int | None, force: bool,
+                  local: bool = False):
+    from flows.generate import generate_candidates
+    from flows.runtime import dask_task_runner, prefect_api
+
+    with contextlib.ExitStack() as stack:
+        if local:
+            settings = stack.enter_context(_local(settings))
+        api_url = stack.enter_context(prefect_api(settings))
+        console.print(f"Prefect API: {api_url}  ·  lake: {settings.lake_url}  ·  LLM: {settings.llm.base_url} "
+                      f"({settings.llm.model})")
+        flow = generate_candidates.with_options(task_runner=dask_task_runner(settings))
+        return flow(paper_ids=paper_ids, target=target, force=force, settings=settings)
+
+
+def _local(settings: Settings):
+    from flows.runtime import local_llm
+
+    try:
+        return local_llm(settings)
+    except RuntimeError as exc:
+        _fail(str(exc))
+        raise
+
+
+@app.command()
+def demo(
+    dask_address: DaskOpt = None,
+    llm: Annotated[Optional[str], typer.Option("--llm", help="'local': generate with the bundled local model.")] = None,
+) -> None:
+    """The whole pipeline, offline, on the bundled snapshot, into ./.stormborn: harvest, expressions,
+    and generation when an LLM endpoint is configured (or with --llm local)."""
     from tasks.sources.snapshot import SnapshotSource
 
+    if llm not in (None, "local"):
+        _fail(f"--llm must be 'local', got {llm!r}")
     settings = _settings(home=".stormborn", dask_address=dask_address)
     since, until = SnapshotSource(settings).default_window
-    run = _run_harvest(settings, since, until, "snapshot", None)
+    with contextlib.ExitStack() as stack:
+        if llm == "local":
+            console.print("starting the bundled local model (llama.cpp, Gemma 3 270M)…")
+            settings = stack.enter_context(_local(settings))
+        run = _run_harvest(settings, since, until, "snapshot", None)
     _print_run(run)
+    if settings.llm.configured:
+        _print_generation(run)
+    else:
+        out.print(LLM_HINT, markup=False, soft_wrap=True)
     out.print(f"Query it: stormborn sql \"SELECT * FROM paper_math\"  ·  "
               f"stormborn sql \"SELECT * FROM expression_dependencies\"  ·  "
               f"Data Docs: {settings.lake_url}/data_docs/index.html")

@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large record lists: skip Prefect's introspection
 
 from flows.extract import extract_stage
+from flows.generate import generate_stage
 from flows.runtime import dask_task_runner
 from tasks.harvest import (
     Opaque,
@@ -116,8 +117,16 @@ def _harvest(settings: Settings, spec: SourceSpec, since: date, until: date, sco
         run = run.model_copy(update={"rejected": run.rejected + sum(extraction_rejects.values())})
         record_run(settings, run)
         catalog = publish(settings, run.run_id)
+    generation_rejects: Counter = Counter()
+    if settings.llm.configured:
+        with timed(cost, "generation"):
+            run, generation_rejects = generate_stage(settings, run, [f.paper_id for f in kept if f.passed])
+            record_run(settings, run)
+            catalog = publish(settings, run.run_id)
+    else:
+        get_run_logger().info("no LLM endpoint configured (llm.base_url): generation skipped")
     run = record_run(settings, run.model_copy(update={"stage_seconds": cost}))
-    _publish_artifacts(run, Counter(by_reason) + extraction_rejects, catalog)
+    _publish_artifacts(run, Counter(by_reason) + extraction_rejects + generation_rejects, catalog)
     return run
 
 

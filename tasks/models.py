@@ -42,7 +42,8 @@ class Run(Record):
     since: date | None = None
     until: date | None = None
     lake: str
-    status: Literal["running", "completed", "failed"] = "running"
+    status: Literal["running", "completed", "failed", "stopped"] = "running"
+    """``stopped``: the LLM budget ran out; running it again resumes where it stopped."""
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     listed: int = 0
@@ -56,6 +57,13 @@ class Run(Record):
     """Papers whose documents were turned into expressions in this run (not counting cached ones)."""
     expressions: int = 0
     expression_edges: int = 0
+    candidates: int = 0
+    """Derivation candidates generated or updated in this run (any status)."""
+    candidates_kept: int = 0
+    """Of those, ``status == "done"`` with verdict ``derive``."""
+    llm_calls: int = 0
+    """Calls sent to the LLM endpoint (cache hits not counted)."""
+    cost_usd: float = 0.0
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     """Wall time per stage (listing, reviews, documents, validation, publish)."""
     prefect_flow_run_id: str | None = None
@@ -290,6 +298,91 @@ class ExpressionEdge(Record):
     extracted_at: datetime = Field(default_factory=utcnow)
 
 
+class LLMCall(Record):
+    """One LLM request of one agent for one entity: the ledger of tokens, money and failures."""
+
+    TABLE: ClassVar[str] = "llm_calls"
+    KEY: ClassVar[tuple[str, ...]] = ("call_id",)
+    TIME: ClassVar[str] = "at"
+
+    call_id: str
+    """Unique per attempt sequence: cache key + run."""
+    run_id: str
+    stage: str
+    """The agent: ``query_draft``, ``answer_retriever``…"""
+    entity_id: str
+    """The paper or candidate the call was for."""
+    model: str
+    cache_key: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    cache_hit: bool = False
+    attempts: int = 0
+    """HTTP requests made (0 for a cache hit)."""
+    output_mode: str | None = None
+    """How structured output was obtained: ``json_schema``, ``json_object``, ``text``."""
+    status: Literal["ok", "invalid_output", "failed", "budget_exhausted"]
+    error: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Candidate(Record):
+    """A derivation problem from one paper: derive the target from its preconditions.
+
+    Built up by the six agents; ``stage_reached`` says how far it got and ``status``/``reason``
+    why it stopped. The analyst contract columns are listed in README.
+    """
+
+    TABLE: ClassVar[str] = "candidates"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id",)
+    TIME: ClassVar[str] = "updated_at"
+
+    candidate_id: str
+    """A hash of the paper, the target and the inputs that produced it."""
+    paper_id: str
+    target_expr: str
+    target_kind: str = "equation"
+    target_number: str | None = None
+    target_latex: str = ""
+    precondition_exprs: list[str] = Field(default_factory=list)
+    setting: str | None = None
+    symbols: str | None = None
+    query: str | None = None
+    answer: str | None = None
+    answer_evidence: str | None = None
+    """Where the answer is in the paper: ``Proof of Lemma 3 (Appendix B)``, an expression id…"""
+    question_evidence: list[str] = Field(default_factory=list)
+    """Verbatim passages the question needs (Context Collector)."""
+    question: str | None = None
+    verdict: Literal["derive", "define", "other"] | None = None
+    verdict_rationale: str | None = None
+    verdict_confidence: float | None = None
+    grounded_score: float | None = None
+    """rapidfuzz alignment of the answer with the paper text, 0–100."""
+    answer_span: list[int] | None = None
+    """``[start, end]`` of the aligned answer in ``answer_source``."""
+    answer_source: str | None = None
+    """The text the answer was aligned in: a LaTeX file (offsets index it) or ``expr:<id>``."""
+    evidence_grounded: float | None = None
+    """Mean alignment score of the question-evidence passages."""
+    stage_reached: Literal["target", "query_draft", "answer_retriever", "context_collector",
+                           "question_refiner", "answer_filter"] = "target"
+    status: Literal["pending", "done", "dropped", "failed"] = "pending"
+    """``done``: all six stages ran and the verdict is ``derive``; ``dropped``: a rule removed it
+    (``reason``); ``failed``: an LLM call failed or gave no usable output (``reason``);
+    ``pending``: not finished (budget ran out); a rerun continues it."""
+    reason: str | None = None
+    prompt_versions: dict[str, str] = Field(default_factory=dict)
+    models: dict[str, str] = Field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    run_id: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Reject(Record):
     TABLE: ClassVar[str] = "rejects"
     KEY: ClassVar[tuple[str, ...]] = ("stage", "entity_id", "reason")
@@ -337,7 +430,7 @@ class Validation(Record):
 
 ALL_RECORDS: tuple[type[Record], ...] = (
     Run, Paper, Review, PaperFilter, Document, Extraction, Section, Expression, ExpressionEdge,
-    Reject, Quarantine, Validation,
+    LLMCall, Candidate, Reject, Quarantine, Validation,
 )
 
 Submission.model_rebuild()

@@ -110,6 +110,82 @@ class ExtractSettings(BaseModel):
     validates each task's rows once, so a few papers per task keep validation off the critical path."""
 
 
+AGENTS: tuple[str, ...] = ("extractor", "query_draft", "answer_retriever", "context_collector",
+                          "question_refiner", "answer_filter")
+
+
+class AgentSettings(BaseModel):
+    """What one agent calls: a model and its sampling. Empty fields fall back to ``LLMSettings``."""
+
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+class Price(BaseModel):
+    """US dollars per million tokens."""
+
+    prompt: float = 0.0
+    completion: float = 0.0
+
+
+class LLMSettings(BaseModel):
+    """The OpenAI-compatible endpoint every agent calls (OpenAI, vLLM, Ollama, llama.cpp…)."""
+
+    base_url: str | None = None
+    """``https://api.openai.com/v1``, ``http://localhost:8000/v1``…; empty means no LLM is configured."""
+    api_key: SecretStr | None = None
+    model: str = "gpt-4o-mini"
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    agents: dict[str, AgentSettings] = Field(default_factory=dict)
+    """Per-agent overrides, keyed by agent name (``answer_filter``…)."""
+    timeout_s: float = 120.0
+    retries: int = 6
+    """Attempts after the first for 429, 5xx, timeouts and connection errors."""
+    backoff_s: float = 1.0
+    backoff_max_s: float = 60.0
+    concurrency: int = 32
+    """Calls in flight at once, across all workers (each generation task gets its share)."""
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    """Shared by all workers through Prefect rate limits; ``None`` means no limit."""
+    prices: dict[str, Price] = Field(default_factory=lambda: {
+        "gpt-4o-mini": Price(prompt=0.15, completion=0.60),
+        "gpt-4o": Price(prompt=2.50, completion=10.00),
+        "gpt-4.1-mini": Price(prompt=0.40, completion=1.60),
+        "gpt-4.1": Price(prompt=2.00, completion=8.00),
+    })
+    """Model → price; a model not listed costs 0 (a local server)."""
+    budget_usd: float | None = None
+    """Stop issuing new calls once the run has spent this much; the run can be resumed."""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url)
+
+    def for_agent(self, agent: str) -> AgentSettings:
+        """The model and sampling ``agent`` uses, with defaults filled in."""
+        own = self.agents.get(agent, AgentSettings())
+        return AgentSettings(model=own.model or self.model,
+                             temperature=self.temperature if own.temperature is None else own.temperature,
+                             max_tokens=own.max_tokens or self.max_tokens)
+
+
+class GenerateSettings(BaseModel):
+    target: int = 2000
+    """Derivation candidates to generate per run (the extractor's targets, across papers)."""
+    targets_per_paper: int = 20
+    """At most this many targets from one paper, so one long paper cannot fill the run."""
+    draft_batch: int = 20
+    """Targets per Query Draft call (STORM-BORN batches 20)."""
+    papers_per_task: int = 4
+    grounded_threshold: float = 85.0
+    """rapidfuzz partial-alignment score (0–100) an answer must reach against the paper text."""
+    excerpt_chars: int = 12_000
+    """Upper bound on the paper text sent with one call."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STORMBORN_",
@@ -139,6 +215,8 @@ class Settings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    generate: GenerateSettings = Field(default_factory=GenerateSettings)
 
     @classmethod
     def settings_customise_sources(

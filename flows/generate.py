@@ -1,0 +1,113 @@
+"""The generation flow: extracted expressions → grounded derivation candidates (six STORM agents).
+
+Runs on its own (``stormborn generate --target 2000``) over every extracted paper in the catalog,
+and as the last stage of the monthly harvest when an LLM endpoint is configured. Progress and
+spend are logged as each task finishes. A rerun of unchanged papers makes no LLM call; a killed
+or budget-stopped run continues from the LLM cache when started again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+from toolz import partition_all
+
+from flows.runtime import dask_task_runner
+from tasks.generate import cap_targets, count_reasons, generate_batch, plan_generation, select_targets
+from tasks.harvest import Opaque, publish, record_run
+from tasks.llm import CallTotals
+from tasks.models import Run, stable_id
+from tasks.progress import gather
+from tasks.ratelimit import ensure_rate_limits
+from tasks.settings import Settings, load_settings
+
+
+def generate_stage(settings: Settings, run: Run, paper_ids: list[str] | None = None,
+                   target: int | None = None, force: bool = False) -> tuple[Run, Counter]:
+    """Choose targets, fan out the agents, count what came out (inside any flow)."""
+    logger = get_run_logger()
+    target = settings.generate.target if target is None else target
+    if settings.llm.requests_per_minute or settings.llm.tokens_per_minute:
+        ensure_rate_limits(settings)
+    works = plan_generation(settings, paper_ids)
+    per_task = settings.generate.papers_per_task
+    choices = [c for batch in gather([select_targets.submit(settings, Opaque(list(b)), run.run_id)
+                                      for b in partition_all(per_task, works)], "targets") for c in batch]
+    choices = cap_targets(choices, target)
+    by_paper = {w.paper_id: w for w in works}
+    jobs = [[(by_paper[c.paper_id], c.targets) for c in batch]
+            for batch in partition_all(per_task, [c for c in choices if c.targets])]
+    logger.info("%d papers, %d targets in %d tasks", len(works), sum(len(c.targets) for c in choices), len(jobs))
+    batches = _run_jobs(settings, jobs, run, force, logger)
+
+    candidates = [c for b in batches for c in b.candidates]
+    calls = [c for b in batches for c in b.calls] + [c for ch in choices for c in ch.calls]
+    totals = CallTotals.of(calls)
+    stopped = any(b.budget_exhausted for b in batches)
+    run = run.model_copy(update={
+        "candidates": len(candidates), "candidates_kept": sum(c.status == "done" for c in candidates),
+        "llm_calls": totals.calls, "cost_usd": round(run.cost_usd + totals.cost_usd, 6),
+        "quarantined": run.quarantined + sum(b.quarantined for b in batches),
+        "status": "stopped" if stopped else run.status})
+    reasons = count_reasons(candidates)
+    reasons.update(f"targets/{c.reason}" for c in choices if c.reason)
+    create_table_artifact(key="generation-summary", description=f"Generation stage of run {run.run_id}", table=[
+        {"papers": len(works), "targets": sum(len(c.targets) for c in choices),
+         "papers skipped (unchanged)": sum(b.skipped for b in batches),
+         "candidates": run.candidates, "kept (derive)": run.candidates_kept,
+         "llm calls": totals.calls, "cache hits": totals.cache_hits,
+         "prompt tokens": totals.prompt_tokens, "completion tokens": totals.completion_tokens,
+         "cost usd": round(totals.cost_usd, 4), "budget exhausted": stopped}])
+    create_table_artifact(key="generation-reasons", description=f"Candidates by status and reason, run {run.run_id}",
+                          table=[{"status/reason": k, "count": n} for k, n in reasons.most_common()]
+                          or [{"status/reason": "-", "count": 0}])
+    return run, Counter({f"generation/{k}": n for k, n in reasons.items()})
+
+
+def _run_jobs(settings: Settings, jobs: list, run: Run, force: bool, logger) -> list:
+    """Submit the generation tasks; log progress and spend as they finish.
+
+    With a budget, tasks go out a few at a time (one per worker), each with an equal share of
+    what is left, so the calls in flight can never take the run past the budget.
+    """
+    budget = settings.llm.budget_usd
+    pending = list(jobs)
+    results, spent, done_candidates = [], 0.0, 0
+    in_flight: dict = {}  # future → True (a dict keeps submission order)
+    slots = len(pending) if budget is None else max(1, settings.dask_workers)
+    while pending or in_flight:
+        while pending and len(in_flight) < slots:
+            allowance = None if budget is None else max(0.0, budget - spent) / slots
+            future = generate_batch.submit(settings, Opaque(pending.pop(0)), run.run_id, allowance, force)
+            in_flight[future] = True
+        future = next(as_completed(list(in_flight)))
+        in_flight.pop(future)
+        batch = future.result()
+        results.append(batch)
+        spent += sum(c.cost_usd for c in batch.calls)
+        done_candidates += len(batch.candidates)
+        logger.info("generation: %d/%d tasks, %d candidates (%d kept), $%.4f spent",
+                    len(results), len(jobs), done_candidates,
+                    sum(c.status == "done" for b in results for c in b.candidates), spent)
+    return results
+
+
+@flow(name="generate-candidates", log_prints=True, task_runner=dask_task_runner(load_settings()))
+def generate_candidates(paper_ids: list[str] | None = None, target: int | None = None, force: bool = False,
+                        settings: Settings | None = None) -> Run:
+    """Generate derivation candidates from every extracted paper in the catalog (or the given ones)."""
+    settings = settings or load_settings()
+    run = Run(run_id=f"generate-{stable_id(datetime.now(UTC).isoformat())[:8]}", flow="generate-candidates",
+              source="lake", lake=settings.lake_url, prefect_flow_run_id=str(flow_run.get_id() or ""))
+    record_run(settings, run)
+    run, rejects = generate_stage(settings, run, paper_ids, target, force)
+    run = run.model_copy(update={"status": "stopped" if run.status == "stopped" else "completed",
+                                 "finished_at": datetime.now(UTC), "rejected": sum(rejects.values())})
+    record_run(settings, run)
+    publish(settings, run.run_id)
+    return run
