@@ -1,13 +1,14 @@
 -- Analyst views, created in the DuckDB catalog by every publish step (tasks/storage.py).
 -- Dashboards read only these views and the contract tables (runs, papers, reviews,
 -- paper_filters, documents, extractions, sections, expressions, expression_edges, rejects,
--- validations, quarantine).
+-- validations, quarantine, candidates, llm_calls).
 
 -- One row per run with its funnel, newest first.
 CREATE OR REPLACE VIEW run_funnel AS
 SELECT run_id, flow, source, since, until, status, started_at, finished_at,
        listed, matched, rating_pass, documents_fetched, keyword_pass, papers_extracted,
-       expressions, expression_edges, rejected, quarantined
+       expressions, expression_edges, candidates, candidates_kept, llm_calls, cost_usd,
+       rejected, quarantined
 FROM runs
 ORDER BY started_at DESC;
 
@@ -69,3 +70,33 @@ SELECT s.paper_id, s.expr_id, s.env, s.title, s.number, s.label, s.section, s.in
 FROM expressions s
 LEFT JOIN expressions p ON p.expr_id = s.proof_expr
 WHERE s.kind = 'statement';
+
+-- Derivation candidates by how far they got and why they stopped.
+CREATE OR REPLACE VIEW candidates_by_reason AS
+SELECT status, coalesce(reason, '') AS reason, stage_reached, count(*) AS n,
+       round(avg(grounded_score), 1) AS mean_grounded_score
+FROM candidates
+GROUP BY ALL
+ORDER BY n DESC;
+
+-- LLM spend per run, agent and model: calls sent, cache hits, tokens, dollars, failures.
+CREATE OR REPLACE VIEW llm_spend AS
+SELECT run_id, stage AS agent, model,
+       count(*) FILTER (WHERE NOT cache_hit AND status <> 'budget_exhausted') AS calls,
+       count(*) FILTER (WHERE cache_hit) AS cache_hits,
+       sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(completion_tokens)::BIGINT AS completion_tokens,
+       round(sum(cost_usd), 6) AS cost_usd,
+       count(*) FILTER (WHERE status = 'invalid_output') AS invalid_output,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       round(avg(latency_ms) FILTER (WHERE NOT cache_hit), 1) AS mean_latency_ms
+FROM llm_calls
+GROUP BY ALL
+ORDER BY run_id, agent;
+
+-- The kept derivation problems with their paper: what the expert review starts from.
+CREATE OR REPLACE VIEW derivation_problems AS
+SELECT c.candidate_id, c.paper_id, p.title, c.target_kind, c.target_number, c.question, c.answer,
+       c.answer_evidence, c.grounded_score, c.verdict_confidence, c.precondition_exprs
+FROM candidates c LEFT JOIN papers p USING (paper_id)
+WHERE c.status = 'done'
+ORDER BY c.verdict_confidence DESC NULLS LAST, c.grounded_score DESC;
