@@ -8,6 +8,7 @@ or budget-stopped run continues from the LLM cache when started again.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -18,13 +19,22 @@ from prefect.runtime import flow_run
 from toolz import partition_all
 
 from flows.runtime import dask_task_runner
-from tasks.generate import cap_targets, count_reasons, generate_batch, plan_generation, select_targets
+from tasks.generate import (
+    cap_targets,
+    choose_targets,
+    count_reasons,
+    generate_batch,
+    plan_generation,
+    select_targets,
+    unchanged,
+)
 from tasks.harvest import Opaque, publish, record_run
 from tasks.llm import CallTotals
 from tasks.models import Run, stable_id
-from tasks.progress import gather
+from tasks.progress import gather, timed
 from tasks.ratelimit import ensure_rate_limits
 from tasks.settings import Settings, load_settings
+from tasks.storage import Lake
 
 
 def generate_stage(settings: Settings, run: Run, paper_ids: list[str] | None = None,
@@ -34,16 +44,28 @@ def generate_stage(settings: Settings, run: Run, paper_ids: list[str] | None = N
     target = settings.generate.target if target is None else target
     if settings.llm.requests_per_minute or settings.llm.tokens_per_minute:
         ensure_rate_limits(settings)
-    works = plan_generation(settings, paper_ids)
-    per_task = settings.generate.papers_per_task
-    choices = [c for batch in gather([select_targets.submit(settings, Opaque(list(b)), run.run_id)
-                                      for b in partition_all(per_task, works)], "targets") for c in batch]
-    choices = cap_targets(choices, target)
-    by_paper = {w.paper_id: w for w in works}
-    jobs = [[(by_paper[c.paper_id], c.targets) for c in batch]
-            for batch in partition_all(per_task, [c for c in choices if c.targets])]
-    logger.info("%d papers, %d targets in %d tasks", len(works), sum(len(c.targets) for c in choices), len(jobs))
-    batches = _run_jobs(settings, jobs, run, force, logger)
+    seconds: dict[str, float] = {}
+    lake = Lake.from_settings(settings)
+    with timed(seconds, "generation_targets"):
+        works = plan_generation(settings, paper_ids)
+        latex = [w for w in works if w.extractor == "latex"]
+        choices = choose_targets(settings, latex, run.run_id)  # from the LaTeX layer: no LLM, no task
+        pdf = [w for w in works if w.extractor != "latex"]
+        choices += [c for batch in gather([select_targets.submit(settings, Opaque(list(b)), run.run_id)
+                                           for b in partition_all(settings.generate.papers_per_task, pdf)],
+                                          "targets") for c in batch]
+        choices = cap_targets(choices, target)
+        by_paper = {w.paper_id: w for w in works}
+        todo = [(by_paper[c.paper_id], c.targets) for c in choices if c.targets]
+        if not force:  # unchanged papers are not even sent to a worker
+            todo = [(w, t) for w, t in todo if not unchanged(settings, lake, w, t, run.run_id)]
+        n_tasks = max(settings.dask_workers, math.ceil(len(todo) / settings.generate.papers_per_task))
+        todo.sort(key=lambda item: -len(item[1]))
+        jobs = [todo[i::n_tasks] for i in range(n_tasks) if todo[i::n_tasks]]  # even shares of targets
+    logger.info("%d papers, %d targets, %d to generate in %d tasks", len(works),
+                sum(len(c.targets) for c in choices), sum(len(t) for _, t in todo), len(jobs))
+    with timed(seconds, "generation_agents"):
+        batches = _run_jobs(settings, jobs, run, force, logger)
 
     candidates = [c for b in batches for c in b.candidates]
     calls = [c for b in batches for c in b.calls] + [c for ch in choices for c in ch.calls]
@@ -53,12 +75,12 @@ def generate_stage(settings: Settings, run: Run, paper_ids: list[str] | None = N
         "candidates": len(candidates), "candidates_kept": sum(c.status == "done" for c in candidates),
         "llm_calls": totals.calls, "cost_usd": round(run.cost_usd + totals.cost_usd, 6),
         "quarantined": run.quarantined + sum(b.quarantined for b in batches),
-        "status": "stopped" if stopped else run.status})
+        "status": "stopped" if stopped else run.status, "stage_seconds": {**run.stage_seconds, **seconds}})
     reasons = count_reasons(candidates)
     reasons.update(f"targets/{c.reason}" for c in choices if c.reason)
     create_table_artifact(key="generation-summary", description=f"Generation stage of run {run.run_id}", table=[
         {"papers": len(works), "targets": sum(len(c.targets) for c in choices),
-         "papers skipped (unchanged)": sum(b.skipped for b in batches),
+         "papers skipped (unchanged)": sum(1 for c in choices if c.targets) - len([w for j in jobs for w in j]),
          "candidates": run.candidates, "kept (derive)": run.candidates_kept,
          "llm calls": totals.calls, "cache hits": totals.cache_hits,
          "prompt tokens": totals.prompt_tokens, "completion tokens": totals.completion_tokens,

@@ -125,7 +125,7 @@ def _harvest(settings: Settings, spec: SourceSpec, since: date, until: date, sco
             catalog = publish(settings, run.run_id)
     else:
         get_run_logger().info("no LLM endpoint configured (llm.base_url): generation skipped")
-    run = record_run(settings, run.model_copy(update={"stage_seconds": cost}))
+    run = record_run(settings, run.model_copy(update={"stage_seconds": {**run.stage_seconds, **cost}}))
     _publish_artifacts(run, Counter(by_reason) + extraction_rejects + generation_rejects, catalog)
     return run
 

@@ -80,8 +80,9 @@ def dask_task_runner(settings: Settings):
         "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
         "silence_logs": logging.WARNING,
         # Workers import the task code (Prefect, PyMuPDF, pyarrow: seconds) as they start,
-        # while the flow lists papers, instead of inside their first task.
-        "preload": ["tasks.harvest"]})
+        # while the flow lists papers, instead of inside their first task; tasks.validate's
+        # dask_setup builds the Great Expectations context (~7 s) in the background.
+        "preload": ["tasks.harvest", "tasks.generate", "tasks.validate"]})
 
 
 LOCAL_MODEL = "gemma3-270m"
@@ -123,11 +124,11 @@ def local_llm(settings: Settings, timeout_s: float = 180) -> Iterator[Settings]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the local model server did not start; see {model.parent / 'server.log'}")
             time.sleep(0.5)
-        llm = settings.llm.model_copy(update={"base_url": base_url, "model": LOCAL_MODEL, "max_tokens": 192,
-                                              "concurrency": 1, "timeout_s": 300.0})
+        llm = settings.llm.model_copy(update={"base_url": base_url, "model": LOCAL_MODEL, "max_tokens": 128,
+                                              "concurrency": 1, "timeout_s": 300.0, "agents": {}})
         generate = settings.generate.model_copy(update={
-            "target": min(settings.generate.target, 3), "targets_per_paper": 2, "draft_batch": 2,
-            "excerpt_chars": 3000})
+            "target": min(settings.generate.target, 2), "targets_per_paper": 1, "draft_batch": 1,
+            "excerpt_chars": 2500})
         yield settings.model_copy(update={"llm": llm, "generate": generate})
     finally:
         process.terminate()

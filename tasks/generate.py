@@ -41,6 +41,7 @@ from tasks.models import Candidate, Expression, ExpressionEdge, LLMCall, Quarant
 from tasks.ratelimit import llm_throttle
 from tasks.settings import AGENTS, Settings
 from tasks.storage import Lake, query, safe_key
+from tasks.validate import _context as warm_up_validation
 
 GENERATOR_VERSION = "candidates-1"
 """Bump when the pipeline (not a prompt) changes: every paper is generated again."""
@@ -344,49 +345,55 @@ def validate_candidates(lake: Lake, candidates: list[Candidate], run_id: str,
     return out, quarantined
 
 
+def unchanged(settings: Settings, lake: Lake, work: PaperWork, targets: list[Target], run_id: str) -> bool:
+    """True when this paper was generated from the same targets, prompts, models and settings."""
+    candidates = [new_candidate(settings, work, t, run_id) for t in targets]
+    return lake.get_json(*_state(work.paper_id)) == {"fingerprint": _fingerprint(candidates, settings)}
+
+
 def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[PaperWork, list[Target]]],
                     run_id: str, allowance: float | None = None, force: bool = False) -> GeneratedBatch:
-    """Agents 2–6 for a batch of papers, then validation and landing, paper by paper."""
+    """Agents 2–6 for a batch of papers, then validation (once for the batch: Great Expectations
+    costs a fixed few hundred milliseconds per suite run) and landing per paper."""
     out = GeneratedBatch()
     todo = []
     for work, targets in work_targets:
-        candidates = [new_candidate(settings, work, t, run_id) for t in targets]
-        seen = lake.get_json(*_state(work.paper_id))
-        if not force and seen == {"fingerprint": _fingerprint(candidates, settings)}:
+        if not force and unchanged(settings, lake, work, targets, run_id):
             out.skipped += 1
             continue
-        todo.append((work, targets, candidates))
+        todo.append((work, targets, [new_candidate(settings, work, t, run_id) for t in targets]))
     if not todo:
         return out
 
-    async def run() -> None:
+    async def run() -> list[tuple[str, list[Candidate], list[LLMCall]]]:
+        warm = asyncio.create_task(asyncio.to_thread(warm_up_validation))  # no-op on a warm Dask worker
         async with _gateway(settings, run_id, allowance) as gateway:
-            async def one(work: PaperWork, targets: list[Target], candidates: list[Candidate]) -> None:
+            async def one(work: PaperWork, targets: list[Target], candidates: list[Candidate]):
                 start = len(gateway.calls)
                 done = await PaperPipeline(settings, gateway, work).run(candidates, targets)
                 # ledger rows of this paper: its own calls (drafts) and its candidates' calls
                 ids = {c.candidate_id for c in done} | {work.paper_id}
-                calls = [c for c in gateway.calls[start:] if c.entity_id in ids]
-                _land_paper(settings, lake, work.paper_id, done, calls, run_id, out)
-            await asyncio.gather(*(one(*item) for item in todo))
+                return work.paper_id, done, [c for c in gateway.calls[start:] if c.entity_id in ids]
+            papers = await asyncio.gather(*(one(*item) for item in todo))
             out.budget_exhausted = gateway.budget.refused > 0
+        await warm
+        return list(papers)
 
-    asyncio.run(run())
+    papers = asyncio.run(run())
+    candidates = [c for _, done, calls in papers for c in _with_spend(done, calls)]
+    candidates, out.quarantined = validate_candidates(lake, candidates, run_id, safe_key(todo[0][0].paper_id))
+    by_paper: dict[str, list[Candidate]] = {}
+    for c in candidates:
+        by_paper.setdefault(c.paper_id, []).append(c)
+    for paper_id, _, calls in papers:
+        key, rows = safe_key(paper_id), by_paper.get(paper_id, [])
+        lake.write_table(LLMCall, calls, f"{run_id}-{key}")
+        lake.write_table(Candidate, rows, key, replace_empty=True)
+        if all(c.status != "pending" for c in rows):
+            lake.put_json({"fingerprint": _fingerprint(rows, settings)}, *_state(paper_id))
+        out.calls += calls
+    out.candidates = candidates
     return out
-
-
-def _land_paper(settings: Settings, lake: Lake, paper_id: str, candidates: list[Candidate],
-                calls: list[LLMCall], run_id: str, out: GeneratedBatch) -> None:
-    key = safe_key(paper_id)
-    candidates = _with_spend(candidates, calls)
-    candidates, quarantined = validate_candidates(lake, candidates, run_id, key)
-    lake.write_table(LLMCall, calls, f"{run_id}-{key}")
-    lake.write_table(Candidate, candidates, key, replace_empty=True)
-    if all(c.status != "pending" for c in candidates):
-        lake.put_json({"fingerprint": _fingerprint(candidates, settings)}, *_state(paper_id))
-    out.candidates += candidates
-    out.calls += calls
-    out.quarantined += quarantined
 
 
 @task(cache_policy=NO_CACHE, retries=0)

@@ -10,7 +10,8 @@ endpoint or the model does.
   steps down per model after a 400/422, or after two 5xx in a row in one mode, then remembers the
   mode that worked. Every prompt also states the schema, so plain text works. A reply that does
   not parse is repaired (code fences, trailing commas — ``json_repair``), then asked again once
-  with the validation error, and then recorded as ``invalid_output``.
+  with the validation error (not when it was cut at ``max_tokens``: it would be cut again), and
+  then recorded as ``invalid_output``.
 - **Retries** (tenacity) on 429 — honouring ``Retry-After`` — 5xx, timeouts and connection
   errors, with jittered exponential backoff.
 - **Limits.** A semaphore bounds calls in flight in this process; requests and tokens per minute
@@ -34,6 +35,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import openai
@@ -138,6 +140,12 @@ def parse_reply(content: str | None, response_model: type[T], repair: bool = Tru
         return None, _short(exc)
 
 
+@lru_cache(maxsize=64)
+def _schema(response_model: type[BaseModel]) -> dict[str, Any]:
+    """The response model's JSON schema (pydantic builds it in about a millisecond: once per model)."""
+    return response_model.model_json_schema()
+
+
 def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
@@ -209,7 +217,7 @@ class Gateway:
     async def call(self, stage: str, entity_id: str, messages: list[dict[str, str]],
                    response_model: type[T], prompt_version: str,
                    agent: AgentSettings) -> LLMResult[T]:
-        schema = response_model.model_json_schema()
+        schema = _schema(response_model)
         sampling = {"temperature": agent.temperature, "max_tokens": agent.max_tokens}
         key = cache_key(agent.model, messages, schema, sampling, prompt_version)
         row = dict(call_id=stable_id(key, self.run_id, stage, entity_id), run_id=self.run_id, stage=stage,
@@ -282,8 +290,8 @@ class Gateway:
         value, error = parse_reply(content, response_model, repair=finish != "length")
         if value is not None:
             return content, mode, None
-        if finish == "length":
-            error = f"reply cut at max_tokens ({agent.max_tokens}): {error}"
+        if finish == "length":  # asking again would be cut at the same length: not worth paying for
+            return None, mode, f"reply cut at max_tokens ({agent.max_tokens}): {error}"
         # One repair round: show the model its reply and the validation error.
         retry_messages = [*messages, {"role": "assistant", "content": (content or "")[:4000]},
                           {"role": "user", "content": "That reply is not a JSON object matching the schema "

@@ -179,7 +179,11 @@ class GenerateSettings(BaseModel):
     """At most this many targets from one paper, so one long paper cannot fill the run."""
     draft_batch: int = 20
     """Targets per Query Draft call (STORM-BORN batches 20)."""
-    papers_per_task: int = 4
+    papers_per_task: int = 50
+    """At most this many papers per generation task; the flow makes at least one task per Dask
+    worker and spreads papers evenly. Calls inside a task run concurrently, and Great Expectations
+    validates each task's candidates once (a fixed cost per suite run), so few large tasks are
+    faster than many small ones."""
     grounded_threshold: float = 85.0
     """rapidfuzz partial-alignment score (0–100) an answer must reach against the paper text."""
     excerpt_chars: int = 12_000

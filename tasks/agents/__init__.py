@@ -64,13 +64,18 @@ class Agent(Generic[T]):
         schema = json.dumps(self.response_model.model_json_schema(), sort_keys=True)
         return hashlib.sha256(("\n".join(self.template) + schema).encode()).hexdigest()[:12]
 
-    def messages(self, **fields: Any) -> list[dict[str, str]]:
+    @cached_property
+    def _compiled(self) -> tuple[jinja2.Template, jinja2.Template, str]:
         system, user = self.template
         schema = json.dumps(self.response_model.model_json_schema(), ensure_ascii=False)
-        system = (_JINJA.from_string(system).render(**fields).strip() + "\n\n" + DATA_RULE +
-                  "\n\nReply with one JSON object and nothing else. It must match this JSON Schema:\n" + schema)
-        return [{"role": "system", "content": system},
-                {"role": "user", "content": _JINJA.from_string(user).render(**fields).strip()}]
+        return _JINJA.from_string(system), _JINJA.from_string(user), schema
+
+    def messages(self, **fields: Any) -> list[dict[str, str]]:
+        system, user, schema = self._compiled
+        system_text = (system.render(**fields).strip() + "\n\n" + DATA_RULE +
+                       "\n\nReply with one JSON object and nothing else. It must match this JSON Schema:\n" + schema)
+        return [{"role": "system", "content": system_text},
+                {"role": "user", "content": user.render(**fields).strip()}]
 
     async def ask(self, gateway: Gateway, llm: LLMSettings, entity_id: str, **fields: Any) -> LLMResult[T]:
         return await gateway.call(self.name, entity_id, self.messages(**fields), self.response_model,

@@ -94,12 +94,13 @@ def test_thirty_percent_faults_lose_no_candidate(gen_settings):
     with ScriptedLLM(Script(fault_rate=0.3, slow_s=2.0)) as server:
         settings = gen_settings(server)
         _, batch = run(settings, works)
-        assert sum(server.log.faults.values()) >= 15 and len(server.log.faults) >= 4, server.log.faults
+        faults = sum(server.log.faults.values())
+        assert faults >= 0.2 * server.log.requests and len(server.log.faults) >= 4, server.log.faults
     assert len(batch.candidates) == 12
     for c in batch.candidates:
         assert c.status in ("done", "dropped", "failed"), c
         assert (c.status == "done") == (c.reason is None)
-    assert sum(c.status == "done" for c in batch.candidates) >= 4
+    assert sum(c.status == "done" for c in batch.candidates) >= 2  # a reply cut short is final: no re-ask
     assert {c.status for c in batch.calls} <= {"ok", "invalid_output", "failed"}
 
 
