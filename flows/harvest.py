@@ -142,10 +142,11 @@ def _publish_artifacts(run: Run, by_reason: dict[str, int], catalog: str) -> Non
     create_markdown_artifact(key="harvest-summary", markdown=(
         f"# Harvest {run.since} → {run.until} ({run.source})\n\n"
         f"| listed | matched | rating pass | documents fetched | keyword pass | extracted | expressions "
-        f"| edges | rejected | quarantined |\n"
-        f"|---|---|---|---|---|---|---|---|---|---|\n"
+        f"| edges | candidates | kept | LLM calls | cost USD | rejected | quarantined |\n"
+        f"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         f"| {run.listed} | {run.matched} | {run.rating_pass} | {run.documents_fetched} | "
         f"{run.keyword_pass} | {run.papers_extracted} | {run.expressions} | {run.expression_edges} "
+        f"| {run.candidates} | {run.candidates_kept} | {run.llm_calls} | {run.cost_usd:.4f} "
         f"| {run.rejected} | {run.quarantined} |\n\n"
         f"Lake: `{run.lake}` · catalog: `{catalog}`\n"))
     get_run_logger().info("run %s: %s", run.run_id, {f["stage"]: f["papers"] for f in funnel})

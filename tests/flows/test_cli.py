@@ -24,10 +24,11 @@ def test_config_masks_secrets(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STORMBORN_OPENREVIEW__TOKEN", "tok-very-secret")
     monkeypatch.setenv("STORMBORN_S3__SECRET_ACCESS_KEY", "s3-very-secret")
+    monkeypatch.setenv("STORMBORN_LLM__API_KEY", "sk-very-secret")
     result = runner.invoke(app, ["config"])
     assert result.exit_code == 0
     shown = json.loads(result.stdout)
-    assert shown["openreview"]["token"] == "**********"
+    assert shown["openreview"]["token"] == shown["llm"]["api_key"] == "**********"
     assert "very-secret" not in result.output
 
 
@@ -38,6 +39,10 @@ def test_config_masks_secrets(tmp_path, monkeypatch):
     (["harvest", "--source", "ftp"], "--source must be one of"),
     (["harvest", "--source", "local", "--path", "/no/such/dir"], "--source local needs --path"),
     (["sql", "--format", "xml", "SELECT 1"], "--format must be table, csv or json"),
+    (["generate"], "no LLM endpoint"),
+    (["generate", "--llm", "remote"], "--llm must be 'local'"),
+    (["generate", "--target", "-1", "--base-url", "http://127.0.0.1:9/v1"], "--target must be 0 or more"),
+    (["demo", "--llm", "cloud"], "--llm must be 'local'"),
 ])
 def test_bad_arguments_give_one_line_errors(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
