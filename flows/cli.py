@@ -15,6 +15,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from tasks.settings import Settings, load_settings  # noqa: E402
@@ -45,7 +46,7 @@ def _plain(value) -> str:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {escape(message)}")  # messages may hold [brackets]
     raise typer.Exit(2)
 
 
@@ -195,7 +196,7 @@ def _run_generate(settings: Settings, paper_ids: list[str] | None, target: int |
 
     with contextlib.ExitStack() as stack:
         if local:
-            settings = stack.enter_context(_local(settings))
+            settings = _start_local(stack, settings)
         api_url = stack.enter_context(prefect_api(settings))
         console.print(f"Prefect API: {api_url}  ·  lake: {settings.lake_url}  ·  LLM: {settings.llm.base_url} "
                       f"({settings.llm.model})")
@@ -203,11 +204,12 @@ def _run_generate(settings: Settings, paper_ids: list[str] | None, target: int |
         return flow(paper_ids=paper_ids, target=target, force=force, settings=settings)
 
 
-def _local(settings: Settings):
+def _start_local(stack: contextlib.ExitStack, settings: Settings) -> Settings:
+    """Start the bundled local model for the rest of ``stack``; settings that point at it."""
     from flows.runtime import local_llm
 
     try:
-        return local_llm(settings)
+        return stack.enter_context(local_llm(settings))  # the extra is checked on entering
     except RuntimeError as exc:
         _fail(str(exc))
         raise
@@ -229,7 +231,7 @@ def demo(
     with contextlib.ExitStack() as stack:
         if llm == "local":
             console.print("starting the bundled local model (llama.cpp, Gemma 3 270M)…")
-            settings = stack.enter_context(_local(settings))
+            settings = _start_local(stack, settings)
         run = _run_harvest(settings, since, until, "snapshot", None)
     _print_run(run)
     if settings.llm.configured:

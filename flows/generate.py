@@ -25,6 +25,7 @@ from tasks.generate import (
     count_reasons,
     generate_batch,
     plan_generation,
+    record_choices,
     select_targets,
     unchanged,
 )
@@ -50,15 +51,16 @@ def generate_stage(settings: Settings, run: Run, paper_ids: list[str] | None = N
         works = plan_generation(settings, paper_ids)
         latex = [w for w in works if w.extractor == "latex"]
         choices = choose_targets(settings, latex, run.run_id)  # from the LaTeX layer: no LLM, no task
+        record_choices(lake, choices, run.run_id)
         pdf = [w for w in works if w.extractor != "latex"]
         choices += [c for batch in gather([select_targets.submit(settings, Opaque(list(b)), run.run_id)
                                            for b in partition_all(settings.generate.papers_per_task, pdf)],
                                           "targets") for c in batch]
         choices = cap_targets(choices, target)
         by_paper = {w.paper_id: w for w in works}
-        todo = [(by_paper[c.paper_id], c.targets) for c in choices if c.targets]
-        if not force:  # unchanged papers are not even sent to a worker
-            todo = [(w, t) for w, t in todo if not unchanged(settings, lake, w, t, run.run_id)]
+        with_targets = [(by_paper[c.paper_id], c.targets) for c in choices if c.targets]
+        todo = with_targets if force else [  # unchanged papers are not even sent to a worker
+            (w, t) for w, t in with_targets if not unchanged(settings, lake, w, t, run.run_id)]
         n_tasks = max(settings.dask_workers, math.ceil(len(todo) / settings.generate.papers_per_task))
         todo.sort(key=lambda item: -len(item[1]))
         jobs = [todo[i::n_tasks] for i in range(n_tasks) if todo[i::n_tasks]]  # even shares of targets
@@ -80,7 +82,7 @@ def generate_stage(settings: Settings, run: Run, paper_ids: list[str] | None = N
     reasons.update(f"targets/{c.reason}" for c in choices if c.reason)
     create_table_artifact(key="generation-summary", description=f"Generation stage of run {run.run_id}", table=[
         {"papers": len(works), "targets": sum(len(c.targets) for c in choices),
-         "papers skipped (unchanged)": sum(1 for c in choices if c.targets) - len([w for j in jobs for w in j]),
+         "papers skipped (unchanged)": len(with_targets) - len(todo),
          "candidates": run.candidates, "kept (derive)": run.candidates_kept,
          "llm calls": totals.calls, "cache hits": totals.cache_hits,
          "prompt tokens": totals.prompt_tokens, "completion tokens": totals.completion_tokens,

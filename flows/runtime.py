@@ -21,9 +21,10 @@ import httpx
 from tasks.settings import Settings
 
 
-def _healthy(api_url: str) -> bool:
+def _answers(url: str) -> bool:
+    """A local server is up: ``GET url`` gives 200."""
     try:
-        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+        return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -31,7 +32,7 @@ def _healthy(api_url: str) -> bool:
 def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
     """Start (or reuse) a Prefect server on 127.0.0.1:<prefect_port>; returns its API URL."""
     api_url = f"http://127.0.0.1:{settings.prefect_port}/api"
-    if _healthy(api_url):
+    if _answers(f"{api_url}/health"):
         return api_url
     home = Path(settings.home).resolve() / "prefect"
     home.mkdir(parents=True, exist_ok=True)
@@ -45,7 +46,7 @@ def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if _healthy(api_url):
+        if _answers(f"{api_url}/health"):
             return api_url
         time.sleep(0.5)
     raise RuntimeError(f"the local Prefect server did not start in {timeout_s:.0f}s; see {home / 'server.log'}")
@@ -120,7 +121,7 @@ def local_llm(settings: Settings, timeout_s: float = 180) -> Iterator[Settings]:
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + timeout_s
-        while not _serving(base_url):
+        while not _answers(f"{base_url}/models"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the local model server did not start; see {model.parent / 'server.log'}")
             time.sleep(0.5)
@@ -137,9 +138,3 @@ def local_llm(settings: Settings, timeout_s: float = 180) -> Iterator[Settings]:
         except subprocess.TimeoutExpired:
             process.kill()
 
-
-def _serving(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/models", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.harvest import Opaque, _validate_once
-from tasks.models import Expression, ExpressionEdge, Extraction, Quarantine, Reject, Section, Validation
+from tasks.harvest import Opaque, validate_and_record
+from tasks.models import Expression, ExpressionEdge, Extraction, Reject, Section
 from tasks.parse.latex import Extracted, extract_latex
 from tasks.parse.pdf import extract_pdf, map_to_pdf
 from tasks.parse.project import Issue, ProjectError, flatten, read_tex_files
 from tasks.settings import Settings
-from tasks.storage import Lake, query, safe_key
+from tasks.storage import Lake, query_rows, safe_key
 
 EXTRACTOR_VERSION = "expressions-1"
 INFORMATIONAL = frozenset({"margin_line_numbers_removed", "several_main_files", "non_utf8_source"})
@@ -58,15 +58,14 @@ def plan_extraction(settings: Settings, paper_ids: list[str] | None = None) -> l
             return []
         quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paper_ids)
         where = f"AND f.paper_id IN ({quoted})"
-    frame = query(settings, f"""
+    rows = query_rows(settings, f"""
         SELECT f.paper_id,
                max(d.sha256) FILTER (WHERE d.kind = 'latex') AS latex_sha256,
                max(d.sha256) FILTER (WHERE d.kind = 'pdf') AS pdf_sha256
         FROM paper_filters f JOIN documents d USING (paper_id)
         WHERE f.passed AND d.parse_status = 'ok' {where}
         GROUP BY f.paper_id ORDER BY f.paper_id""")
-    frame = frame.astype(object).where(frame.notna(), None)  # SQL NULL → None, not NaN
-    return [PaperDocuments(r.paper_id, r.latex_sha256, r.pdf_sha256) for r in frame.itertuples(index=False)]
+    return [PaperDocuments(**row) for row in rows]
 
 
 def extract_paper(settings: Settings, lake: Lake, paper: PaperDocuments,
@@ -138,10 +137,8 @@ def extract_papers(settings: Settings, lake: Lake, papers: list[PaperDocuments],
                         ("sections", [s for _, r in done for s in r.sections]),
                         ("expressions", [x for _, r in done for x in r.expressions]),
                         ("expression_edges", [x for _, r in done for x in r.edges])):
-        outcome = _validate_once(lake, stage, rows, run_id)
+        outcome = validate_and_record(lake, stage, rows, run_id, safe_key(papers[0].paper_id))
         passed[stage] = outcome.passed
-        lake.write_table(Quarantine, outcome.quarantined, f"{stage}-{run_id}-{safe_key(papers[0].paper_id)}")
-        lake.write_table(Validation, outcome.validations, f"{run_id}-{stage}-{safe_key(papers[0].paper_id)}")
         out.quarantined += len(outcome.quarantined)
     for extraction, result in done:
         key = safe_key(extraction.paper_id)

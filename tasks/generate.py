@@ -30,17 +30,17 @@ from dataclasses import dataclass, field
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from toolz import partition_all
+from toolz import groupby, partition_all
 
 from tasks.agents import answer_filter, answer_retriever, context_collector, extractor, query_draft, question_refiner
 from tasks.agents.excerpt import appendix_mentions, ground, pieces_for
 from tasks.agents.extractor import Target
-from tasks.harvest import Opaque, _validate_once
-from tasks.llm import Budget, Gateway, LLMResult
-from tasks.models import Candidate, Expression, ExpressionEdge, LLMCall, Quarantine, Validation, stable_id
+from tasks.harvest import Opaque, validate_and_record
+from tasks.llm import Budget, CallTotals, Gateway, LLMResult
+from tasks.models import Candidate, Expression, ExpressionEdge, LLMCall, Reject, stable_id
 from tasks.ratelimit import llm_throttle
 from tasks.settings import AGENTS, Settings
-from tasks.storage import Lake, query, safe_key
+from tasks.storage import Lake, query_rows, safe_key
 from tasks.validate import _context as warm_up_validation
 
 GENERATOR_VERSION = "candidates-1"
@@ -77,7 +77,8 @@ class TargetChoice:
     targets: list[Target]
     calls: list[LLMCall] = field(default_factory=list)
     reason: str | None = None
-    """Why a paper has no targets when it has none for a reason (``invalid_output``…)."""
+    """Why a paper has no (or fewer) targets: ``invalid_output``, ``target_selection_error``…"""
+    detail: str | None = None
 
 
 @dataclass
@@ -90,17 +91,6 @@ class GeneratedBatch:
     budget_exhausted: bool = False
 
 
-def _records(model, frame) -> list:
-    frame = frame.astype(object).where(frame.notna(), None)  # SQL NULL → None, not NaN
-    rows = []
-    for row in frame.to_dict("records"):
-        for name, value in row.items():
-            if hasattr(value, "tolist"):
-                row[name] = value.tolist()
-        rows.append(model.model_validate(row))
-    return rows
-
-
 def plan_generation(settings: Settings, paper_ids: list[str] | None = None) -> list[PaperWork]:
     """Papers with extracted expressions (extraction ok or partial), with their math."""
     where = "e.status IN ('ok', 'partial') AND e.expressions > 0"
@@ -108,19 +98,17 @@ def plan_generation(settings: Settings, paper_ids: list[str] | None = None) -> l
         if not paper_ids:
             return []
         where += " AND e.paper_id IN (" + ", ".join("'" + p.replace("'", "''") + "'" for p in paper_ids) + ")"
-    papers = query(settings, f"SELECT paper_id, extractor FROM extractions e WHERE {where} ORDER BY paper_id")
-    if papers.empty:
+    papers = query_rows(settings, f"SELECT paper_id, extractor FROM extractions e WHERE {where} ORDER BY paper_id")
+    if not papers:
         return []
-    expressions = _records(Expression, query(settings, f"""
-        SELECT x.* FROM expressions x JOIN extractions e USING (paper_id) WHERE {where}
-        ORDER BY x.paper_id, x.source_file NULLS LAST, x.char_start NULLS LAST, x.page, x.expr_id"""))
-    edges = _records(ExpressionEdge, query(settings, f"""
-        SELECT x.* FROM expression_edges x JOIN extractions e USING (paper_id) WHERE {where}"""))
-    by_paper: dict[str, PaperWork] = {p: PaperWork(p, x, [], []) for p, x in papers.itertuples(index=False)}
-    for expr in expressions:
-        by_paper[expr.paper_id].expressions.append(expr)
-    for edge in edges:
-        by_paper[edge.paper_id].edges.append(edge)
+    by_paper = {p["paper_id"]: PaperWork(p["paper_id"], p["extractor"], [], []) for p in papers}
+    for row in query_rows(settings, f"""
+            SELECT x.* FROM expressions x JOIN extractions e USING (paper_id) WHERE {where}
+            ORDER BY x.paper_id, x.source_file NULLS LAST, x.char_start NULLS LAST, x.page, x.expr_id"""):
+        by_paper[row["paper_id"]].expressions.append(Expression.model_validate(row))
+    for row in query_rows(settings, f"""
+            SELECT x.* FROM expression_edges x JOIN extractions e USING (paper_id) WHERE {where}"""):
+        by_paper[row["paper_id"]].edges.append(ExpressionEdge.model_validate(row))
     return list(by_paper.values())
 
 
@@ -139,6 +127,14 @@ def cap_targets(choices: list[TargetChoice], target: int) -> list[TargetChoice]:
 
 # -- step 1: targets ------------------------------------------------------------------------------
 async def _choose(settings: Settings, gateway: Gateway | None, work: PaperWork) -> TargetChoice:
+    try:
+        return await _choose_targets(settings, gateway, work)
+    except Exception as exc:  # one paper's surprise must not stop the others
+        return TargetChoice(work.paper_id, [], reason="target_selection_error",
+                            detail=f"{type(exc).__name__}: {exc}"[:500])
+
+
+async def _choose_targets(settings: Settings, gateway: Gateway | None, work: PaperWork) -> TargetChoice:
     limit = settings.generate.targets_per_paper
     if work.extractor == "latex":
         return TargetChoice(work.paper_id, extractor.latex_targets(work.expressions, work.edges, limit))
@@ -167,9 +163,7 @@ def choose_targets(settings: Settings, works: list[PaperWork], run_id: str) -> l
             if gateway is not None:
                 await gateway.aclose()
         if gateway is not None:
-            by_paper: dict[str, list[LLMCall]] = {}
-            for call in gateway.calls:
-                by_paper.setdefault(call.entity_id, []).append(call)
+            by_paper = groupby(lambda call: call.entity_id, gateway.calls)
             for choice in choices:
                 choice.calls = by_paper.get(choice.paper_id, [])
         return list(choices)
@@ -301,16 +295,15 @@ class PaperPipeline:
 
 
 def _with_spend(candidates: list[Candidate], calls: list[LLMCall]) -> list[Candidate]:
-    spend: dict[str, list[float]] = {}
-    for call in calls:
-        s = spend.setdefault(call.entity_id, [0, 0, 0.0])
-        s[0] += call.prompt_tokens
-        s[1] += call.completion_tokens
-        s[2] += call.cost_usd
-    return [c.model_copy(update={"prompt_tokens": spend.get(c.candidate_id, [0, 0, 0.0])[0],
-                                 "completion_tokens": spend.get(c.candidate_id, [0, 0, 0.0])[1],
-                                 "cost_usd": round(spend.get(c.candidate_id, [0, 0, 0.0])[2], 6)})
-            for c in candidates]
+    """Each candidate with the tokens and dollars of its own calls (a paper's draft calls, shared
+    by its targets, stay on the paper in the ledger)."""
+    by_entity = groupby(lambda call: call.entity_id, calls)
+    out = []
+    for c in candidates:
+        totals = CallTotals.of(by_entity.get(c.candidate_id, []))
+        out.append(c.model_copy(update={"prompt_tokens": totals.prompt_tokens, "cost_usd": round(totals.cost_usd, 6),
+                                        "completion_tokens": totals.completion_tokens}))
+    return out
 
 
 def _fingerprint(candidates: list[Candidate], settings: Settings) -> str:
@@ -331,13 +324,11 @@ def validate_candidates(lake: Lake, candidates: list[Candidate], run_id: str,
     quarantined = 0
     for suite, stage in SUITES.items():
         rows = [c for c in candidates if STAGES.index(c.stage_reached) >= STAGES.index(stage)]
-        outcome = _validate_once(lake, suite, rows, run_id)
+        outcome = validate_and_record(lake, suite, rows, run_id, part)
         passed = {c.candidate_id for c in outcome.passed}
         for c in rows:
             if c.candidate_id not in passed:
                 failed.setdefault(c.candidate_id, f"failed_{suite}")
-        lake.write_table(Quarantine, outcome.quarantined, f"{suite}-{run_id}-{part}")
-        lake.write_table(Validation, outcome.validations, f"{run_id}-{suite}-{part}")
         quarantined += len(outcome.quarantined)
     # a candidate already dropped or failed keeps its first reason; its quarantine rows say the rest
     out = [c.model_copy(update={"status": "dropped", "reason": failed[c.candidate_id]})
@@ -365,12 +356,20 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
     if not todo:
         return out
 
+    errors: list[Reject] = []
+
     async def run() -> list[tuple[str, list[Candidate], list[LLMCall]]]:
         warm = asyncio.create_task(asyncio.to_thread(warm_up_validation))  # no-op on a warm Dask worker
         async with _gateway(settings, run_id, allowance) as gateway:
             async def one(work: PaperWork, targets: list[Target], candidates: list[Candidate]):
                 start = len(gateway.calls)
-                done = await PaperPipeline(settings, gateway, work).run(candidates, targets)
+                try:
+                    done = await PaperPipeline(settings, gateway, work).run(candidates, targets)
+                except Exception as exc:  # recorded; the other papers of the task go on
+                    errors.append(Reject(run_id=run_id, stage="generation", entity_id=work.paper_id,
+                                         reason="generation_error", detail=f"{type(exc).__name__}: {exc}"[:500]))
+                    done = [c.model_copy(update={"status": "failed", "reason": "generation_error"})
+                            for c in candidates]
                 # ledger rows of this paper: its own calls (drafts) and its candidates' calls
                 ids = {c.candidate_id for c in done} | {work.paper_id}
                 return work.paper_id, done, [c for c in gateway.calls[start:] if c.entity_id in ids]
@@ -380,6 +379,7 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
         return list(papers)
 
     papers = asyncio.run(run())
+    lake.write_table(Reject, errors, f"generation-{run_id}-{safe_key(todo[0][0].paper_id)}")
     candidates = [c for _, done, calls in papers for c in _with_spend(done, calls)]
     candidates, out.quarantined = validate_candidates(lake, candidates, run_id, safe_key(todo[0][0].paper_id))
     by_paper: dict[str, list[Candidate]] = {}
@@ -400,10 +400,18 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
 def select_targets(settings: Settings, works: Opaque, run_id: str) -> list[TargetChoice]:
     """Agent 1 for a batch of papers (``works.value``: a list of ``PaperWork``)."""
     choices = choose_targets(settings, works.value, run_id)
-    lake = Lake.from_settings(settings)
+    record_choices(Lake.from_settings(settings), choices, run_id)
+    return choices
+
+
+def record_choices(lake: Lake, choices: list[TargetChoice], run_id: str) -> None:
+    """Land the Extractor's ledger rows, and a ``rejects`` row for each paper it could not read."""
     for choice in choices:
         lake.write_table(LLMCall, choice.calls, f"{run_id}-targets-{safe_key(choice.paper_id)}")
-    return choices
+    rejects = [Reject(run_id=run_id, stage="targets", entity_id=c.paper_id, reason=c.reason, detail=c.detail)
+               for c in choices if c.reason]
+    if rejects:
+        lake.write_table(Reject, rejects, f"targets-{run_id}-{safe_key(rejects[0].entity_id)}")
 
 
 @task(cache_policy=NO_CACHE, retries=0)

@@ -314,6 +314,15 @@ def validate_and_land(settings: Settings, stage: str, records: list, scope: str,
     return outcome.passed, len({q.entity_id for q in outcome.quarantined})
 
 
+def validate_and_record(lake: Lake, stage: str, records: list, run_id: str, part: str):
+    """Validate a batch of a per-paper stage and land its ``quarantine`` and ``validations`` rows
+    under ``part``; returns the outcome (the caller lands the passing rows its own way)."""
+    outcome = _validate_once(lake, stage, records, run_id)
+    lake.write_table(Quarantine, outcome.quarantined, f"{stage}-{run_id}-{part}")
+    lake.write_table(Validation, outcome.validations, f"{run_id}-{stage}-{part}")
+    return outcome
+
+
 def _validate_once(lake: Lake, stage: str, records: list, run_id: str):
     """Run the stage's suite, or reuse the recorded outcome of an identical batch and suite."""
     if not records:

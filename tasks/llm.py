@@ -225,9 +225,13 @@ class Gateway:
 
         if key in self._inflight:  # the same request already on its way (identical passages): share it
             await asyncio.shield(self._inflight[key])
-        cached = await asyncio.to_thread(self.lake.get_json, *self._cache_path(key))
+        try:
+            cached = await asyncio.to_thread(self.lake.get_json, *self._cache_path(key))
+        except ValueError:  # an unreadable entry is a miss: the call is made again and rewrites it
+            cached = None
         if cached is not None:
-            value = parse_reply(cached["content"], response_model)[0] if cached["content"] is not None else None
+            content = cached.get("content")
+            value = parse_reply(content, response_model)[0] if content is not None else None
             error = None if value is not None else cached.get("error") or "invalid output (cached)"
             return self._record(LLMResult(value, LLMCall(
                 **row, cache_hit=True, output_mode=cached.get("mode"),

@@ -332,7 +332,10 @@ class Candidate(Record):
     """A derivation problem from one paper: derive the target from its preconditions.
 
     Built up by the six agents; ``stage_reached`` says how far it got and ``status``/``reason``
-    why it stopped. The analyst contract columns are listed in README.
+    why it stopped. The analyst contract (issue #4): candidate_id, paper_id, target_expr,
+    precondition_exprs, query, answer, answer_evidence, question_evidence, question, verdict,
+    verdict_rationale, grounded_score, answer_span, stage_reached, status, reason,
+    prompt_versions, models, run_id; the other columns may grow.
     """
 
     TABLE: ClassVar[str] = "candidates"

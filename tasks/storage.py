@@ -286,5 +286,13 @@ def query(settings: Settings, sql: str) -> pd.DataFrame:
         con.close()
 
 
+def query_rows(settings: Settings, sql: str) -> list[dict[str, Any]]:
+    """A query's rows as plain dicts: SQL NULL as ``None`` (pandas would give NaN), lists as lists."""
+    frame = query(settings, sql)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [{k: v.tolist() if hasattr(v, "tolist") else v for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
 def read_table(settings: Settings, table: str) -> pd.DataFrame:
     return query(settings, f"SELECT * FROM {table}")

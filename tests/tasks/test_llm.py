@@ -150,3 +150,13 @@ def test_parse_reply_repairs_fences_and_trailing_commas():
     assert error is None and value.verdict == "derive"
     assert parse_reply("no json here", Verdict)[0] is None
     assert parse_reply('{"verdict": "derive"}', Verdict)[1].startswith("ValidationError")
+
+
+def test_unreadable_cache_entry_is_a_miss(lake):
+    with ScriptedLLM() as server:
+        settings = llm_settings(server)
+        first, _ = call(settings, lake)
+        (entry,) = (lake.root_path / "cache").rglob("*.json")
+        entry.write_text("{not json")
+        again, _ = call(settings, lake)
+        assert again.ok and not again.call.cache_hit and server.log.requests == 2
