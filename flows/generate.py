@@ -8,7 +8,6 @@ or budget-stopped run continues from the LLM cache when started again.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -25,9 +24,9 @@ from tasks.generate import (
     count_reasons,
     generate_batch,
     plan_generation,
+    plan_jobs,
     record_choices,
     select_targets,
-    unchanged,
 )
 from tasks.harvest import Opaque, publish, record_run
 from tasks.llm import CallTotals
@@ -57,15 +56,9 @@ def generate_stage(settings: Settings, run: Run, paper_ids: list[str] | None = N
                                            for b in partition_all(settings.generate.papers_per_task, pdf)],
                                           "targets") for c in batch]
         choices = cap_targets(choices, target)
-        by_paper = {w.paper_id: w for w in works}
-        with_targets = [(by_paper[c.paper_id], c.targets) for c in choices if c.targets]
-        todo = with_targets if force else [  # unchanged papers are not even sent to a worker
-            (w, t) for w, t in with_targets if not unchanged(settings, lake, w, t, run.run_id)]
-        n_tasks = max(settings.dask_workers, math.ceil(len(todo) / settings.generate.papers_per_task))
-        todo.sort(key=lambda item: -len(item[1]))
-        jobs = [todo[i::n_tasks] for i in range(n_tasks) if todo[i::n_tasks]]  # even shares of targets
+        jobs, skipped = plan_jobs(settings, lake, works, choices, run.run_id, force)
     logger.info("%d papers, %d targets, %d to generate in %d tasks", len(works),
-                sum(len(c.targets) for c in choices), sum(len(t) for _, t in todo), len(jobs))
+                sum(len(c.targets) for c in choices), sum(len(t) for job in jobs for _, t in job), len(jobs))
     with timed(seconds, "generation_agents"):
         batches = _run_jobs(settings, jobs, run, force, logger)
 
@@ -82,7 +75,7 @@ def generate_stage(settings: Settings, run: Run, paper_ids: list[str] | None = N
     reasons.update(f"targets/{c.reason}" for c in choices if c.reason)
     create_table_artifact(key="generation-summary", description=f"Generation stage of run {run.run_id}", table=[
         {"papers": len(works), "targets": sum(len(c.targets) for c in choices),
-         "papers skipped (unchanged)": len(with_targets) - len(todo),
+         "papers skipped (unchanged)": skipped,
          "candidates": run.candidates, "kept (derive)": run.candidates_kept,
          "llm calls": totals.calls, "cache hits": totals.cache_hits,
          "prompt tokens": totals.prompt_tokens, "completion tokens": totals.completion_tokens,
@@ -102,15 +95,15 @@ def _run_jobs(settings: Settings, jobs: list, run: Run, force: bool, logger) -> 
     budget = settings.llm.budget_usd
     pending = list(jobs)
     results, spent, done_candidates = [], 0.0, 0
-    in_flight: dict = {}  # future → True (a dict keeps submission order)
+    in_flight: list = []
     slots = len(pending) if budget is None else max(1, settings.dask_workers)
     while pending or in_flight:
         while pending and len(in_flight) < slots:
             allowance = None if budget is None else max(0.0, budget - spent) / slots
             future = generate_batch.submit(settings, Opaque(pending.pop(0)), run.run_id, allowance, force)
-            in_flight[future] = True
-        future = next(as_completed(list(in_flight)))
-        in_flight.pop(future)
+            in_flight.append(future)
+        future = next(as_completed(in_flight))
+        in_flight.remove(future)
         batch = future.result()
         results.append(batch)
         spent += sum(c.cost_usd for c in batch.calls)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -110,6 +111,19 @@ def plan_generation(settings: Settings, paper_ids: list[str] | None = None) -> l
             SELECT x.* FROM expression_edges x JOIN extractions e USING (paper_id) WHERE {where}"""):
         by_paper[row["paper_id"]].edges.append(ExpressionEdge.model_validate(row))
     return list(by_paper.values())
+
+
+def plan_jobs(settings: Settings, lake: Lake, works: list[PaperWork], choices: list[TargetChoice], run_id: str,
+              force: bool = False) -> tuple[list[list[tuple[PaperWork, list[Target]]]], int]:
+    """Generation tasks: at least one per Dask worker, with even shares of targets; papers already
+    generated from the same inputs are left out (unless ``force``). Returns (tasks, papers skipped)."""
+    by_paper = {w.paper_id: w for w in works}
+    with_targets = [(by_paper[c.paper_id], c.targets) for c in choices if c.targets]
+    todo = with_targets if force else [
+        (w, t) for w, t in with_targets if not unchanged(settings, lake, w, t, run_id)]
+    n_tasks = max(settings.dask_workers, math.ceil(len(todo) / settings.generate.papers_per_task))
+    todo.sort(key=lambda item: -len(item[1]))
+    return [todo[i::n_tasks] for i in range(n_tasks) if todo[i::n_tasks]], len(with_targets) - len(todo)
 
 
 def cap_targets(choices: list[TargetChoice], target: int) -> list[TargetChoice]:
