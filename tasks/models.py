@@ -431,9 +431,91 @@ class Validation(Record):
     validated_at: datetime = Field(default_factory=utcnow)
 
 
+PRINCIPLES: tuple[str, ...] = ("reasoning_density", "problem_clarity", "derivation_correctness",
+                               "problem_difficulty", "human_heuristics")
+"""The five-principle rubric experts score from 1 to 5 (``human_heuristics``: approximations and
+heuristic steps a human would take)."""
+
+
+class ExpertReview(Record):
+    """One reviewer's judgement of one candidate. The review app's database is the system of
+    record; the lake holds a snapshot of it for analysts."""
+
+    TABLE: ClassVar[str] = "expert_reviews"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "reviewer")
+    TIME: ClassVar[str] = "submitted_at"
+
+    candidate_id: str
+    reviewer: str
+    reasoning_density: int = Field(ge=1, le=5)
+    problem_clarity: int = Field(ge=1, le=5)
+    derivation_correctness: int = Field(ge=1, le=5)
+    problem_difficulty: int = Field(ge=1, le=5)
+    human_heuristics: int = Field(ge=1, le=5)
+    decision: Literal["keep", "reject"]
+    comment: str = ""
+    revision: int = 1
+    """1 for the first submission; a reviewer who changes their mind raises it."""
+    submitted_at: datetime = Field(default_factory=utcnow)
+
+    def scores(self) -> dict[str, int]:
+        return {p: getattr(self, p) for p in PRINCIPLES}
+
+
+class ReviewAssignment(Record):
+    TABLE: ClassVar[str] = "review_assignments"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "reviewer")
+    TIME: ClassVar[str] = "assigned_at"
+
+    candidate_id: str
+    reviewer: str
+    assigned_at: datetime = Field(default_factory=utcnow)
+
+
+class Adjudication(Record):
+    """An admin's final word on a candidate whose reviewers disagreed."""
+
+    TABLE: ClassVar[str] = "adjudications"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id",)
+    TIME: ClassVar[str] = "decided_at"
+
+    candidate_id: str
+    adjudicator: str
+    decision: Literal["keep", "reject"]
+    comment: str = ""
+    decided_at: datetime = Field(default_factory=utcnow)
+
+
+class Selection(Record):
+    """One candidate's place in one selection run: chosen or not, and why."""
+
+    TABLE: ClassVar[str] = "selections"
+    KEY: ClassVar[tuple[str, ...]] = ("selection_id", "candidate_id")
+    TIME: ClassVar[str] = "selected_at"
+
+    selection_id: str
+    candidate_id: str
+    paper_id: str
+    topic: str
+    selected: bool
+    rank: int | None = None
+    """1-based order of choice among the selected; ``None`` when not selected."""
+    expert_score: float | None = None
+    """Mean of the reviewers' five principle scores."""
+    adjusted_score: float | None = None
+    """``expert_score`` minus the paper and topic spread penalties when it was chosen."""
+    reviewers: int = 0
+    reason: str
+    """snake_case: ``selected``, ``paper_cap``, ``below_cut``, ``rejected_by_experts``,
+    ``awaiting_adjudication``, ``incomplete_reviews``, ``low_correctness``."""
+    detail: str = ""
+    selected_at: datetime = Field(default_factory=utcnow)
+
+
 ALL_RECORDS: tuple[type[Record], ...] = (
     Run, Paper, Review, PaperFilter, Document, Extraction, Section, Expression, ExpressionEdge,
-    LLMCall, Candidate, Reject, Quarantine, Validation,
+    LLMCall, Candidate, Reject, Quarantine, Validation, ExpertReview, ReviewAssignment,
+    Adjudication, Selection,
 )
 
 Submission.model_rebuild()

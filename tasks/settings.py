@@ -190,6 +190,40 @@ class GenerateSettings(BaseModel):
     """Upper bound on the paper text sent with one call."""
 
 
+class ReviewSettings(BaseModel):
+    db: str = ""
+    """The review database (SQLite, always local to the app). Empty means ``{home}/review.sqlite``."""
+    host: str = "127.0.0.1"
+    port: int = 8800
+    reviewers_per_candidate: int = 2
+    """k: each candidate goes to this many reviewers, blind."""
+    disagreement: float = 2.0
+    """A candidate goes to adjudication when its reviewers' decisions differ, or when one
+    principle's scores (1–5) are this far apart."""
+    secure_cookies: bool = False
+    """Mark the login cookie ``Secure``: set it when the app is served behind HTTPS."""
+
+
+class SelectSettings(BaseModel):
+    n: int = 100
+    per_paper: int = 3
+    """At most this many problems from one paper."""
+    topic_penalty: float = 0.15
+    """Score taken off a candidate for each problem already chosen from its topic (arXiv primary
+    category or venue), so the set spreads across topics before it deepens in one."""
+    paper_penalty: float = 0.3
+    """Score taken off for each problem already chosen from its paper."""
+    min_correctness: int = 3
+    """A problem whose reviewers' mean derivation-correctness is below this is never chosen."""
+
+
+class ExportSettings(BaseModel):
+    test_fraction: float = 0.3
+    """Share of problems (whole papers at a time) in the test split."""
+    distractors: int = 3
+    """Wrong derivations per multiple-choice problem."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STORMBORN_",
@@ -221,6 +255,9 @@ class Settings(BaseSettings):
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    select: SelectSettings = Field(default_factory=SelectSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -246,6 +283,10 @@ class Settings(BaseSettings):
     @property
     def catalog_path(self) -> str:
         return self.catalog or str(Path(self.home) / "catalog.duckdb")
+
+    @property
+    def review_db_path(self) -> str:
+        return self.review.db or str(Path(self.home) / "review.sqlite")
 
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data with every secret masked."""

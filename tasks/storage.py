@@ -11,6 +11,13 @@ Lake layout (``lake`` is a local path or ``s3://bucket/prefix``)::
     state/...                           small JSON records (fetch results), keyed by entity
     data_docs/                          Great Expectations Data Docs
 
+The review app's database (``ReviewDB``) is a local SQLite file in WAL mode: the system of
+record for reviewer accounts, assignments, expert reviews and adjudications. SQLite serialises
+writers with a lock and keeps committed transactions across crashes, which is what several
+reviewers submitting at once need; DuckDB would allow only one process (the app) to open it.
+The app copies its tables into the lake after each change (``expert_reviews`` …), so analysts
+see them in the catalog like every other table.
+
 The DuckDB catalog is a local file of views over the lake's Parquet files. Workers never open
 it. ``publish_catalog`` writes a fresh catalog to a temporary file and renames it over the old
 one, so there is never a read-write DuckDB handle that could lock analysts out: ``stormborn
@@ -23,12 +30,14 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import types
 import typing
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Literal, get_args, get_origin
+from typing import Any, Iterable, Iterator, Literal, get_args, get_origin
 
 import duckdb
 import fsspec
@@ -296,3 +305,50 @@ def query_rows(settings: Settings, sql: str) -> list[dict[str, Any]]:
 
 def read_table(settings: Settings, table: str) -> pd.DataFrame:
     return query(settings, f"SELECT * FROM {table}")
+
+
+# -- the review database -----------------------------------------------------------------------
+
+class ReviewDB:
+    """A SQLite file shared by the review app's threads and the ``stormborn review`` commands.
+
+    Each ``transaction`` opens its own connection (SQLite connections are cheap and must not be
+    shared across threads). Writers take the lock up front (``BEGIN IMMEDIATE``) so concurrent
+    submissions queue behind each other instead of failing half way; ``synchronous=FULL`` makes a
+    committed review survive a crash or power cut.
+    """
+
+    def __init__(self, path: str, schema: str):
+        self.path = str(Path(path).resolve())
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with self.transaction() as con:  # executescript commits on its own; the DDL is idempotent
+            con.executescript(schema)
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA foreign_keys=ON")
+        return con
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        con = self._connect()
+        try:
+            if write:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            else:
+                yield con
+        finally:
+            con.close()
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self.transaction() as con:
+            return [dict(r) for r in con.execute(sql, tuple(params))]

@@ -131,3 +131,62 @@ def oai_error(code: str) -> str:
     return ('<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
             f'<responseDate>2024-06-01T00:00:00Z</responseDate><request>x</request>'
             f'<error code="{code}">explanation</error></OAI-PMH>')
+
+
+BROKEN_LATEX = r"Derive \[ \frac{a}{ b \] from the bound $x \le $ and conclude."
+LICENSES = ("http://creativecommons.org/licenses/by/4.0/",
+            "http://arxiv.org/licenses/nonexclusive-distrib/1.0/",
+            "http://creativecommons.org/licenses/by-nc-sa/4.0/",
+            "CC BY-ND 4.0")
+
+
+def derivation(paper: int, n: int) -> str:
+    return (f"Start from the premise \\[ L_{{{n}}}(\\theta) = \\sum_i \\ell_i(\\theta) + {paper} \\]. "
+            f"Differentiating term by term, \\[ \\nabla L_{{{n}}} = \\sum_i \\nabla \\ell_i \\]. "
+            f"By convexity \\[ \\nabla L_{{{n}}} \\le {n + 1} G \\], which is the claim.")
+
+
+def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: bool = True) -> list[str]:
+    """A lake with finished candidates (papers, expressions, a PDF each) and a published catalog.
+
+    Returns the candidate ids. The first candidate's question has broken LaTeX when ``broken``.
+    """
+    from tasks import storage
+    from tasks.models import Candidate, Document, Expression, Paper
+
+    lake = storage.Lake.from_settings(settings)
+    ids = []
+    for p in range(papers):
+        paper_id = f"arxiv:2611.{p:05d}"
+        lake.write_table(Paper, [Paper(
+            paper_id=paper_id, source="arxiv", title=f"Paper {p}: convex learning, part {p}",
+            arxiv_id=f"2611.{p:05d}", primary_category=("cs.LG", "stat.ML")[p % 2],
+            license=LICENSES[p % len(LICENSES)])], paper_id)
+        sha, uri = lake.put_blob(paper_pdf(pages=2))
+        lake.write_table(Document, [Document(paper_id=paper_id, kind="pdf", uri=uri, sha256=sha, pages=2,
+                                             parse_status="ok")], paper_id)
+        exprs, cands = [], []
+        for n in range(per_paper):
+            expr_id = f"e{p}x{n}"
+            exprs.append(Expression(expr_id=expr_id, paper_id=paper_id, extractor="latex", kind="equation",
+                                    env="equation", latex=f"\\nabla L_{n} \\le {n + 1} G", number=str(n + 1),
+                                    page=1 + n % 2, bbox=[60.0, 80.0, 300.0, 120.0],
+                                    context_before="We assume each loss is convex and G-Lipschitz. ",
+                                    context_after=" This bound is used throughout."))
+            question = (BROKEN_LATEX if broken and p == 0 and n == 0 else
+                        f"Let $L_{n}(\\theta) = \\sum_i \\ell_i(\\theta) + {p}$ with each $\\ell_i$ convex "
+                        f"and G-Lipschitz. Derive a bound on $\\nabla L_{n}$.")
+            cid = f"c{p}x{n}"
+            cands.append(Candidate(
+                candidate_id=cid, paper_id=paper_id, target_expr=expr_id, target_number=str(n + 1),
+                target_latex=f"\\nabla L_{n} \\le {n + 1} G", query="Derive the bound.", question=question,
+                answer=derivation(p, n), answer_evidence=f"Proof of Lemma {n + 1}",
+                question_evidence=["We assume each loss is convex and G-Lipschitz."],
+                verdict="derive", verdict_confidence=0.9, grounded_score=97.0, answer_span=[10, 200],
+                answer_source="main.tex", stage_reached="answer_filter", status="done",
+                prompt_versions={"answer_filter": "v1abc"}, models={"answer_filter": "scripted"}))
+            ids.append(cid)
+        lake.write_table(Expression, exprs, paper_id)
+        lake.write_table(Candidate, cands, paper_id)
+    storage.publish_catalog(settings)
+    return ids

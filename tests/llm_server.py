@@ -63,7 +63,8 @@ class Log:
 def _agent(system: str) -> str:
     for name, marker in (("extractor", "Math Expression Extractor"), ("query_draft", "Query Draft"),
                          ("answer_retriever", "Answer Retriever"), ("context_collector", "Context Collector"),
-                         ("question_refiner", "Question Refiner"), ("answer_filter", "Answer Filter")):
+                         ("question_refiner", "Question Refiner"), ("answer_filter", "Answer Filter"),
+                         ("distractor", "You write distractors")):
         if marker in system:
             return name
     return "unknown"
@@ -129,7 +130,22 @@ def reply_for(agent: str, user: str) -> dict:
         return {"verdict": "derive" if derive else "other",
                 "rationale": "The answer reaches the result in steps." if derive else "No derivation steps.",
                 "confidence": 0.9}
+    if agent == "distractor":
+        blocks = list(_blocks(user).values())
+        answer = blocks[-1] if blocks else ""
+        if "SAME-MATH" in answer:  # a lazy model: reworded prose around the very same math
+            return {"distractors": [{"derivation": f"Clearly, {answer}", "error": "none"}] * 3}
+        wrong = [_mutate(answer, i) for i in range(3)]
+        return {"distractors": [{"derivation": w, "error": f"mutation {i}"} for i, w in enumerate(wrong)]}
     return {}
+
+
+def _mutate(derivation: str, i: int) -> str:
+    """A wrong copy of a derivation: one sign, factor or bound changed in its math."""
+    edits = ((r"\\]", r"+ 1 \\]"), (r"=", r"= 2"), (r"\\le", r"\\ge"))
+    pattern, repl = edits[i]
+    out, n = re.subn(pattern, repl, derivation, count=1)
+    return out if n else f"{derivation} $x_{{{i}}} = {i + 2}$"
 
 
 def obey_injection(agent: str) -> dict | None:

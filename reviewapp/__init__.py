@@ -1,0 +1,1 @@
+"""The expert review web app (``stormborn review serve``)."""

@@ -1,0 +1,301 @@
+"""The expert review web app: one FastAPI process, server-rendered pages, KaTeX shipped here.
+
+FastAPI (already in the stack through Prefect) serves several concurrent reviewers from one
+process: page handlers are plain functions run in its thread pool, and every read or write is a
+short SQLite transaction (``tasks.review``), so reviewers never wait on each other for more than
+one write. Logins are long random tokens (stored hashed) kept in an HttpOnly, SameSite=Strict
+cookie; API clients send ``Authorization: Bearer <token>``.
+
+Routes: ``/login``, ``/`` (resume where you left off), ``/queue``, ``/candidates/{id}`` (review
+page), ``/candidates/{id}/review`` (form POST), ``/candidates/{id}/page.png`` (the PDF page),
+``/admin`` (agreement, progress, adjudication queue), ``/admin/candidates/{id}/adjudicate``, and
+JSON twins under ``/api``.
+"""
+
+# No ``from __future__ import annotations``: FastAPI resolves the route signatures, which use
+# dependency aliases local to ``create_app``.
+import logging
+import threading
+import uuid
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from tasks import review, storage
+from tasks.models import PRINCIPLES
+from tasks.parse.pdf import page_png
+from tasks.settings import Settings
+
+HERE = Path(__file__).parent
+COOKIE = "stormborn_token"
+PRINCIPLE_HELP = {
+    "reasoning_density": "How much genuine reasoning the derivation needs per step.",
+    "problem_clarity": "Is the question self-contained and unambiguous?",
+    "derivation_correctness": "Is the paper's derivation correct and complete?",
+    "problem_difficulty": "How hard is it for a strong graduate student?",
+    "human_heuristics": "Does it need human-like heuristics: approximations, judicious steps?",
+}
+log = logging.getLogger("stormborn.review")
+
+
+class SnapshotPublisher:
+    """Copies the review tables into the lake after changes, off the request path.
+
+    Requests only set a flag; one background thread does the copy (and republishes the catalog),
+    so a burst of submissions costs one copy, and a slow lake never slows a reviewer down.
+    """
+
+    def __init__(self, settings: Settings, db: storage.ReviewDB, min_interval_s: float = 2.0):
+        self.settings, self.db, self.min_interval_s = settings, db, min_interval_s
+        self._wanted = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="review-snapshot", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wanted.set()
+        self._thread.join(timeout=60)
+        self.flush()
+
+    def flush(self) -> None:
+        try:
+            review.snapshot(self.settings, self.db)
+        except Exception:  # the reviews are safe in SQLite; the next change copies them again
+            log.exception("could not copy reviews to the lake")
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wanted.wait()
+            if self._stop.is_set():
+                return
+            self._wanted.clear()
+            self.flush()
+            self._stop.wait(self.min_interval_s)
+
+
+def create_app(settings: Settings, publish: bool = True) -> FastAPI:
+    db = review.open_db(settings)
+    publisher = SnapshotPublisher(settings, db) if publish else None
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(PRINCIPLES=PRINCIPLES, PRINCIPLE_HELP=PRINCIPLE_HELP)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if publisher:
+            publisher.start()
+        yield
+        if publisher:
+            publisher.stop()
+
+    app = FastAPI(title="stormborn review", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    app.state.db = db
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def changed() -> None:
+        if publisher:
+            publisher.request()
+
+    # -- authentication ----------------------------------------------------------------------
+    def token_of(request: Request) -> str | None:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return request.cookies.get(COOKIE)
+
+    def current(request: Request) -> review.Reviewer:
+        token = token_of(request)
+        who = review.authenticate(db, token)
+        if who is None:
+            raise HTTPException(401, "unknown or missing token" if token else "log in first")
+        return who
+
+    def admin(who: Annotated[review.Reviewer, Depends(current)]) -> review.Reviewer:
+        if not who.is_admin:
+            raise HTTPException(403, "admins only")
+        return who
+
+    Who = Annotated[review.Reviewer, Depends(current)]
+    Admin = Annotated[review.Reviewer, Depends(admin)]
+
+    def wants_html(request: Request) -> bool:
+        return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+    def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context, status_code=code)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        if exc.status_code == 401 and wants_html(request) and not token_of(request):
+            return RedirectResponse("/login", status_code=303)
+        if wants_html(request):
+            return page(request, "error.html", exc.status_code, status=exc.status_code, message=exc.detail)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(review.NotAssigned)
+    async def not_assigned(request: Request, exc: review.NotAssigned):
+        return await http_error(request, HTTPException(403, f"candidate {exc} is not assigned to you"))
+
+    @app.exception_handler(review.UnknownCandidate)
+    async def unknown_candidate(request: Request, exc: review.UnknownCandidate):
+        return await http_error(request, HTTPException(404, f"no candidate {exc}"))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()]
+        message = "the form is not valid: " + "; ".join(problems)
+        if wants_html(request):
+            return page(request, "error.html", 422, status=422, message=message)
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": message, "errors": errors}, status_code=422)
+
+    # -- pages -------------------------------------------------------------------------------
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request):
+        return page(request, "login.html")
+
+    @app.post("/login")
+    def login(request: Request, token: Annotated[str, Form()]):
+        who = review.authenticate(db, token.strip())
+        if who is None:
+            return page(request, "login.html", 401, error="That token is not known.")
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
+                            secure=settings.review.secure_cookies, max_age=60 * 60 * 24 * 30)
+        return response
+
+    @app.post("/logout")
+    def logout():
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    def give_work(who: review.Reviewer) -> None:
+        # Accounts made while the server runs get their share when they first arrive; cheap
+        # (SQLite only) and a no-op once every candidate has k reviewers.
+        if not who.is_admin:
+            review.assign(db, settings.review.reviewers_per_candidate)
+
+    @app.get("/")
+    def home(who: Who):
+        give_work(who)
+        if who.is_admin:
+            return RedirectResponse("/admin", status_code=303)
+        pending = review.next_pending(db, who.name)
+        return RedirectResponse(f"/candidates/{pending}" if pending else "/queue", status_code=303)
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue_page(request: Request, who: Who):
+        give_work(who)
+        items = review.queue(db, who.name)
+        return page(request, "queue.html", who=who, items=items, done=sum(i["done"] for i in items))
+
+    @app.get("/candidates/{candidate_id}", response_class=HTMLResponse)
+    def candidate_page(request: Request, candidate_id: str, who: Who):
+        data = review.item(db, who, candidate_id)
+        items = review.queue(db, who.name)
+        ids = [i["candidate_id"] for i in items]
+        at = ids.index(candidate_id) if candidate_id in ids else None
+        context_text = "".join(filter(None, [data.get("context_before"), data.get("target_latex"),
+                                             data.get("context_after")]))
+        return page(
+            request, "candidate.html", who=who, item=data,
+            mine=review.own_review(db, who.name, candidate_id),
+            others=[r for r in review.all_reviews(db) if r.candidate_id == candidate_id] if who.is_admin else [],
+            context_runs=review.highlight(context_text, data.get("question_evidence") or []),
+            submission_id=uuid.uuid4().hex, position=at, total=len(ids),
+            done=sum(i["done"] for i in items),
+            previous=ids[at - 1] if at else None,
+            next=ids[at + 1] if at is not None and at + 1 < len(ids) else None)
+
+    @app.post("/candidates/{candidate_id}/review")
+    def submit_form(candidate_id: str, form: Annotated[review.ReviewForm, Form()], who: Who):
+        review.submit(db, who, candidate_id, form)
+        changed()
+        pending = review.next_pending(db, who.name)
+        return RedirectResponse(f"/candidates/{pending}" if pending else "/queue", status_code=303)
+
+    @app.get("/candidates/{candidate_id}/page.png")
+    def pdf_page(candidate_id: str, who: Who, n: int | None = None):
+        data = review.item(db, who, candidate_id)
+        number = n or data.get("page")
+        if not data.get("pdf_uri") or not number:
+            raise HTTPException(404, "this candidate has no PDF page")
+        try:
+            png = _render(data["pdf_uri"], int(number),
+                          tuple(data["bbox"]) if data.get("bbox") and number == data.get("page") else None)
+        except ValueError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except Exception as exc:  # a PDF that PyMuPDF cannot open: say so instead of a 500
+            raise HTTPException(422, f"the PDF could not be rendered: {type(exc).__name__}") from exc
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+    @lru_cache(maxsize=64)
+    def _render(uri: str, number: int, bbox: tuple[float, ...] | None) -> bytes:
+        data = storage.Lake.from_settings(settings).read_uri(uri)
+        return page_png(data, number, list(bbox) if bbox else None)
+
+    # -- admin -------------------------------------------------------------------------------
+    @app.get("/admin", response_class=HTMLResponse)
+    def admin_page(request: Request, who: Admin):
+        agreement = review.agreement(review.all_reviews(db))
+        return page(request, "admin.html", who=who, agreement=agreement, progress=review.progress(db),
+                    queue=review.adjudication_queue(db, settings.review.disagreement),
+                    decided=review.adjudications(db), threshold=settings.review.disagreement)
+
+    @app.post("/admin/candidates/{candidate_id}/adjudicate")
+    def adjudicate_form(candidate_id: str, who: Admin, decision: Annotated[Literal["keep", "reject"], Form()],
+                        comment: Annotated[str, Form(max_length=5000)] = ""):
+        review.adjudicate(db, who, candidate_id, decision, comment)
+        changed()
+        return RedirectResponse("/admin", status_code=303)
+
+    # -- JSON API ----------------------------------------------------------------------------
+    @app.get("/api/me")
+    def me(who: Who) -> dict[str, str]:
+        return {"name": who.name, "role": who.role}
+
+    @app.get("/api/queue")
+    def api_queue(who: Who) -> list[dict[str, Any]]:
+        return [{k: v for k, v in i.items() if k != "question"} for i in review.queue(db, who.name)]
+
+    @app.get("/api/candidates/{candidate_id}")
+    def api_candidate(candidate_id: str, who: Who) -> dict[str, Any]:
+        return review.item(db, who, candidate_id)
+
+    @app.get("/api/reviews")
+    def api_reviews(who: Who) -> list[dict[str, Any]]:
+        rows = review.all_reviews(db) if who.is_admin else review.own_reviews(db, who.name)
+        return [r.model_dump(mode="json") for r in rows]
+
+    @app.post("/api/candidates/{candidate_id}/review")
+    def api_submit(candidate_id: str, form: review.ReviewForm, who: Who) -> dict[str, Any]:
+        stored = review.submit(db, who, candidate_id, form)
+        changed()
+        return stored.model_dump(mode="json")
+
+    @app.get("/api/stats")
+    def api_stats(who: Admin) -> dict[str, Any]:
+        agreement = review.agreement(review.all_reviews(db))
+        return {"alpha": agreement.alpha, "units": agreement.units, "reviews": agreement.reviews,
+                "progress": review.progress(db),
+                "adjudication_queue": [q["candidate_id"] for q in
+                                       review.adjudication_queue(db, settings.review.disagreement)]}
+
+    return app
