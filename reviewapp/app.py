@@ -212,7 +212,8 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
         items = review.queue(db, who.name)
         ids = [i["candidate_id"] for i in items]
         at = ids.index(candidate_id) if candidate_id in ids else None
-        context_text = "".join(filter(None, [data.get("context_before"), data.get("target_latex"),
+        target = data.get("target_latex")
+        context_text = "".join(filter(None, [data.get("context_before"), f"\\[{target}\\]" if target else None,
                                              data.get("context_after")]))
         return page(
             request, "candidate.html", who=who, item=data,

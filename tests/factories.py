@@ -146,10 +146,12 @@ def derivation(paper: int, n: int) -> str:
             f"By convexity \\[ \\nabla L_{{{n}}} \\le {n + 1} G \\], which is the claim.")
 
 
-def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: bool = True) -> list[str]:
+def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: bool = True,
+                      answers: dict[str, str] | None = None) -> list[str]:
     """A lake with finished candidates (papers, expressions, a PDF each) and a published catalog.
 
-    Returns the candidate ids. The first candidate's question has broken LaTeX when ``broken``.
+    Returns the candidate ids. The first candidate's question has broken LaTeX when ``broken``;
+    ``answers`` replaces the derivation of some candidates (by id).
     """
     from tasks import storage
     from tasks.models import Candidate, Document, Expression, Paper
@@ -180,7 +182,7 @@ def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: boo
             cands.append(Candidate(
                 candidate_id=cid, paper_id=paper_id, target_expr=expr_id, target_number=str(n + 1),
                 target_latex=f"\\nabla L_{n} \\le {n + 1} G", query="Derive the bound.", question=question,
-                answer=derivation(p, n), answer_evidence=f"Proof of Lemma {n + 1}",
+                answer=(answers or {}).get(f"c{p}x{n}", derivation(p, n)), answer_evidence=f"Proof of Lemma {n + 1}",
                 question_evidence=["We assume each loss is convex and G-Lipschitz."],
                 verdict="derive", verdict_confidence=0.9, grounded_score=97.0, answer_span=[10, 200],
                 answer_source="main.tex", stage_reached="answer_filter", status="done",

@@ -1,10 +1,23 @@
 // Math rendering, keyboard shortcuts and draft autosave for the review pages.
 "use strict";
 
+function leftoverDelimiters(root) {
+  var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: function (node) {
+      return node.parentElement.closest(".katex") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT;
+    }
+  });
+  var pattern = /\\\[|\\\]|\$|\\\(|\\begin\{/;
+  while (walker.nextNode()) {
+    if (pattern.test(walker.currentNode.nodeValue)) return true;
+  }
+  return false;
+}
+
 function renderMath() {
-  document.querySelectorAll(".block").forEach(function (block) {
-    var target = block.querySelector(".math-text");
-    if (!target || !window.renderMathInElement) return;
+  document.querySelectorAll(".math-text").forEach(function (target) {
+    var block = target.closest(".block");
+    if (!window.renderMathInElement) return;
     try {
       window.renderMathInElement(target, {
         delimiters: [
@@ -25,7 +38,9 @@ function renderMath() {
       target.dataset.renderFailed = "yes";
     }
     // Broken LaTeX: say so and open the raw source, so the reviewer always sees what was written.
-    if (target.querySelector(".katex-error") || target.dataset.renderFailed) {
+    // KaTeX marks what it could not parse (.katex-error); a delimiter it could not pair (an
+    // unclosed brace hides the closing one) is left in the text as it was written.
+    if (target.querySelector(".katex-error") || target.dataset.renderFailed || leftoverDelimiters(target)) {
       block.classList.add("has-render-errors");
       var warning = block.querySelector(".render-warning");
       if (warning) warning.hidden = false;

@@ -43,6 +43,12 @@ def test_config_masks_secrets(tmp_path, monkeypatch):
     (["generate", "--llm", "remote"], "--llm must be 'local'"),
     (["generate", "--target", "-1", "--base-url", "http://127.0.0.1:9/v1"], "--target must be 0 or more"),
     (["demo", "--llm", "cloud"], "--llm must be 'local'"),
+    (["review", "add-reviewer", "no spaces please"], "a reviewer name is"),
+    (["review", "assign", "--k", "0"], "--k must be 1 or more"),
+    (["review", "stats", "--format", "xml"], "--format must be table or json"),
+    (["select", "--n", "0"], "--n must be 1 or more"),
+    (["export", "--out", "release", "--format", "csv"], "unknown format"),
+    (["export", "--out", "release"], "run `stormborn select` first"),
 ])
 def test_bad_arguments_give_one_line_errors(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
