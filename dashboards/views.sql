@@ -100,3 +100,20 @@ SELECT c.candidate_id, c.paper_id, p.title, c.target_kind, c.target_number, c.qu
 FROM candidates c LEFT JOIN papers p USING (paper_id)
 WHERE c.status = 'done'
 ORDER BY c.verdict_confidence DESC NULLS LAST, c.grounded_score DESC;
+
+-- Expert review, per candidate: reviewers assigned and done, mean score, decisions, adjudication.
+CREATE OR REPLACE VIEW review_progress AS
+SELECT a.candidate_id, c.paper_id, p.title,
+       count(*) AS assigned, count(r.reviewer) AS reviewed,
+       round(avg((r.reasoning_density + r.problem_clarity + r.derivation_correctness
+                  + r.problem_difficulty + r.human_heuristics) / 5.0), 2) AS mean_score,
+       count(*) FILTER (WHERE r.decision = 'keep') AS keeps,
+       count(*) FILTER (WHERE r.decision = 'reject') AS rejects,
+       any_value(j.decision) AS adjudicated
+FROM review_assignments a
+LEFT JOIN expert_reviews r USING (candidate_id, reviewer)
+LEFT JOIN candidates c USING (candidate_id)
+LEFT JOIN papers p ON p.paper_id = c.paper_id
+LEFT JOIN adjudications j ON j.candidate_id = a.candidate_id
+GROUP BY ALL
+ORDER BY reviewed, a.candidate_id;

@@ -11,7 +11,7 @@ import importlib
 
 SUITES = ("papers", "reviews", "paper_filters", "documents", "extractions", "sections", "expressions",
           "expression_edges", "candidate_targets", "candidate_drafts", "candidate_answers",
-          "candidate_contexts", "candidate_questions", "candidate_verdicts")
+          "candidate_contexts", "candidate_questions", "candidate_verdicts", "selections")
 
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -463,7 +462,3 @@ def highlight(text: str, passages: list[str], threshold: float = 85.0) -> list[t
     if at < len(text):
         runs.append((text[at:], False))
     return runs
-
-
-def is_sqlite_busy(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)

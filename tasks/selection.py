@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from statistics import mean
 
 from tasks import review, storage
+from tasks.harvest import validate_and_record
 from tasks.models import ExpertReview, Selection
 from tasks.settings import SelectSettings, Settings
 
@@ -132,6 +133,8 @@ def select(settings: Settings, n: int | None = None) -> list[Selection]:
     selection_id = "sel-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     rows = rank(pool_from(db), params, settings.review.disagreement, selection_id)
     lake = storage.Lake.from_settings(settings)
+    outcome = validate_and_record(lake, "selections", rows, selection_id, "all")
+    rows = outcome.passed  # a row that fails the suite is in `quarantine`, not in the selection
     lake.write_table(Selection, rows, selection_id)
     lake.put_json({"selection_id": selection_id, "settings": json.loads(params.model_dump_json()),
                    "reasons": dict(Counter(r.reason for r in rows))},

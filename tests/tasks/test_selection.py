@@ -64,3 +64,7 @@ def test_select_stores_the_choice_in_the_lake(settings):
     assert len(stored) == len(ids) and sum(r["selected"] for r in stored) == 4
     assert {r["candidate_id"] for r in stored if r["selected"]} == {r.candidate_id for r in rows if r.selected}
     assert storage.query_rows(settings, "SELECT count(*) AS n FROM expert_reviews")[0]["n"] == 2 * len(ids)
+    checks = storage.query_rows(settings, "SELECT success FROM validations WHERE stage = 'selections'")
+    assert checks and all(c["success"] for c in checks)
+    progress = storage.query_rows(settings, "SELECT * FROM review_progress")
+    assert len(progress) == len(ids) and {(p["assigned"], p["reviewed"], p["keeps"]) for p in progress} == {(2, 2, 2)}
