@@ -52,8 +52,9 @@ class SnapshotPublisher:
     so a burst of submissions costs one copy, and a slow lake never slows a reviewer down.
     """
 
-    def __init__(self, settings: Settings, db: storage.ReviewDB, min_interval_s: float = 2.0):
-        self.settings, self.db, self.min_interval_s = settings, db, min_interval_s
+    def __init__(self, settings: Settings, db: storage.ReviewDB):
+        self.settings, self.db = settings, db
+        self.min_interval_s = settings.review.snapshot_seconds
         self._wanted = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="review-snapshot", daemon=True)
@@ -209,7 +210,7 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
     @app.get("/candidates/{candidate_id}", response_class=HTMLResponse)
     def candidate_page(request: Request, candidate_id: str, who: Who):
         data = review.item(db, who, candidate_id)
-        items = review.queue(db, who.name)
+        items = review.queue(db, who.name, details=False)
         ids = [i["candidate_id"] for i in items]
         at = ids.index(candidate_id) if candidate_id in ids else None
         target = data.get("target_latex")

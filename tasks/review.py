@@ -234,24 +234,22 @@ def assign(db: storage.ReviewDB, k: int) -> AssignResult:
 
 # -- a reviewer's view ---------------------------------------------------------------------
 
-def queue(db: storage.ReviewDB, reviewer: str) -> list[dict[str, Any]]:
-    """The reviewer's candidates in order, each with ``done`` (reviewed by them) and a title."""
+def queue(db: storage.ReviewDB, reviewer: str, details: bool = True) -> list[dict[str, Any]]:
+    """The reviewer's candidates in order, each with ``done`` (reviewed by them) and, with
+    ``details``, the paper title and the question (read inside SQLite, no payload parsing)."""
+    extra = (", json_extract(i.payload, '$.title') AS title, json_extract(i.payload, '$.question') AS question"
+             if details else "")
     rows = db.rows(
-        "SELECT a.candidate_id, i.paper_id, i.payload, r.decision, r.submitted_at "
+        f"SELECT a.candidate_id, i.paper_id, r.decision, r.submitted_at{extra} "
         "FROM assignments a JOIN items i USING (candidate_id) "
         "LEFT JOIN reviews r ON r.candidate_id = a.candidate_id AND r.reviewer = a.reviewer "
         "WHERE a.reviewer = ? ORDER BY a.position, a.candidate_id", (reviewer,))
-    out = []
-    for r in rows:
-        payload = json.loads(r.pop("payload"))
-        out.append(r | {"title": payload.get("title"), "question": payload.get("question"),
-                        "done": r["decision"] is not None})
-    return out
+    return [r | {"done": r["decision"] is not None} for r in rows]
 
 
 def next_pending(db: storage.ReviewDB, reviewer: str) -> str | None:
     """Where the reviewer left off: their first candidate without a review."""
-    return next((q["candidate_id"] for q in queue(db, reviewer) if not q["done"]), None)
+    return next((q["candidate_id"] for q in queue(db, reviewer, details=False) if not q["done"]), None)
 
 
 def item(db: storage.ReviewDB, who: Reviewer, candidate_id: str) -> dict[str, Any]:

@@ -202,6 +202,9 @@ class ReviewSettings(BaseModel):
     principle's scores (1–5) are this far apart."""
     secure_cookies: bool = False
     """Mark the login cookie ``Secure``: set it when the app is served behind HTTPS."""
+    snapshot_seconds: float = 10.0
+    """At most one copy of the reviews into the lake (and catalog republish) per this many
+    seconds while reviewers work; the copy takes ~0.5 s of the app's CPU at 4,000 reviews."""
 
 
 class SelectSettings(BaseModel):
