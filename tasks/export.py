@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from tasks import storage
@@ -97,19 +98,20 @@ def licence_terms(licence: str | None) -> tuple[str, str]:
 # -- splits --------------------------------------------------------------------------------
 
 def split_by_paper(rows: list[dict[str, Any]], test_fraction: float) -> dict[str, str]:
-    """paper id → split. Whole papers go to test (in a fixed hashed order) until it holds the
-    test fraction of the problems; with two or more papers both splits get at least one."""
+    """paper id → split. Papers are taken in a fixed hashed order, and each goes to test when
+    that brings the test split closer to ``test_fraction`` of the problems; with two or more
+    papers each split gets at least one."""
     counts = Counter(r["paper_id"] for r in rows)
     papers = sorted(counts, key=lambda p: hashlib.sha256(p.encode()).hexdigest())
     target = test_fraction * len(rows)
-    split, in_test = {}, 0
+    split, in_test = {p: "train" for p in papers}, 0
     for paper in papers:
-        if in_test < target and (in_test == 0 or in_test + counts[paper] <= target + counts[paper] / 2):
+        if abs(in_test + counts[paper] - target) < abs(in_test - target):
             split[paper], in_test = "test", in_test + counts[paper]
-        else:
-            split[paper] = "train"
-    if len(papers) >= 2 and all(s == "test" for s in split.values()):
-        split[papers[-1]] = "train"
+    if len(papers) >= 2 and "test" not in split.values():
+        split[min(papers, key=lambda p: (counts[p], papers.index(p)))] = "test"
+    if len(papers) >= 2 and "train" not in split.values():
+        split[min(papers, key=lambda p: (counts[p], papers.index(p)))] = "train"
     return split
 
 
@@ -118,18 +120,21 @@ def split_by_paper(rows: list[dict[str, Any]], test_fraction: float) -> dict[str
 _DISPLAY = re.compile(r"\\\[(.+?)\\\]|\$\$(.+?)\$\$|\\begin\{(equation|align|gather|multline)\*?\}(.+?)"
                       r"\\end\{\3\*?\}", re.S)
 _INLINE = re.compile(r"(?<![\\$])\$([^$]+?=[^$]+?)\$")
+_PLAIN = re.compile(r"[^.;:\n]*[^:<>!=]=(?!=)[^.;\n]*")  # a clause with an equation, in PDF text
 
 
 def blank_step(derivation: str) -> tuple[str, str] | None:
     """(derivation with one step replaced by ``[BLANK]``, the blanked step), or None.
 
-    The step is a displayed equation (or, without any, an inline equation with ``=``) from the
-    middle of the derivation: the first restates the premise and the last is the asked result,
-    so a middle one tests the reasoning in between.
+    The step is a displayed equation (or, without any, an inline equation with ``=``, or in text
+    read from a PDF a clause with ``=``) from the middle of the derivation: the first restates
+    the premise and the last is the asked result, so a middle one tests the reasoning in between.
     """
     steps = [m for m in _DISPLAY.finditer(derivation) if "=" in m.group(0) or "\\le" in m.group(0)]
     if not steps:
         steps = list(_INLINE.finditer(derivation))
+    if not steps and "$" not in derivation and "\\[" not in derivation:
+        steps = [m for m in _PLAIN.finditer(derivation) if len(m.group(0).strip()) >= 5]
     if not steps:
         return None
     step = steps[len(steps) // 2] if len(steps) > 2 else steps[0]
@@ -221,20 +226,26 @@ def _parquet_ready(row: dict[str, Any]) -> dict[str, Any]:
     return {k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()}
 
 
-def _write(out: Path, fmt: str, variant: str, split: str, rows: list[dict[str, Any]]) -> Path:
-    if fmt == "jsonl":
-        path = out / "jsonl" / variant / f"{split}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
-        return path
-    path = (out / "parquet" / variant / f"{split}.parquet" if fmt == "parquet"
-            else out / "hf" / "data" / variant / f"{split}-00000-of-00001.parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist([_parquet_ready(r) for r in rows]) if rows else pa.table({})
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    path.write_bytes(buf.getvalue())
-    return path
+def _write(out: Path, fmt: str, variant: str, rows: list[dict[str, Any]]) -> list[Path]:
+    """One file per split. Both splits' Parquet files share one schema (an empty split too), so
+    readers can load them as one dataset."""
+    written = []
+    table = pa.Table.from_pylist([_parquet_ready(r) for r in rows]) if fmt != "jsonl" else None
+    for split in SPLITS:
+        mine = [r for r in rows if r["split"] == split]
+        if fmt == "jsonl":
+            path = out / "jsonl" / variant / f"{split}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in mine))
+        else:
+            path = (out / "parquet" / variant / f"{split}.parquet" if fmt == "parquet"
+                    else out / "hf" / "data" / variant / f"{split}-00000-of-00001.parquet")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            buf = io.BytesIO()
+            pq.write_table(table.filter(pa.compute.equal(table["split"], split)), buf, compression="zstd")
+            path.write_bytes(buf.getvalue())
+        written.append(path)
+    return written
 
 
 @dataclass
@@ -298,10 +309,10 @@ def export(settings: Settings, out: str | Path, formats: tuple[str, ...] = FORMA
 
     for variant, vrows in variants.items():
         report.counts[variant] = {s: sum(r["split"] == s for r in vrows) for s in SPLITS}
+        if not vrows:  # no rows, no columns: the variant is only in the card, with its reasons
+            continue
         for fmt in formats:
-            for split in SPLITS:
-                report.files.append(str(_write(out, fmt, variant, split,
-                                               [r for r in vrows if r["split"] == split])))
+            report.files += [str(p) for p in _write(out, fmt, variant, vrows)]
     report.papers = paper_table(base)
     report.left_out = {k: dict(v) for k, v in report.left_out.items()}
     (out / "README.md").write_text(dataset_card(report, settings))
@@ -336,7 +347,7 @@ _FLAGS = {"not_permitted": "⚠ redistribution not permitted", "no_derivatives":
 
 def hf_front_matter(report: ExportReport) -> str:
     lines = ["---", "configs:"]
-    for variant in VARIANTS:
+    for variant in (v for v in VARIANTS if sum(report.counts[v].values())):
         lines += [f"  - config_name: {variant}", *(["    default: true"] if variant == "derivation" else []),
                   "    data_files:"]
         lines += [f"      - split: {s}\n        path: data/{variant}/{s}-*" for s in SPLITS]

@@ -219,13 +219,14 @@ def assign(db: storage.ReviewDB, k: int) -> AssignResult:
         new, short = [], 0
         for (cid,) in con.execute("SELECT candidate_id FROM items ORDER BY paper_id, candidate_id").fetchall():
             mine = have.get(cid, set())
+            # the least loaded first; ties broken by a hash so no name is always first
             free = sorted((n for n in names if n not in mine),
                           key=lambda n: (load[n], hashlib.sha256(f"{cid}{n}".encode()).digest()))
-            for name in free[:max(0, k - len(mine))]:
+            chosen = free[:max(0, k - len(mine))]
+            for name in chosen:
                 load[name] += 1
                 new.append((cid, name, load[name], _now()))
-            if len(mine) + len(free[:max(0, k - len(mine))]) < k:
-                short += 1
+            short += len(mine) + len(chosen) < k
         con.executemany(
             "INSERT INTO assignments (candidate_id, reviewer, position, assigned_at) VALUES (?, ?, ?, ?)",
             new)
@@ -424,12 +425,10 @@ def snapshot(settings: Settings, db: storage.ReviewDB) -> dict[str, int]:
     """
     lake = storage.Lake.from_settings(settings)
     with db.transaction() as con:  # one read transaction: the three tables agree with each other
-        con.execute("BEGIN")
         reviews = [_review(dict(r)) for r in con.execute("SELECT * FROM reviews")]
         assigned = [ReviewAssignment(**dict(r)) for r in con.execute(
             "SELECT candidate_id, reviewer, assigned_at FROM assignments")]
         decided = [Adjudication(**dict(r)) for r in con.execute("SELECT * FROM adjudications")]
-        con.execute("COMMIT")
     for model, rows in ((ExpertReview, reviews), (ReviewAssignment, assigned), (Adjudication, decided)):
         lake.write_table(model, rows, "review-app", replace_empty=True)
     storage.publish_catalog(settings)

@@ -321,8 +321,11 @@ class ReviewDB:
     def __init__(self, path: str, schema: str):
         self.path = str(Path(path).resolve())
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self.transaction() as con:  # executescript commits on its own; the DDL is idempotent
-            con.executescript(schema)
+        con = self._connect()
+        try:
+            con.executescript(schema)  # idempotent DDL (CREATE … IF NOT EXISTS), in autocommit
+        finally:
+            con.close()
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -334,18 +337,16 @@ class ReviewDB:
 
     @contextmanager
     def transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction: reads see one consistent state; writes hold the lock from the start."""
         con = self._connect()
         try:
-            if write:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    yield con
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-                con.execute("COMMIT")
-            else:
+            con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
                 yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
         finally:
             con.close()
 

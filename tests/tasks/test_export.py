@@ -131,9 +131,27 @@ def test_split_keeps_papers_whole_and_near_the_fraction():
     test = sum(split[r["paper_id"]] == "test" for r in rows)
     assert 0.15 * 40 <= test <= 0.45 * 40
     assert set(split.values()) == {"train", "test"}
-    assert export.split_by_paper([{"paper_id": "only"}], 0.3) == {"only": "test"}
+    assert export.split_by_paper([{"paper_id": "only"}], 0.3) == {"only": "train"}
+    # three problems from one paper and one from another: the small paper is the test split
+    small = export.split_by_paper([{"paper_id": "big"}] * 3 + [{"paper_id": "small"}], 0.3)
+    assert small == {"big": "train", "small": "test"}
 
 
 def test_blank_step_without_equations():
     assert export.blank_step("It follows from the lemma by induction.") is None
     assert export.blank_step("Since $a = b$, done.") == (f"Since {export.BLANK}, done.", "$a = b$")
+    # text read from a PDF has no delimiters: a clause with an equation is the step
+    pdf = "Define h(x) = ch(x). Then cF(x, y) = h(x) g(y) holds. Finally F1 + F2 = F. Done."
+    blanked, step = export.blank_step(pdf)
+    assert step.strip() == "Then cF(x, y) = h(x) g(y) holds" and blanked.replace(export.BLANK, step) == pdf
+
+
+def test_a_variant_without_rows_is_not_written_as_parquet(settings, tmp_path):
+    ids = _reviewed(settings, papers=2, per_paper=1)
+    report = export.export(settings, tmp_path / "r", formats=("parquet", "hf"))
+    assert sum(report.counts["multiple_choice"].values()) == 0  # no LLM endpoint
+    assert not (tmp_path / "r" / "parquet" / "multiple_choice").exists()
+    front = yaml.safe_load((tmp_path / "r" / "hf" / "README.md").read_text().split("---")[1])
+    assert [c["config_name"] for c in front["configs"]] == ["derivation", "fill_in_blank"]
+    schemas = {pq.read_schema(tmp_path / "r" / "parquet" / "derivation" / f"{s}.parquet") for s in export.SPLITS}
+    assert len(schemas) == 1 and len(ids) == 2
