@@ -437,9 +437,21 @@ PRINCIPLES: tuple[str, ...] = ("reasoning_density", "problem_clarity", "derivati
 heuristic steps a human would take)."""
 
 
-class ExpertReview(Record):
+class Rubric(BaseModel):
+    """An expert's judgement: the five principles (1–5), keep or reject, and a comment."""
+
+    reasoning_density: int = Field(ge=1, le=5)
+    problem_clarity: int = Field(ge=1, le=5)
+    derivation_correctness: int = Field(ge=1, le=5)
+    problem_difficulty: int = Field(ge=1, le=5)
+    human_heuristics: int = Field(ge=1, le=5)
+    decision: Literal["keep", "reject"]
+    comment: str = Field(default="", max_length=5000)
+
+
+class ExpertReview(Rubric, Record):
     """One reviewer's judgement of one candidate. The review app's database is the system of
-    record; the lake holds a snapshot of it for analysts."""
+    record; the lake holds a copy of it for analysts."""
 
     TABLE: ClassVar[str] = "expert_reviews"
     KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "reviewer")
@@ -447,13 +459,6 @@ class ExpertReview(Record):
 
     candidate_id: str
     reviewer: str
-    reasoning_density: int = Field(ge=1, le=5)
-    problem_clarity: int = Field(ge=1, le=5)
-    derivation_correctness: int = Field(ge=1, le=5)
-    problem_difficulty: int = Field(ge=1, le=5)
-    human_heuristics: int = Field(ge=1, le=5)
-    decision: Literal["keep", "reject"]
-    comment: str = ""
     revision: int = 1
     """1 for the first submission; a reviewer who changes their mind raises it."""
     submitted_at: datetime = Field(default_factory=utcnow)

@@ -27,11 +27,11 @@ from typing import Any, Literal
 
 import krippendorff
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 from rapidfuzz import fuzz
 
 from tasks import storage
-from tasks.models import PRINCIPLES, Adjudication, ExpertReview, ReviewAssignment
+from tasks.models import PRINCIPLES, Adjudication, ExpertReview, ReviewAssignment, Rubric
 from tasks.settings import Settings
 
 SCHEMA = """
@@ -102,16 +102,9 @@ class Reviewer:
         return self.role == "admin"
 
 
-class ReviewForm(BaseModel):
+class ReviewForm(Rubric):
     """What a reviewer submits for one candidate."""
 
-    reasoning_density: int = Field(ge=1, le=5)
-    problem_clarity: int = Field(ge=1, le=5)
-    derivation_correctness: int = Field(ge=1, le=5)
-    problem_difficulty: int = Field(ge=1, le=5)
-    human_heuristics: int = Field(ge=1, le=5)
-    decision: Literal["keep", "reject"]
-    comment: str = Field(default="", max_length=5000)
     submission_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Made once per rendered form: a second POST of the same form is recognised and ignored."""
 
