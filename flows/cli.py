@@ -236,6 +236,7 @@ def demo(
     _print_run(run)
     if settings.llm.configured:
         _print_generation(run)
+        out.print("Review them: stormborn review add-reviewer NAME  ·  stormborn review serve", markup=False)
     else:
         out.print(LLM_HINT, markup=False, soft_wrap=True)
     out.print(f"Query it: stormborn sql \"SELECT * FROM paper_math\"  ·  "

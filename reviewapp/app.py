@@ -255,11 +255,20 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
 
     # -- admin -------------------------------------------------------------------------------
     @app.get("/admin", response_class=HTMLResponse)
-    def admin_page(request: Request, who: Admin):
+    def admin_page(request: Request, who: Admin, loaded: int | None = None, assigned: int | None = None):
         agreement = review.agreement(review.all_reviews(db))
         return page(request, "admin.html", who=who, agreement=agreement, progress=review.progress(db),
+                    loaded=loaded, assigned=assigned,
                     queue=review.adjudication_queue(db, settings.review.disagreement),
                     decided=review.adjudications(db), threshold=settings.review.disagreement)
+
+    @app.post("/admin/load")
+    def load_candidates(request: Request, who: Admin):
+        """New finished candidates from the catalog (read-only; safe while a flow runs), assigned."""
+        new = review.load_items(settings, db)
+        result = review.assign(db, settings.review.reviewers_per_candidate)
+        changed()
+        return RedirectResponse(f"/admin?loaded={new}&assigned={result.assigned}", status_code=303)
 
     @app.post("/admin/candidates/{candidate_id}/adjudicate")
     def adjudicate_form(candidate_id: str, who: Admin, decision: Annotated[Literal["keep", "reject"], Form()],

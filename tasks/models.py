@@ -449,16 +449,20 @@ class Rubric(BaseModel):
     comment: str = Field(default="", max_length=5000)
 
 
-class ExpertReview(Rubric, Record):
+class ReviewerOfCandidate(BaseModel):
+    candidate_id: str
+    reviewer: str
+
+
+class ExpertReview(Rubric, ReviewerOfCandidate, Record):
     """One reviewer's judgement of one candidate. The review app's database is the system of
-    record; the lake holds a copy of it for analysts."""
+    record; the lake holds a copy of it for analysts. (Columns: candidate and reviewer first,
+    then the rubric: pydantic orders inherited fields from the last base to the first.)"""
 
     TABLE: ClassVar[str] = "expert_reviews"
     KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "reviewer")
     TIME: ClassVar[str] = "submitted_at"
 
-    candidate_id: str
-    reviewer: str
     revision: int = 1
     """1 for the first submission; a reviewer who changes their mind raises it."""
     submitted_at: datetime = Field(default_factory=utcnow)
@@ -467,13 +471,11 @@ class ExpertReview(Rubric, Record):
         return {p: getattr(self, p) for p in PRINCIPLES}
 
 
-class ReviewAssignment(Record):
+class ReviewAssignment(ReviewerOfCandidate, Record):
     TABLE: ClassVar[str] = "review_assignments"
     KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "reviewer")
     TIME: ClassVar[str] = "assigned_at"
 
-    candidate_id: str
-    reviewer: str
     assigned_at: datetime = Field(default_factory=utcnow)
 
 

@@ -184,3 +184,15 @@ def test_adjudication_is_admin_only_and_leaves_the_queue(world):
                      follow_redirects=False).status_code == 303
     assert boss.get("/api/stats").json()["adjudication_queue"] == []
     assert "Adjudication queue (0)" in boss.get("/admin", headers={"accept": "text/html"}).text
+
+
+def test_admin_loads_new_candidates_while_serving(world):
+    settings, db, tokens, app = world
+    boss = client(app, tokens["boss"])
+    before = len(db.rows("SELECT 1 FROM items"))
+    candidate_catalog(settings, papers=3, per_paper=3)  # a later run added a paper
+    r = boss.post("/admin/load", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin?loaded=3&assigned=6"
+    assert len(db.rows("SELECT 1 FROM items")) == before + 3
+    assert "3 new candidates loaded, 6 assignments made" in boss.get(r.headers["location"]).text
+    assert client(app, tokens["ana"]).post("/admin/load").status_code == 403
