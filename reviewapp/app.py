@@ -60,6 +60,7 @@ class SnapshotPublisher:
         self._thread = threading.Thread(target=self._loop, name="review-snapshot", daemon=True)
 
     def start(self) -> None:
+        self._wanted.set()  # one copy at start: reviews committed just before a crash get there too
         self._thread.start()
 
     def request(self) -> None:
