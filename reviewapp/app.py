@@ -266,7 +266,11 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
     @app.post("/admin/load")
     def load_candidates(request: Request, who: Admin):
         """New finished candidates from the catalog (read-only; safe while a flow runs), assigned."""
-        new = review.load_items(settings, db)
+        try:
+            new = review.load_items(settings, db)
+        except Exception as exc:  # no catalog, or one being replaced: say so, keep serving
+            raise HTTPException(503, f"could not read candidates from the catalog: "
+                                     f"{str(exc).splitlines()[0]}") from exc
         result = review.assign(db, settings.review.reviewers_per_candidate)
         changed()
         return RedirectResponse(f"/admin?loaded={new}&assigned={result.assigned}", status_code=303)

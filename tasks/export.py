@@ -196,22 +196,22 @@ def blank_row(base: dict[str, Any], blanked: tuple[str, str]) -> dict[str, Any]:
 # -- distractors through the gateway -------------------------------------------------------
 
 async def write_distractors(settings: Settings, rows: list[dict[str, Any]], run_id: str
-                            ) -> tuple[dict[str, list[str]], dict[str, str], list[LLMCall]]:
-    """problem id → distractors, problem id → reason it has none, and the ledger rows."""
+                            ) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]], list[LLMCall]]:
+    """problem id → distractors, problem id → (reason, detail) it has none, and the ledger rows."""
     count = settings.export.distractors
     lake = storage.Lake.from_settings(settings)
     found: dict[str, list[str]] = {}
-    missing: dict[str, str] = {}
+    missing: dict[str, tuple[str, str]] = {}
     async with Gateway(settings.llm, lake, run_id) as gateway:
         async def one(row: dict[str, Any]) -> None:
             result = await distractor.AGENT.ask(gateway, settings.llm, row["id"],
                                                **distractor.fields(row["question"], row["whole_label"], count))
-            if not result.ok:
-                missing[row["id"]] = result.call.status
+            if not result.ok:  # the call failed: its status (invalid_output, budget_exhausted…)
+                missing[row["id"]] = (result.call.status, result.call.error or "")
                 return
             wrong, reason = distractor.parse(result.value, row["whole_label"], count)
             if reason:
-                missing[row["id"]] = reason
+                missing[row["id"]] = (reason, f"{len(wrong)} of {count} usable distractors")
             else:
                 found[row["id"]] = wrong
 
@@ -264,9 +264,11 @@ class ExportReport:
 def export(settings: Settings, out: str | Path, formats: tuple[str, ...] = FORMATS) -> ExportReport:
     """Write the release of the latest selection; see the module docstring for the layout."""
     unknown = set(formats) - set(FORMATS)
-    if unknown:
-        raise ValueError(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
+    if unknown or not formats:
+        raise ValueError(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}"
+                         if unknown else f"no format given; choose from {', '.join(FORMATS)}")
     out = Path(out)
+    lake = storage.Lake.from_settings(settings)
     rows = storage.query_rows(settings, RELEASE_SQL)
     if not rows:
         raise LookupError("no selection yet: run `stormborn select` first")
@@ -277,6 +279,7 @@ def export(settings: Settings, out: str | Path, formats: tuple[str, ...] = FORMA
     base = [derivation_row(r, splits[r["paper_id"]], reviews.get(r["candidate_id"], [])) for r in rows]
     run_id = f"export-{rows[0]['selection_id']}"
     report = ExportReport(out=str(out), selection_id=rows[0]["selection_id"])
+    out.mkdir(parents=True, exist_ok=True)
 
     variants: dict[str, list[dict[str, Any]]] = {"derivation": base, "multiple_choice": [],
                                                  "fill_in_blank": []}
@@ -290,12 +293,12 @@ def export(settings: Settings, out: str | Path, formats: tuple[str, ...] = FORMA
     if settings.llm.configured:
         found, missing, calls = asyncio.run(write_distractors(settings, base, run_id))
         report.llm = CallTotals.of(calls)
-        storage.Lake.from_settings(settings).write_table(LLMCall, calls, run_id)
+        lake.write_table(LLMCall, calls, run_id)
         for row in base:
             if row["id"] in found:
                 variants["multiple_choice"].append(choice_row(row, found[row["id"]]))
             else:
-                leave_out("multiple_choice", row["id"], missing[row["id"]])
+                leave_out("multiple_choice", row["id"], *missing[row["id"]])
     else:
         for row in base:
             leave_out("multiple_choice", row["id"], "no_llm_endpoint", "llm.base_url is not set")
@@ -322,7 +325,6 @@ def export(settings: Settings, out: str | Path, formats: tuple[str, ...] = FORMA
         {"selection_id": report.selection_id, "counts": report.counts, "left_out": report.left_out,
          "papers": report.papers, "formats": list(formats),
          "files": sorted(str(Path(f).relative_to(out)) for f in report.files)}, indent=2))
-    lake = storage.Lake.from_settings(settings)
     lake.write_table(Reject, rejects, run_id, replace_empty=True)
     storage.publish_catalog(settings)
     return report

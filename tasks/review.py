@@ -150,10 +150,6 @@ def authenticate(db: storage.ReviewDB, token: str | None) -> Reviewer | None:
     return Reviewer(rows[0]["name"], rows[0]["role"]) if rows else None
 
 
-def reviewers(db: storage.ReviewDB) -> list[dict[str, Any]]:
-    return db.rows("SELECT name, role, created_at FROM reviewers ORDER BY name")
-
-
 # -- items and assignment ------------------------------------------------------------------
 
 ITEMS_SQL = """
@@ -161,7 +157,7 @@ SELECT c.candidate_id, c.paper_id, p.title, p.license, p.arxiv_id,
        coalesce(p.primary_category, p.venue, p.source) AS topic,
        c.question, c.answer, c.answer_evidence, c.question_evidence, c.target_expr, c.target_kind,
        c.target_number, c.target_latex, c.setting, c.grounded_score, c.verdict_confidence,
-       e.page, e.bbox, e.context_before, e.context_after, d.uri AS pdf_uri, d.pages AS pdf_pages
+       e.page, e.bbox, e.context_before, e.context_after, d.uri AS pdf_uri
 FROM candidates c
 JOIN papers p USING (paper_id)
 LEFT JOIN expressions e ON e.expr_id = c.target_expr
@@ -410,8 +406,9 @@ def progress(db: storage.ReviewDB) -> list[dict[str, Any]]:
 
 # -- the analysts' copy --------------------------------------------------------------------
 
-def snapshot(settings: Settings, db: storage.ReviewDB) -> dict[str, int]:
-    """Copy reviews, assignments and adjudications into the lake and republish the catalog.
+def snapshot(settings: Settings, db: storage.ReviewDB, publish: bool = True) -> dict[str, int]:
+    """Copy reviews, assignments and adjudications into the lake and (with ``publish``)
+    republish the catalog.
 
     Each table is one file under a fixed key, rewritten whole from a consistent read, so the
     copy is never half written and re-running it changes nothing.
@@ -424,7 +421,8 @@ def snapshot(settings: Settings, db: storage.ReviewDB) -> dict[str, int]:
         decided = [Adjudication(**dict(r)) for r in con.execute("SELECT * FROM adjudications")]
     for model, rows in ((ExpertReview, reviews), (ReviewAssignment, assigned), (Adjudication, decided)):
         lake.write_table(model, rows, "review-app", replace_empty=True)
-    storage.publish_catalog(settings)
+    if publish:
+        storage.publish_catalog(settings)
     return {"expert_reviews": len(reviews), "review_assignments": len(assigned),
             "adjudications": len(decided)}
 

@@ -64,14 +64,17 @@ def rank(pool: list[Pool], settings: SelectSettings, disagreement: float,
     """Choose up to ``settings.n``; every entry in ``pool`` comes back with its reason."""
     rows: dict[str, Selection] = {}
     eligible: list[tuple[Pool, float, str]] = []
+
+    def decide(entry: Pool, **fields) -> None:
+        rows[entry.candidate_id] = Selection(
+            selection_id=selection_id, candidate_id=entry.candidate_id, paper_id=entry.paper_id,
+            topic=entry.topic, reviewers=len(entry.reviews), **fields)
+
     for entry in pool:
         reason, detail = eligibility(entry, disagreement, settings.min_correctness)
         score = expert_score(entry.reviews) if entry.reviews else None
         if reason:
-            rows[entry.candidate_id] = Selection(
-                selection_id=selection_id, candidate_id=entry.candidate_id, paper_id=entry.paper_id,
-                topic=entry.topic, selected=False, expert_score=score,
-                reviewers=len(entry.reviews), reason=reason, detail=detail)
+            decide(entry, selected=False, expert_score=score, reason=reason, detail=detail)
         else:
             eligible.append((entry, score, detail))
 
@@ -92,22 +95,18 @@ def rank(pool: list[Pool], settings: SelectSettings, disagreement: float,
             break
         entry, score, detail = remaining.pop(best)
         chosen += 1
-        rows[entry.candidate_id] = Selection(
-            selection_id=selection_id, candidate_id=entry.candidate_id, paper_id=entry.paper_id,
-            topic=entry.topic, selected=True, rank=chosen, expert_score=round(score, 4),
-            adjusted_score=round(best_value, 4), reviewers=len(entry.reviews), reason="selected",
-            detail=(f"{detail}; expert score {score:.2f}, {per_paper[entry.paper_id]} earlier from "
-                    f"this paper, {per_topic[entry.topic]} from topic {entry.topic}"))
+        decide(entry, selected=True, rank=chosen, expert_score=round(score, 4),
+               adjusted_score=round(best_value, 4), reason="selected",
+                  detail=(f"{detail}; expert score {score:.2f}, {per_paper[entry.paper_id]} earlier from "
+                       f"this paper, {per_topic[entry.topic]} from topic {entry.topic}"))
         per_paper[entry.paper_id] += 1
         per_topic[entry.topic] += 1
     for entry, score, detail in remaining:
         capped = per_paper[entry.paper_id] >= settings.per_paper
-        rows[entry.candidate_id] = Selection(
-            selection_id=selection_id, candidate_id=entry.candidate_id, paper_id=entry.paper_id,
-            topic=entry.topic, selected=False, expert_score=round(score, 4),
-            reviewers=len(entry.reviews), reason="paper_cap" if capped else "below_cut",
-            detail=(f"{detail}; paper already has {settings.per_paper}" if capped
-                    else f"{detail}; expert score {score:.2f} below the {settings.n} chosen"))
+        decide(entry, selected=False, expert_score=round(score, 4),
+               reason="paper_cap" if capped else "below_cut",
+               detail=(f"{detail}; paper already has {settings.per_paper}" if capped
+                       else f"{detail}; expert score {score:.2f} below the {settings.n} chosen"))
     return sorted(rows.values(), key=lambda s: (not s.selected, s.rank or 0, s.candidate_id))
 
 
@@ -129,7 +128,7 @@ def select(settings: Settings, n: int | None = None) -> list[Selection]:
     """Rank the reviewed candidates, store the choice in the lake, publish the catalog."""
     params = settings.select.model_copy(update={"n": n} if n is not None else {})
     db = review.open_db(settings)
-    review.snapshot(settings, db)
+    review.snapshot(settings, db, publish=False)  # the one publish below shows both
     selection_id = "sel-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     rows = rank(pool_from(db), params, settings.review.disagreement, selection_id)
     lake = storage.Lake.from_settings(settings)

@@ -48,6 +48,7 @@ def test_config_masks_secrets(tmp_path, monkeypatch):
     (["review", "stats", "--format", "xml"], "--format must be table or json"),
     (["select", "--n", "0"], "--n must be 1 or more"),
     (["export", "--out", "release", "--format", "csv"], "unknown format"),
+    (["export", "--out", "release", "--format", ","], "no format given"),
     (["export", "--out", "release"], "run `stormborn select` first"),
 ])
 def test_bad_arguments_give_one_line_errors(args, message, tmp_path, monkeypatch):

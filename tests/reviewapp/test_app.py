@@ -196,3 +196,13 @@ def test_admin_loads_new_candidates_while_serving(world):
     assert len(db.rows("SELECT 1 FROM items")) == before + 3
     assert "3 new candidates loaded, 6 assignments made" in boss.get(r.headers["location"]).text
     assert client(app, tokens["ana"]).post("/admin/load").status_code == 403
+
+
+def test_an_unreadable_catalog_is_a_503_and_the_app_keeps_serving(world):
+    settings, _, tokens, app = world
+    boss = client(app, tokens["boss"])
+    with open(settings.catalog_path, "wb") as f:
+        f.write(b"this is not a DuckDB file")
+    r = boss.post("/admin/load")
+    assert r.status_code == 503 and "could not read candidates from the catalog" in r.json()["detail"]
+    assert boss.get("/api/stats").status_code == 200

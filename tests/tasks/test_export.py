@@ -106,6 +106,8 @@ def test_without_an_llm_the_choice_variant_is_left_out_with_a_reason(settings, t
 def test_export_errors(settings, tmp_path):
     with pytest.raises(ValueError, match="unknown format"):
         export.export(settings, tmp_path, formats=("csv",))
+    with pytest.raises(ValueError, match="no format given"):
+        export.export(settings, tmp_path, formats=())
     candidate_catalog(settings, papers=1, per_paper=1)
     with pytest.raises(LookupError, match="stormborn select"):
         export.export(settings, tmp_path)
