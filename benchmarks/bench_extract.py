@@ -26,9 +26,10 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from benchmarks.common import CORPUS
-from tasks.parse.latex import DISPLAY_ENVS, extract_latex
-from tasks.parse.pdf import extract_pdf, map_to_pdf
-from tasks.parse.project import TexFiles, flatten, read_tex_dir, read_tex_files
+from tasks.documents.eprint import TexFiles, read_tex_dir, read_tex_files
+from tasks.extract.parse.latex import DISPLAY_ENVS, extract_latex
+from tasks.extract.parse.pdf import extract_pdf, map_to_pdf
+from tasks.extract.parse.project import flatten
 
 _BEGIN = re.compile(r"\\begin\{([A-Za-z*]+)\}")
 
@@ -96,10 +97,10 @@ def main() -> None:
     print(f"recall = {hit}/{total} = {hit / max(total, 1):.3f}")
 
     print("\n## PDF fallback coverage of LaTeX display formulas (compiled here with pdflatex)")
-    from tests.tasks.parse.test_latex import BODY, PREAMBLE
+    from tests.tasks.extract.parse.test_latex import BODY, PREAMBLE
 
     pairs = {"engrafo_arxiv1707.08043_cc-by": (sources["engrafo_arxiv1707.08043_cc-by"].files, "main.tex"),
-             "generated (tests/tasks/parse/test_latex.py)": ({"main.tex": PREAMBLE + BODY}, "main.tex")}
+             "generated (tests.tasks.extract.parse.test_latex.py)": ({"main.tex": PREAMBLE + BODY}, "main.tex")}
     for name, (files, main_file) in pairs.items():
         pdf = compile_pdf(files, main_file)
         if pdf is None:

@@ -53,11 +53,11 @@ def synthetic_paper(n: int, lemmas: int, chars: int) -> str:
 
 def build_lake(settings, papers: int, per_paper: int, chars: int) -> None:
     """Papers, filters, extractions and expressions as the harvest and expressions stage leave them."""
-    from tasks.models import Extraction
-    from tasks.parse.latex import extract_latex
-    from tasks.parse.project import TexFiles, flatten
-    from tasks.models import Expression, ExpressionEdge
-    from tasks.storage import Lake, publish_catalog
+    from tasks.core.records import Expression, ExpressionEdge, Extraction
+    from tasks.documents.eprint import TexFiles
+    from tasks.extract.parse.latex import extract_latex
+    from tasks.extract.parse.project import flatten
+    from tasks.io.storage import Lake, publish_catalog
 
     lake = Lake.from_settings(settings)
     exprs, edges, extractions = [], [], []
@@ -106,8 +106,8 @@ def run_flow(settings):
 
 def sequential_sample(settings, url: str, papers: int) -> tuple[int, float]:
     """Calls and wall time of ``papers`` papers with one call at a time, in-process."""
-    from tasks.generate import choose_targets, generate_papers, plan_generation
-    from tasks.storage import Lake
+    from tasks.generate.steps import choose_targets, generate_papers, plan_generation
+    from tasks.io.storage import Lake
 
     one = settings.model_copy(update={
         "home": settings.home + "-seq", "lake": "", "catalog": "",
@@ -121,11 +121,12 @@ def sequential_sample(settings, url: str, papers: int) -> tuple[int, float]:
 
 def corpus_papers() -> list[tuple[object, int]]:
     """(PaperWork, whole-paper tokens) for every corpus LaTeX source and PDF the extractors read."""
-    from tasks.generate import PaperWork
-    from tasks.llm import CHARS_PER_TOKEN
-    from tasks.parse.latex import extract_latex
-    from tasks.parse.pdf import extract_pdf
-    from tasks.parse.project import flatten, read_tex_dir, read_tex_files
+    from tasks.documents.eprint import read_tex_dir, read_tex_files
+    from tasks.extract.parse.latex import extract_latex
+    from tasks.extract.parse.pdf import extract_pdf
+    from tasks.extract.parse.project import flatten
+    from tasks.generate.steps import PaperWork
+    from tasks.io.llm import CHARS_PER_TOKEN
 
     out = []
     sources = []
@@ -154,8 +155,8 @@ def corpus_papers() -> list[tuple[object, int]]:
 
 def corpus_tokens(settings, url: str) -> tuple[int, int, float, float]:
     """Prompt tokens per candidate on the corpus papers, ours vs the whole paper in every call."""
-    from tasks.generate import choose_targets, generate_papers
-    from tasks.storage import Lake
+    from tasks.generate.steps import choose_targets, generate_papers
+    from tasks.io.storage import Lake
 
     real = settings.model_copy(update={"home": settings.home + "-corpus", "lake": "", "catalog": ""})
     ours = whole = candidates = papers = 0
@@ -183,7 +184,7 @@ def main() -> None:
     per_paper = 20
     papers = args.candidates // per_paper
 
-    from tasks.settings import load_settings
+    from tasks.core.settings import load_settings
 
     home = Path(tempfile.mkdtemp(prefix="stormborn-bench-generate-"))
     os.chdir(home)

@@ -18,34 +18,40 @@ from benchmarks.common import ROOT, ensure_prefect, make_snapshot, run_cli
 
 def plain(snapshot: str, home: str) -> None:
     """The flow's work without orchestration: each task's function, sequentially."""
-    from toolz import partition_all
-
-    from tasks.harvest import (
-        SourceSpec, fetch_venue, join_reviews, land_rejects, list_window, process_papers,
-        publish, run_scope, validate_and_land)
-    from tasks.settings import load_settings
-    from tasks.storage import Lake
+    from tasks.core.settings import load_settings
+    from tasks.harvest.steps import (
+        DocumentBatch,
+        Found,
+        SourceSpec,
+        document_batches,
+        fetch_venue,
+        join_reviews,
+        land_papers,
+        list_window,
+        process_papers,
+        run_scope,
+    )
+    from tasks.io.runs import land_rejects, publish
+    from tasks.io.storage import Lake
+    from tasks.io.validate import land_validated
 
     settings = load_settings(home=home)
     spec = SourceSpec("snapshot", snapshot)
     src = spec.build(settings)
     since, until = src.default_window
     scope, run_id = run_scope(spec, since, until), "plain"
-    listings = [list_window.fn(settings, spec, w, run_id) for w in src.windows(since, until)]
-    answers = [fetch_venue.fn(settings, spec, r, run_id) for r in src.venues()]
-    joined = join_reviews([p for x in listings for p in x.papers],
-                          [s for a in answers for s in a.submissions], src.venues(), settings, run_id)
-    papers, _ = validate_and_land.fn(settings, "papers", joined.papers, scope, run_id)
-    validate_and_land.fn(settings, "reviews", joined.reviews, scope, run_id)
-    lake, documents, filters, rejects = Lake.from_settings(settings), [], [], list(joined.rejects)
-    for batch in partition_all(settings.batch_size, papers):
-        out = process_papers(settings, src, lake, list(batch), joined.decisions, run_id)
-        documents += out.documents
-        filters += out.filters
-        rejects += out.rejects
-    validate_and_land.fn(settings, "documents", documents, scope, run_id)
-    validate_and_land.fn(settings, "paper_filters", filters, scope, run_id)
-    land_rejects.fn(settings, rejects, scope)
+    found = Found.of([list_window.fn(settings, spec, w, run_id) for w in src.windows(since, until)],
+                     [fetch_venue.fn(settings, spec, r, run_id) for r in src.venues()])
+    joined = join_reviews(found.papers, found.submissions, src.venues(), settings, run_id)
+    papers, _ = land_validated.fn(settings, "papers", joined.papers, scope, run_id, land=False)
+    land_validated.fn(settings, "reviews", joined.reviews, scope, run_id)
+    lake = Lake.from_settings(settings)
+    documents = DocumentBatch.merge([process_papers(settings, src, lake, *batch.value, run_id)
+                                     for batch in document_batches(papers, joined, settings.batch_size)])
+    land_papers.fn(settings, documents.licensed(papers), scope)
+    land_validated.fn(settings, "documents", documents.documents, scope, run_id)
+    land_validated.fn(settings, "paper_filters", joined.failed_filters + documents.filters, scope, run_id)
+    land_rejects.fn(settings, found.rejects + joined.rejects + documents.rejects, scope)
     publish.fn(settings, run_id)
 
 
@@ -71,8 +77,8 @@ def main() -> None:
     flow_s = run_cli(["harvest", "--source", "snapshot", "--path", str(snapshot), "--since", "2024-05-01",
                       "--until", "2024-05-31"], {**env, "STORMBORN_HOME": str(work / "flow")}, ROOT)
 
-    from tasks.settings import load_settings
-    from tasks.storage import query
+    from tasks.core.settings import load_settings
+    from tasks.io.storage import query
 
     run = query(load_settings(home=str(work / "flow")), "SELECT * FROM runs").iloc[0]
     n = args.papers

@@ -18,8 +18,8 @@ from pathlib import Path
 import pymupdf
 
 from benchmarks.common import CORPUS, ROOT, ensure_prefect, run_cli
-from tasks.filters import keyword_hits
-from tasks.settings import DEFAULT_KEYWORDS
+from tasks.core.settings import DEFAULT_KEYWORDS
+from tasks.harvest.filters import keyword_hits
 
 
 def raw_loop(paths: list[Path]) -> tuple[int, float]:
@@ -37,12 +37,12 @@ def pipeline_one_process(folder: Path, home: Path) -> tuple[int, float]:
     """The documents stage's own work (read, store, parse, count) in this process, no orchestration."""
     from datetime import date
 
-    from tasks.filters import rating_decision
-    from tasks.harvest import process_papers
-    from tasks.settings import load_settings
-    from tasks.sources.arxiv import Window
-    from tasks.sources.local import LocalSource
-    from tasks.storage import Lake
+    from tasks.core.settings import load_settings
+    from tasks.harvest.filters import rating_decision
+    from tasks.harvest.sources.arxiv import Window
+    from tasks.harvest.sources.local import LocalSource
+    from tasks.harvest.steps import process_papers
+    from tasks.io.storage import Lake
 
     settings = load_settings(home=str(home))
     source = LocalSource(settings, folder)
@@ -72,8 +72,8 @@ def main() -> None:
            "STORMBORN_BATCH_SIZE": "12"}  # 16 tasks: enough to keep both workers busy
     flow_s = run_cli(["harvest", "--source", "local", "--path", str(folder)], env, ROOT)
 
-    from tasks.settings import load_settings
-    from tasks.storage import query
+    from tasks.core.settings import load_settings
+    from tasks.io.storage import query
 
     settings = load_settings(home=str(work / "home"))
     run = query(settings, "SELECT * FROM runs").iloc[0]

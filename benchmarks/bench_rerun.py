@@ -36,8 +36,8 @@ def main() -> None:
     second_s = run_cli(cmd, env, ROOT)
     after = fetch_records(work / "home")
 
-    from tasks.settings import load_settings
-    from tasks.storage import query
+    from tasks.core.settings import load_settings
+    from tasks.io.storage import query
 
     settings = load_settings(home=str(work / "home"))
     runs = query(settings, "SELECT stage_seconds FROM runs ORDER BY started_at")

@@ -68,8 +68,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _world(root: Path, candidates: int, reviewers: int):
-    from tasks import review
-    from tasks.settings import load_settings
+    from tasks.core.settings import load_settings
+    from tasks.curate import review
     from tests.factories import candidate_catalog
 
     settings = load_settings(home=str(root / "home"))
@@ -82,7 +82,7 @@ def _world(root: Path, candidates: int, reviewers: int):
 def _forms(db, seed: int = 1):
     """Reviews like experts': each candidate has a quality, each reviewer scores it give or take
     one point, keeps it when it is 3 or more, and 5 % of the time decides the other way."""
-    from tasks.models import PRINCIPLES
+    from tasks.core.records import PRINCIPLES
 
     rng = random.Random(seed)
     pairs = db.rows("SELECT candidate_id, reviewer FROM assignments ORDER BY candidate_id, reviewer")
@@ -137,7 +137,8 @@ def main() -> None:
                         help="Reviews submitted one at a time (a sample: the rate is what matters).")
     args = parser.parse_args()
 
-    from tasks import export, review, selection
+    from tasks.curate import agreement as agreement_of
+    from tasks.curate import export, review, selection
 
     root = Path(tempfile.mkdtemp(prefix="bench-review-"))
     try:
@@ -190,7 +191,7 @@ def main() -> None:
 
         # 3-4. agreement, selection, export
         t = time.perf_counter()
-        agreement = review.agreement(stored)
+        agreement = agreement_of.agreement(stored)
         print(f"agreement over {len(stored)} reviews: {time.perf_counter() - t:.2f} s "
               f"(alpha overall {agreement.alpha['overall']:.3f}, decision {agreement.alpha['decision']:.3f})")
         t = time.perf_counter()

@@ -79,6 +79,6 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> float:
 
 def ensure_prefect(home: Path) -> str:
     from flows.runtime import start_local_server
-    from tasks.settings import load_settings
+    from tasks.core.settings import load_settings
 
     return start_local_server(load_settings(home=str(home)))

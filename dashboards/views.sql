@@ -1,4 +1,4 @@
--- Analyst views, created in the DuckDB catalog by every publish step (tasks/storage.py).
+-- Analyst views, created in the DuckDB catalog by every publish step (tasks/io/storage/catalog.py).
 -- Dashboards read only these views and the contract tables (runs, papers, reviews,
 -- paper_filters, documents, extractions, sections, expressions, expression_edges, rejects,
 -- validations, quarantine, candidates, llm_calls).

@@ -2,7 +2,8 @@
 
 Each module defines ``STAGE`` (the table it checks), ``ENTITY`` (the column that names a row in
 quarantine) and ``expectations()`` returning GX 1.x expectation objects. Row-level expectations
-quarantine the rows they fail; table-level ones are recorded in ``validations``.
+quarantine the rows they fail; table-level ones are recorded in ``validations``. Allowed values
+come from ``tasks.core.records`` (``allowed(Verdict)``…): one definition for models and suites.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import importlib
 SUITES = ("papers", "reviews", "paper_filters", "documents", "extractions", "sections", "expressions",
           "expression_edges", "candidate_targets", "candidate_drafts", "candidate_answers",
           "candidate_contexts", "candidate_questions", "candidate_verdicts", "selections")
-
-SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 
 
 def load(stage: str):

@@ -3,6 +3,8 @@ a target expression, and carries the prompt versions and models that will produc
 
 import great_expectations as gx
 
+from tasks.core.records import SNAKE_CASE, CandidateStatus, TargetKind, allowed
+
 STAGE = "candidate_targets"
 ENTITY = "candidate_id"
 DATA_DOCS = False  # runs in every generation task: outcomes go to `validations` only
@@ -16,7 +18,7 @@ def expectations():
         E.ExpectColumnValuesToNotBeNull(column="paper_id"),
         E.ExpectColumnValuesToNotBeNull(column="target_expr"),
         E.ExpectColumnValueLengthsToBeBetween(column="target_latex", min_value=1),
-        E.ExpectColumnValuesToBeInSet(column="target_kind", value_set=["equation", "statement"]),
-        E.ExpectColumnValuesToBeInSet(column="status", value_set=["pending", "done", "dropped", "failed"]),
-        E.ExpectColumnValuesToMatchRegex(column="reason", regex=r"^[a-z][a-z0-9_]*$"),
+        E.ExpectColumnValuesToBeInSet(column="target_kind", value_set=allowed(TargetKind)),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=allowed(CandidateStatus)),
+        E.ExpectColumnValuesToMatchRegex(column="reason", regex=SNAKE_CASE),
     ]

@@ -3,6 +3,8 @@ rationale and a confidence in [0, 1]; ``done`` only for ``derive``."""
 
 import great_expectations as gx
 
+from tasks.core.records import Verdict, allowed
+
 STAGE = "candidate_verdicts"
 ENTITY = "candidate_id"
 DATA_DOCS = False  # runs in every generation task: outcomes go to `validations` only
@@ -11,7 +13,7 @@ DATA_DOCS = False  # runs in every generation task: outcomes go to `validations`
 def expectations():
     E = gx.expectations
     return [
-        E.ExpectColumnValuesToBeInSet(column="verdict", value_set=["derive", "define", "other"]),
+        E.ExpectColumnValuesToBeInSet(column="verdict", value_set=allowed(Verdict)),
         E.ExpectColumnValuesToNotBeNull(column="verdict"),
         E.ExpectColumnValuesToBeBetween(column="verdict_confidence", min_value=0, max_value=1),
         E.ExpectColumnValueLengthsToBeBetween(column="verdict_rationale", min_value=1),

@@ -2,7 +2,7 @@
 
 import great_expectations as gx
 
-from expectations import SNAKE_CASE
+from tasks.core.records import SNAKE_CASE, DocumentKind, ParseStatus, allowed
 
 STAGE = "documents"
 ENTITY = "paper_id"
@@ -12,8 +12,8 @@ def expectations():
     E = gx.expectations
     return [
         E.ExpectColumnValuesToNotBeNull(column="paper_id"),
-        E.ExpectColumnValuesToBeInSet(column="kind", value_set=["pdf", "latex"]),
-        E.ExpectColumnValuesToBeInSet(column="parse_status", value_set=["ok", "rejected"]),
+        E.ExpectColumnValuesToBeInSet(column="kind", value_set=allowed(DocumentKind)),
+        E.ExpectColumnValuesToBeInSet(column="parse_status", value_set=allowed(ParseStatus)),
         E.ExpectColumnValuesToMatchRegex(column="sha256", regex=r"^[0-9a-f]{64}$"),
         E.ExpectColumnValuesToMatchRegex(column="reason", regex=SNAKE_CASE),
         E.ExpectColumnValuesToNotBeNull(column="reason", row_condition='parse_status == "rejected"',

@@ -2,6 +2,8 @@
 
 import great_expectations as gx
 
+from tasks.core.records import EdgeVia, allowed
+
 STAGE = "expression_edges"
 ENTITY = "from_expr"
 
@@ -11,7 +13,7 @@ def expectations():
     return [
         E.ExpectColumnValuesToNotBeNull(column="from_expr"),
         E.ExpectColumnValuesToNotBeNull(column="to_expr"),
-        E.ExpectColumnValuesToBeInSet(column="via", value_set=["equation", "statement", "proof", "introduction"]),
+        E.ExpectColumnValuesToBeInSet(column="via", value_set=allowed(EdgeVia)),
         E.ExpectCompoundColumnsToBeUnique(column_list=["from_expr", "to_expr", "via"]),
         E.ExpectColumnValuesToNotBeNull(column="label"),
     ]

@@ -3,6 +3,8 @@ source (file and character span for LaTeX, page and bounding box for PDF)."""
 
 import great_expectations as gx
 
+from tasks.core.records import ExpressionKind, Extractor, allowed
+
 STAGE = "expressions"
 ENTITY = "expr_id"
 
@@ -16,8 +18,8 @@ def expectations():
         E.ExpectColumnValuesToNotBeNull(column="expr_id"),
         E.ExpectColumnValuesToBeUnique(column="expr_id"),
         E.ExpectColumnValuesToNotBeNull(column="paper_id"),
-        E.ExpectColumnValuesToBeInSet(column="extractor", value_set=["latex", "pdf"]),
-        E.ExpectColumnValuesToBeInSet(column="kind", value_set=["equation", "statement", "proof"]),
+        E.ExpectColumnValuesToBeInSet(column="extractor", value_set=allowed(Extractor)),
+        E.ExpectColumnValuesToBeInSet(column="kind", value_set=allowed(ExpressionKind)),
         E.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1, max_value=200_000),
         E.ExpectColumnValuesToNotBeNull(column="latex", row_condition=LATEX, condition_parser="pandas"),
         E.ExpectColumnValuesToNotBeNull(column="latex_expanded", row_condition=LATEX, condition_parser="pandas"),

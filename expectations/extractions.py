@@ -2,6 +2,8 @@
 
 import great_expectations as gx
 
+from tasks.core.records import ExtractionStatus, ExtractorUsed, allowed
+
 STAGE = "extractions"
 ENTITY = "paper_id"
 
@@ -11,8 +13,8 @@ def expectations():
     return [
         E.ExpectColumnValuesToNotBeNull(column="paper_id"),
         E.ExpectColumnValuesToBeUnique(column="paper_id"),
-        E.ExpectColumnValuesToBeInSet(column="extractor", value_set=["latex", "pdf", "none"]),
-        E.ExpectColumnValuesToBeInSet(column="status", value_set=["ok", "partial", "failed"]),
+        E.ExpectColumnValuesToBeInSet(column="extractor", value_set=allowed(ExtractorUsed)),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=allowed(ExtractionStatus)),
         E.ExpectColumnValuesToBeBetween(column="expressions", min_value=0),
         E.ExpectColumnValuesToBeBetween(column="seconds", min_value=0),
     ]

@@ -2,7 +2,7 @@
 
 import great_expectations as gx
 
-from expectations import SNAKE_CASE
+from tasks.core.records import SNAKE_CASE, KeywordRule, RatingRule, allowed
 
 STAGE = "paper_filters"
 ENTITY = "paper_id"
@@ -13,8 +13,8 @@ def expectations():
     return [
         E.ExpectColumnValuesToNotBeNull(column="paper_id"),
         E.ExpectColumnValuesToBeUnique(column="paper_id"),
-        E.ExpectColumnValuesToBeInSet(column="rating_rule", value_set=["pass", "fail", "skipped"]),
-        E.ExpectColumnValuesToBeInSet(column="keyword_rule", value_set=["pass", "fail", "not_evaluated"]),
+        E.ExpectColumnValuesToBeInSet(column="rating_rule", value_set=allowed(RatingRule)),
+        E.ExpectColumnValuesToBeInSet(column="keyword_rule", value_set=allowed(KeywordRule)),
         E.ExpectColumnValuesToBeBetween(column="rating_mean", min_value=0, max_value=10),
         E.ExpectColumnValuesToBeBetween(column="keyword_total", min_value=0),
         E.ExpectColumnValuesToMatchRegex(column="reason", regex=SNAKE_CASE),

@@ -2,6 +2,8 @@
 
 import great_expectations as gx
 
+from tasks.core.records import MatchMethod, PaperSource, allowed
+
 STAGE = "papers"
 ENTITY = "paper_id"
 
@@ -14,10 +16,10 @@ def expectations():
         E.ExpectColumnValuesToMatchRegex(column="paper_id", regex=r"^(?:arxiv|openreview|local):\S+$"),
         E.ExpectColumnValuesToNotBeNull(column="title"),
         E.ExpectColumnValueLengthsToBeBetween(column="title", min_value=1, max_value=1000),
-        E.ExpectColumnValuesToBeInSet(column="source", value_set=["arxiv", "openreview", "local", "snapshot"]),
+        E.ExpectColumnValuesToBeInSet(column="source", value_set=allowed(PaperSource)),
         E.ExpectColumnValuesToNotBeNull(column="license"),
         E.ExpectColumnValuesToBeInSet(
             column="match_method",
-            value_set=["arxiv_id", "title_authors", "title_only", "none", "not_applicable"]),
+            value_set=allowed(MatchMethod)),
         E.ExpectColumnValuesToBeBetween(column="match_score", min_value=0, max_value=100),
     ]

@@ -2,6 +2,8 @@
 
 import great_expectations as gx
 
+from tasks.core.records import Extractor, allowed
+
 STAGE = "sections"
 ENTITY = "section_id"
 
@@ -12,7 +14,7 @@ def expectations():
         E.ExpectColumnValuesToNotBeNull(column="section_id"),
         E.ExpectColumnValuesToBeUnique(column="section_id"),
         E.ExpectColumnValuesToNotBeNull(column="paper_id"),
-        E.ExpectColumnValuesToBeInSet(column="extractor", value_set=["latex", "pdf"]),
+        E.ExpectColumnValuesToBeInSet(column="extractor", value_set=allowed(Extractor)),
         E.ExpectColumnValuesToBeBetween(column="level", min_value=0, max_value=3),
         E.ExpectColumnValuesToNotBeNull(column="title"),
         E.ExpectColumnValuesToNotBeNull(column="source_file", row_condition='extractor == "latex"',

@@ -3,20 +3,17 @@ they belong (a chosen row has a rank and an expert score on the 1–5 scale)."""
 
 import great_expectations as gx
 
-from expectations import SNAKE_CASE
+from tasks.core.records import SNAKE_CASE, SelectionReason, allowed
 
 STAGE = "selections"
 ENTITY = "candidate_id"
-
-REASONS = ["selected", "paper_cap", "below_cut", "rejected_by_experts", "awaiting_adjudication",
-           "incomplete_reviews", "low_correctness"]
 
 
 def expectations():
     E = gx.expectations
     return [
         E.ExpectColumnValuesToBeUnique(column="candidate_id"),
-        E.ExpectColumnValuesToBeInSet(column="reason", value_set=REASONS),
+        E.ExpectColumnValuesToBeInSet(column="reason", value_set=allowed(SelectionReason)),
         E.ExpectColumnValuesToMatchRegex(column="reason", regex=SNAKE_CASE),
         E.ExpectColumnValueLengthsToBeBetween(column="detail", min_value=1),
         E.ExpectColumnValuesToBeBetween(column="expert_score", min_value=1, max_value=5),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from tasks.settings import Settings
+from tasks.core.settings import Settings
 
 
 def _answers(url: str) -> bool:
@@ -81,9 +81,9 @@ def dask_task_runner(settings: Settings):
         "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
         "silence_logs": logging.WARNING,
         # Workers import the task code (Prefect, PyMuPDF, pyarrow: seconds) as they start,
-        # while the flow lists papers, instead of inside their first task; tasks.validate's
+        # while the flow lists papers, instead of inside their first task; tasks.io.validate's
         # dask_setup builds the Great Expectations context (~7 s) in the background.
-        "preload": ["tasks.harvest", "tasks.generate", "tasks.validate"]})
+        "preload": ["tasks.harvest.steps", "tasks.generate.steps", "tasks.io.validate"]})
 
 
 LOCAL_MODEL = "gemma3-270m"

@@ -2,7 +2,7 @@
 
 FastAPI (already in the stack through Prefect) serves several concurrent reviewers from one
 process: page handlers are plain functions run in its thread pool, and every read or write is a
-short SQLite transaction (``tasks.review``), so reviewers never wait on each other for more than
+short SQLite transaction (``tasks.curate.review``), so reviewers never wait on each other for more than
 one write. Logins are long random tokens (stored hashed) kept in an HttpOnly, SameSite=Strict
 cookie; API clients send ``Authorization: Bearer <token>``.
 
@@ -20,7 +20,7 @@ import uuid
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,10 +28,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from tasks import review, storage
-from tasks.models import PRINCIPLES
-from tasks.parse.pdf import page_png
-from tasks.settings import Settings
+from reviewapp.highlight import highlight
+from tasks.core.records import PRINCIPLES, Decision
+from tasks.core.settings import Settings
+from tasks.curate import agreement as agreement_of
+from tasks.curate import review
+from tasks.curate.review import ReviewDB
+from tasks.documents.pages import page_png
 
 HERE = Path(__file__).parent
 COOKIE = "stormborn_token"
@@ -52,7 +55,7 @@ class SnapshotPublisher:
     so a burst of submissions costs one copy, and a slow lake never slows a reviewer down.
     """
 
-    def __init__(self, settings: Settings, db: storage.ReviewDB):
+    def __init__(self, settings: Settings, db: ReviewDB):
         self.settings, self.db = settings, db
         self.min_interval_s = settings.review.snapshot_seconds
         self._wanted = threading.Event()
@@ -221,7 +224,7 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
             request, "candidate.html", who=who, item=data,
             mine=review.own_review(db, who.name, candidate_id),
             others=[r for r in review.all_reviews(db) if r.candidate_id == candidate_id] if who.is_admin else [],
-            context_runs=review.highlight(context_text, data.get("question_evidence") or []),
+            context_runs=highlight(context_text, data.get("question_evidence") or []),
             submission_id=uuid.uuid4().hex, position=at, total=len(ids),
             done=sum(i["done"] for i in items),
             previous=ids[at - 1] if at else None,
@@ -251,16 +254,16 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
 
     @lru_cache(maxsize=64)
     def _render(uri: str, number: int, bbox: tuple[float, ...] | None) -> bytes:
-        data = storage.Lake.from_settings(settings).read_uri(uri)
+        data = review.read_document(settings, uri)
         return page_png(data, number, list(bbox) if bbox else None)
 
     # -- admin -------------------------------------------------------------------------------
     @app.get("/admin", response_class=HTMLResponse)
     def admin_page(request: Request, who: Admin, loaded: int | None = None, assigned: int | None = None):
-        agreement = review.agreement(review.all_reviews(db))
+        agreement = agreement_of.agreement(review.all_reviews(db))
         return page(request, "admin.html", who=who, agreement=agreement, progress=review.progress(db),
                     loaded=loaded, assigned=assigned,
-                    queue=review.adjudication_queue(db, settings.review.disagreement),
+                    queue=agreement_of.adjudication_queue(db, settings.review.disagreement),
                     decided=review.adjudications(db), threshold=settings.review.disagreement)
 
     @app.post("/admin/load")
@@ -276,7 +279,7 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
         return RedirectResponse(f"/admin?loaded={new}&assigned={result.assigned}", status_code=303)
 
     @app.post("/admin/candidates/{candidate_id}/adjudicate")
-    def adjudicate_form(candidate_id: str, who: Admin, decision: Annotated[Literal["keep", "reject"], Form()],
+    def adjudicate_form(candidate_id: str, who: Admin, decision: Annotated[Decision, Form()],
                         comment: Annotated[str, Form(max_length=5000)] = ""):
         review.adjudicate(db, who, candidate_id, decision, comment)
         changed()
@@ -308,10 +311,10 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
 
     @app.get("/api/stats")
     def api_stats(who: Admin) -> dict[str, Any]:
-        agreement = review.agreement(review.all_reviews(db))
+        agreement = agreement_of.agreement(review.all_reviews(db))
         return {"alpha": agreement.alpha, "units": agreement.units, "reviews": agreement.reviews,
                 "progress": review.progress(db),
                 "adjudication_queue": [q["candidate_id"] for q in
-                                       review.adjudication_queue(db, settings.review.disagreement)]}
+                                       agreement_of.adjudication_queue(db, settings.review.disagreement)]}
 
     return app

@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
-    from tasks.settings import load_settings
+    from tasks.core.settings import load_settings
 
     monkeypatch.chdir(tmp_path)  # no stormborn.toml from the developer's checkout
     return load_settings(home=str(tmp_path / "home"), dask_workers=2, batch_size=2)

@@ -153,8 +153,8 @@ def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: boo
     Returns the candidate ids. The first candidate's question has broken LaTeX when ``broken``;
     ``answers`` replaces the derivation of some candidates (by id).
     """
-    from tasks import storage
-    from tasks.models import Candidate, Document, Expression, Paper
+    from tasks.core.records import Candidate, Document, Expression, Paper
+    from tasks.io import storage
 
     lake = storage.Lake.from_settings(settings)
     ids = []

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.models import Paper
-from tasks.storage import Lake, publish_catalog
+from tasks.core.records import Paper
+from tasks.io.storage import Lake, publish_catalog
 from tests.factories import paper_pdf
 
 runner = CliRunner()
@@ -60,7 +60,7 @@ def test_bad_arguments_give_one_line_errors(args, message, tmp_path, monkeypatch
 
 def test_sql_formats(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    from tasks.settings import load_settings
+    from tasks.core.settings import load_settings
 
     settings = load_settings()
     Lake.from_settings(settings).write_table(
@@ -91,7 +91,7 @@ def test_analyst_queries_work_while_a_harvest_runs(tmp_path):
            "STORMBORN_HOME": str(tmp_path / "home"), "STORMBORN_BATCH_SIZE": "2"}
     cli = [sys.executable, "-m", "flows.cli"]
     cwd = Path(__file__).resolve().parents[2]
-    from tasks.settings import load_settings
+    from tasks.core.settings import load_settings
 
     publish_catalog(load_settings(home=str(tmp_path / "home")))
     log = tmp_path / "harvest.log"  # a file, not a pipe: a full pipe would block the harvest

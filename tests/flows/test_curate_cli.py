@@ -7,8 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks import review
-from tasks.models import PRINCIPLES
+from tasks.core.records import PRINCIPLES
+from tasks.curate import review
 from tests.factories import candidate_catalog
 
 runner = CliRunner()

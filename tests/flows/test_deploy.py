@@ -45,7 +45,7 @@ def test_deploy_registers_a_monthly_cron_on_a_process_pool():
     assert pool.type == "process"
     (schedule,) = deployment.schedules
     assert schedule.schedule.cron == "0 3 1 * *" and schedule.schedule.timezone == "UTC"
-    assert deployment.entrypoint == "flows/harvest.py:monthly_harvest"
+    assert deployment.entrypoint == "flows/deployments.py:monthly_harvest"
     # Idempotent: deploying again updates the same deployment.
     assert deploy_monthly_harvest("test-process-pool") == deployment_id
 
@@ -53,6 +53,18 @@ def test_deploy_registers_a_monthly_cron_on_a_process_pool():
 def test_deployed_runs_use_the_dask_task_runner():
     from prefect_dask import DaskTaskRunner
 
-    from flows.harvest import monthly_harvest
+    from flows.deployments import monthly_harvest
 
     assert isinstance(monthly_harvest.task_runner, DaskTaskRunner)
+
+
+def test_importing_a_flow_builds_no_task_runner_from_settings():
+    """The runner is attached when a flow is run (CLI, tests) or deployed, not at import."""
+    from prefect_dask import DaskTaskRunner
+
+    from flows.extract import extract_expressions
+    from flows.generate import generate_candidates
+    from flows.harvest import monthly_harvest
+
+    for flow in (monthly_harvest, extract_expressions, generate_candidates):
+        assert not isinstance(flow.task_runner, DaskTaskRunner)

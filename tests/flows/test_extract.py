@@ -1,6 +1,6 @@
 """``extract-expressions`` on its own, over what a harvest left in the catalog."""
 
-from tasks.storage import query
+from tasks.io.storage import query
 from tests.flows.test_harvest import run_flow
 
 
@@ -13,7 +13,7 @@ def run_extract(settings, **kwargs):
 
 
 def test_extract_flow_skips_unchanged_papers_and_forces_one(settings):
-    from tasks.sources.snapshot import SnapshotSource
+    from tasks.harvest.sources.snapshot import SnapshotSource
 
     since, until = SnapshotSource(settings).default_window
     assert run_flow(settings, since=since, until=until, source="snapshot").papers_extracted == 2

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.storage import query
+from tasks.io.storage import query
 from tests.flows.test_harvest import run_flow
 from tests.llm_server import Script, ScriptedLLM
 
@@ -43,7 +43,7 @@ def candidates(settings):
 
 
 def test_monthly_flow_generates_and_an_unchanged_rerun_calls_nothing(settings):
-    from tasks.sources.snapshot import SnapshotSource
+    from tasks.harvest.sources.snapshot import SnapshotSource
 
     since, until = SnapshotSource(settings).default_window
     with ScriptedLLM() as server:
@@ -70,8 +70,9 @@ def test_monthly_flow_generates_and_an_unchanged_rerun_calls_nothing(settings):
 
 def test_killed_generate_resumes_to_the_same_tables(settings, tmp_path):
     from prefect.settings import get_current_settings
-    from tasks.settings import load_settings
-    from tasks.sources.snapshot import SnapshotSource
+
+    from tasks.core.settings import load_settings
+    from tasks.harvest.sources.snapshot import SnapshotSource
 
     since, until = SnapshotSource(settings).default_window
     run_flow(settings, since=since, until=until, source="snapshot")  # harvest + expressions, no LLM

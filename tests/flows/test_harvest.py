@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.storage import Lake, query
+from tasks.io.storage import Lake, query
 from tests.factories import image_only_pdf, paper_pdf, pdf_bytes, tarball, tex_project
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -34,7 +34,7 @@ def fetch_states(settings):
 
 
 def test_demo_snapshot_end_to_end_and_idempotent_rerun(settings):
-    from tasks.sources.snapshot import SnapshotSource
+    from tasks.harvest.sources.snapshot import SnapshotSource
 
     since, until = SnapshotSource(settings).default_window
     first = run_flow(settings, since=since, until=until, source="snapshot")

@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from tasks.ratelimit import ARXIV_API_LIMIT, ensure_rate_limits, prefect_throttle
-from tasks.settings import ArxivSettings, FetchSettings, OpenReviewSettings, VenueRule, load_settings
-from tasks.storage import query
+from tasks.core.settings import ArxivSettings, FetchSettings, OpenReviewSettings, VenueRule, load_settings
+from tasks.io.ratelimit import ARXIV_API_LIMIT, ensure_rate_limits, prefect_throttle
+from tasks.io.storage import query
 from tests.factories import paper_pdf, tarball, tex_project, v2_note
 from tests.flows.test_harvest import run_flow
 from tests.stubs import StubWeb

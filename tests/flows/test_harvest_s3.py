@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from tasks.settings import S3Settings, load_settings
-from tasks.storage import Lake, query
+from tasks.core.settings import S3Settings, load_settings
+from tasks.io.storage import Lake, query
 from tests.flows.test_harvest import run_flow
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -34,7 +34,7 @@ def test_lake_on_s3_with_explicit_endpoint_settings(moto_server, tmp_path, monke
 
 
 def test_snapshot_harvest_into_s3(settings, s3_env, tmp_path):
-    from tasks.sources.snapshot import SnapshotSource
+    from tasks.harvest.sources.snapshot import SnapshotSource
 
     s3_settings = load_settings(home=str(tmp_path / "home"), lake=f"s3://{s3_env}/stormborn",
                                 dask_workers=2, batch_size=2)

@@ -5,7 +5,7 @@ run completes), not the quality of what it writes."""
 
 import pytest
 
-from tasks.storage import query
+from tasks.io.storage import query
 from tests.flows.test_generate import run_generate
 from tests.flows.test_harvest import run_flow
 
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.timeout(1200)]
 
 def test_generate_with_the_bundled_local_model(settings):
     from flows.runtime import LOCAL_MODEL, local_llm
-    from tasks.sources.snapshot import SnapshotSource
+    from tasks.harvest.sources.snapshot import SnapshotSource
 
     since, until = SnapshotSource(settings).default_window
     run_flow(settings, since=since, until=until, source="snapshot")  # no endpoint: stops after expressions

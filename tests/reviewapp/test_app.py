@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reviewapp.app import COOKIE, create_app
-from tasks import review
+from tasks.curate import review
 from tests.factories import candidate_catalog
 
 SCORES = {"reasoning_density": 4, "problem_clarity": 5, "derivation_correctness": 4,

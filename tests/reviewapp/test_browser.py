@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from reviewapp.app import create_app
-from tasks import review
+from tasks.curate import review
 from tests.factories import candidate_catalog
 
 CHROMIUM = "/usr/bin/chromium"

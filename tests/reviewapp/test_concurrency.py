@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tasks import review, storage
-from tasks.models import PRINCIPLES, Candidate
+from tasks.core.records import PRINCIPLES, Candidate
+from tasks.curate import review
+from tasks.io import storage
 from tests.factories import candidate_catalog
 
 

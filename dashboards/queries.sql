@@ -1,0 +1,73 @@
+-- Named queries the stages, the review app's loader and the CLI run against the catalog
+-- (tasks/io/storage/catalog.py: `named_rows(settings, "<name>", **params)`). Parameters are
+-- bound (`$name`), never quoted in. `$paper_ids` is a list of paper ids, or NULL for all papers.
+
+-- name: recent_runs
+SELECT * FROM run_funnel LIMIT $limit;
+
+-- name: extraction_plan
+-- Accepted papers (paper_filters.passed) with a parsed LaTeX source and/or PDF.
+SELECT f.paper_id,
+       max(d.sha256) FILTER (WHERE d.kind = 'latex') AS latex_sha256,
+       max(d.sha256) FILTER (WHERE d.kind = 'pdf') AS pdf_sha256
+FROM paper_filters f JOIN documents d USING (paper_id)
+WHERE f.passed AND d.parse_status = 'ok'
+  AND (CAST($paper_ids AS VARCHAR[]) IS NULL OR list_contains(CAST($paper_ids AS VARCHAR[]), f.paper_id))
+GROUP BY f.paper_id
+ORDER BY f.paper_id;
+
+-- name: generation_papers
+-- Papers with extracted expressions (extraction ok or partial).
+SELECT paper_id, extractor
+FROM extractions
+WHERE status IN ('ok', 'partial') AND expressions > 0
+  AND (CAST($paper_ids AS VARCHAR[]) IS NULL OR list_contains(CAST($paper_ids AS VARCHAR[]), paper_id))
+ORDER BY paper_id;
+
+-- name: generation_expressions
+SELECT x.*
+FROM expressions x JOIN extractions e USING (paper_id)
+WHERE e.status IN ('ok', 'partial') AND e.expressions > 0
+  AND (CAST($paper_ids AS VARCHAR[]) IS NULL OR list_contains(CAST($paper_ids AS VARCHAR[]), e.paper_id))
+ORDER BY x.paper_id, x.source_file NULLS LAST, x.char_start NULLS LAST, x.page, x.expr_id;
+
+-- name: generation_edges
+SELECT x.*
+FROM expression_edges x JOIN extractions e USING (paper_id)
+WHERE e.status IN ('ok', 'partial') AND e.expressions > 0
+  AND (CAST($paper_ids AS VARCHAR[]) IS NULL OR list_contains(CAST($paper_ids AS VARCHAR[]), e.paper_id));
+
+-- name: review_items
+-- Finished candidates as a reviewer sees them: question, derivation, evidence, the PDF page.
+SELECT c.candidate_id, c.paper_id, p.title, p.license, p.arxiv_id,
+       coalesce(p.primary_category, p.venue, p.source) AS topic,
+       c.question, c.answer, c.answer_evidence, c.question_evidence, c.target_expr, c.target_kind,
+       c.target_number, c.target_latex, c.setting, c.grounded_score, c.verdict_confidence,
+       e.page, e.bbox, e.context_before, e.context_after, d.uri AS pdf_uri
+FROM candidates c
+JOIN papers p USING (paper_id)
+LEFT JOIN expressions e ON e.expr_id = c.target_expr
+LEFT JOIN documents d ON d.paper_id = c.paper_id AND d.kind = 'pdf' AND d.parse_status = 'ok'
+WHERE c.status = 'done'
+ORDER BY c.paper_id, c.candidate_id;
+
+-- name: release_problems
+-- The selected problems of the latest selection, with their paper and lineage.
+WITH latest AS (SELECT selection_id FROM selections ORDER BY selected_at DESC LIMIT 1)
+SELECT s.selection_id, s.rank, s.expert_score, s.topic, c.candidate_id, c.paper_id, p.title,
+       p.arxiv_id, p.license, p.license_source, p.source AS paper_source, p.venue,
+       c.question, c.answer, c.target_expr, c.precondition_exprs, c.answer_evidence,
+       c.question_evidence, c.answer_span, c.answer_source, c.grounded_score,
+       c.prompt_versions, c.models
+FROM selections s JOIN latest USING (selection_id)
+JOIN candidates c USING (candidate_id)
+JOIN papers p ON p.paper_id = c.paper_id
+WHERE s.selected
+ORDER BY s.rank;
+
+-- name: release_reviews
+-- Every expert review with the five principles of the rubric (tasks.core.records.PRINCIPLES).
+SELECT candidate_id, reviewer, decision, reasoning_density, problem_clarity,
+       derivation_correctness, problem_difficulty, human_heuristics
+FROM expert_reviews
+ORDER BY candidate_id, reviewer;

@@ -1,0 +1,17 @@
+"""The ``stormborn`` command: one Typer app, its commands grouped by what they serve.
+
+- ``pipeline``: harvest, extract, generate, demo (run the flows);
+- ``catalog``: status, sql, config, deploy (analysts and operators);
+- ``curate``: review …, select, export (the human in the loop).
+"""
+
+import os
+
+# Before Prefect or Great Expectations are imported by any command: no telemetry from here.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from flows.cli import catalog, curate, pipeline  # noqa: E402,F401  (they register their commands)
+from flows.cli.common import app  # noqa: E402
+
+__all__ = ["app"]

@@ -1,0 +1,72 @@
+"""What every ``stormborn`` command shares: the Typer app, consoles, options, one-line errors,
+settings, and running a flow under a Prefect API with the Dask task runner."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from tasks.core.settings import Settings, load_settings
+
+app = typer.Typer(help="Turn new research papers into derivation datasets.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console(stderr=True)
+out = Console()
+
+LakeOpt = Annotated[Optional[str], typer.Option("--lake", help="Lake URL: a path or s3://bucket/prefix.")]
+DaskOpt = Annotated[Optional[str], typer.Option("--dask-address", help="tcp://host:port of an existing Dask scheduler.")]
+
+
+def plain(value) -> str:
+    """Render a query value for a terminal: lists as JSON, missing values as empty."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {escape(message)}")  # messages may hold [brackets]
+    raise typer.Exit(2)
+
+
+def settings_from(**overrides) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except Exception as exc:  # pydantic validation errors: one line, not a traceback
+        fail(f"invalid settings: {exc}".splitlines()[0])
+        raise
+
+
+def parse_date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{name} must be a date like 2024-05-01, got {value!r}")
+        raise
+
+
+def run_flow(settings: Settings, flow, **params):
+    """Run a flow under the configured Prefect API (or a local server), on a Dask task runner
+    built from ``settings``: the runner is attached here, when the flow is run."""
+    from flows.runtime import dask_task_runner, prefect_api
+
+    with prefect_api(settings) as api_url:
+        llm = f"  ·  LLM: {settings.llm.base_url} ({settings.llm.model})" if settings.llm.configured else ""
+        console.print(f"Prefect API: {api_url}  ·  lake: {settings.lake_url}{llm}")
+        return flow.with_options(task_runner=dask_task_runner(settings))(settings=settings, **params)

@@ -1,0 +1,567 @@
+"""Pydantic records: one model per entity, one table per model, and the allowed values.
+
+Each model's ``TABLE`` is the analyst-facing table name (a contract: keep them) and ``KEY`` the
+columns that identify a row. Storage writes and dedupes by ``KEY``, so a rerun of the same work
+replaces rows instead of adding duplicates.
+
+Every closed set of values (statuses, verdicts, kinds, reasons) is a ``Literal`` alias defined
+here once; the models use it, and the expectation suites and the code read it through
+``allowed(...)`` instead of copying the list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+# -- allowed values -------------------------------------------------------------------------------
+
+SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
+"""Every ``reason`` is a snake_case word, so it can be counted and grouped."""
+
+RunStatus = Literal["running", "completed", "failed", "stopped"]
+PaperSource = Literal["arxiv", "openreview", "local", "snapshot"]
+MatchMethod = Literal["arxiv_id", "title_authors", "title_only", "none", "not_applicable"]
+RatingRule = Literal["pass", "fail", "skipped"]
+KeywordRule = Literal["pass", "fail", "not_evaluated"]
+TextSource = Literal["latex", "pdf", "none"]
+DocumentKind = Literal["pdf", "latex"]
+ParseStatus = Literal["ok", "rejected"]
+Extractor = Literal["latex", "pdf"]
+ExtractorUsed = Literal["latex", "pdf", "none"]
+"""``none``: nothing could be read (the extraction then has status ``failed``)."""
+ExtractionStatus = Literal["ok", "partial", "failed"]
+ExpressionKind = Literal["equation", "statement", "proof"]
+TargetKind = Literal["equation", "statement"]
+"""What a derivation problem can ask for: a formula or a theorem-like statement (never a proof)."""
+EdgeVia = Literal["equation", "statement", "proof", "introduction"]
+CallStatus = Literal["ok", "invalid_output", "failed", "budget_exhausted"]
+Verdict = Literal["derive", "define", "other"]
+AgentStage = Literal["target", "query_draft", "answer_retriever", "context_collector",
+                     "question_refiner", "answer_filter"]
+"""How far a candidate got, in pipeline order."""
+CandidateStatus = Literal["pending", "done", "dropped", "failed"]
+Decision = Literal["keep", "reject"]
+Role = Literal["reviewer", "admin"]
+SelectionReason = Literal["selected", "paper_cap", "below_cut", "rejected_by_experts",
+                          "awaiting_adjudication", "incomplete_reviews", "low_correctness"]
+
+
+def allowed(values: Any) -> list[str]:
+    """The values of a ``Literal`` alias, in their declared order (for suites and checks)."""
+    return list(get_args(values))
+
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def stable_id(*parts: object) -> str:
+    """A short deterministic id for a tuple of inputs."""
+    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return h[:16]
+
+
+class Record(BaseModel):
+    TABLE: ClassVar[str]
+    KEY: ClassVar[tuple[str, ...]]
+    TIME: ClassVar[str]
+    """The timestamp column: when two rows share a KEY, the latest wins."""
+
+
+class Run(Record):
+    TABLE: ClassVar[str] = "runs"
+    KEY: ClassVar[tuple[str, ...]] = ("run_id",)
+    TIME: ClassVar[str] = "started_at"
+
+    run_id: str
+    flow: str
+    source: str
+    since: date | None = None
+    until: date | None = None
+    lake: str
+    status: RunStatus = "running"
+    """``stopped``: the LLM budget ran out; running it again resumes where it stopped."""
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    listed: int = 0
+    matched: int = 0
+    rating_pass: int = 0
+    documents_fetched: int = 0
+    keyword_pass: int = 0
+    rejected: int = 0
+    quarantined: int = 0
+    papers_extracted: int = 0
+    """Papers whose documents were turned into expressions in this run (not counting cached ones)."""
+    expressions: int = 0
+    expression_edges: int = 0
+    candidates: int = 0
+    """Derivation candidates generated or updated in this run (any status)."""
+    candidates_kept: int = 0
+    """Of those, ``status == "done"`` with verdict ``derive``."""
+    llm_calls: int = 0
+    """Calls sent to the LLM endpoint (cache hits not counted)."""
+    cost_usd: float = 0.0
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    """Wall time per stage (listing, reviews, documents, validation, publish)."""
+    prefect_flow_run_id: str | None = None
+
+
+class Paper(Record):
+    TABLE: ClassVar[str] = "papers"
+    KEY: ClassVar[tuple[str, ...]] = ("paper_id",)
+    TIME: ClassVar[str] = "ingested_at"
+
+    paper_id: str
+    """``arxiv:<id without version>``, ``openreview:<forum>`` or ``local:<sha256 prefix>``."""
+    source: PaperSource
+    title: str
+    authors: list[str] = Field(default_factory=list)
+    abstract: str = ""
+    arxiv_id: str | None = None
+    arxiv_version: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    primary_category: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    pdf_url: str | None = None
+    source_url: str | None = None
+    local_path: str | None = None
+    openreview_id: str | None = None
+    venue: str | None = None
+    decision: str | None = None
+    license: str = "unknown"
+    license_source: str = "unknown"
+    match_method: MatchMethod = "none"
+    match_score: float | None = None
+    run_id: str = ""
+    ingested_at: datetime = Field(default_factory=utcnow)
+
+
+class Submission(BaseModel):
+    """An OpenReview submission with its reviews, before it is joined to an arXiv paper."""
+
+    forum_id: str
+    venue: str
+    api_version: int
+    title: str
+    authors: list[str] = Field(default_factory=list)
+    arxiv_id: str | None = None
+    pdf_url: str | None = None
+    license: str | None = None
+    decision: str | None = None
+    reviews: list[Review] = Field(default_factory=list)
+
+
+class Review(Record):
+    TABLE: ClassVar[str] = "reviews"
+    KEY: ClassVar[tuple[str, ...]] = ("review_id",)
+    TIME: ClassVar[str] = "ingested_at"
+
+    review_id: str
+    forum_id: str
+    paper_id: str | None = None
+    venue: str
+    rating_field: str | None = None
+    rating_raw: str | None = None
+    rating: float | None = None
+    confidence_raw: str | None = None
+    confidence: float | None = None
+    run_id: str = ""
+    ingested_at: datetime = Field(default_factory=utcnow)
+
+
+class PaperFilter(Record):
+    TABLE: ClassVar[str] = "paper_filters"
+    KEY: ClassVar[tuple[str, ...]] = ("paper_id",)
+    TIME: ClassVar[str] = "decided_at"
+
+    paper_id: str
+    run_id: str = ""
+    venue: str | None = None
+    rating_rule: RatingRule
+    ratings: list[float] = Field(default_factory=list)
+    rating_mean: float | None = None
+    rating_threshold: float | None = None
+    keyword_rule: KeywordRule = "not_evaluated"
+    keyword_hits: dict[str, int] = Field(default_factory=dict)
+    keyword_total: int = 0
+    keyword_threshold: int = 5
+    keyword_text_source: TextSource = "none"
+    passed: bool = False
+    reason: str | None = None
+    decided_at: datetime = Field(default_factory=utcnow)
+
+
+class Document(Record):
+    TABLE: ClassVar[str] = "documents"
+    KEY: ClassVar[tuple[str, ...]] = ("paper_id", "kind")
+    TIME: ClassVar[str] = "fetched_at"
+
+    paper_id: str
+    kind: DocumentKind
+    source_url: str | None = None
+    uri: str | None = None
+    """Lake URI of the raw bytes, content-addressed by sha256."""
+    text_uri: str | None = None
+    sha256: str | None = None
+    bytes: int = 0
+    pages: int | None = None
+    chars: int = 0
+    parse_status: ParseStatus
+    reason: str | None = None
+    detail: str | None = None
+    run_id: str = ""
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class Extraction(Record):
+    """One paper's pass through the expressions stage: what was read, what came out, what went wrong."""
+
+    TABLE: ClassVar[str] = "extractions"
+    KEY: ClassVar[tuple[str, ...]] = ("paper_id",)
+    TIME: ClassVar[str] = "extracted_at"
+
+    paper_id: str
+    extractor: ExtractorUsed
+    extractor_version: str
+    latex_sha256: str | None = None
+    pdf_sha256: str | None = None
+    main_file: str | None = None
+    files: int = 0
+    status: ExtractionStatus
+    """``partial``: something was extracted and at least one issue was recorded."""
+    issues: list[str] = Field(default_factory=list)
+    """snake_case reasons, one per issue (details are in ``rejects``)."""
+    sections: int = 0
+    expressions: int = 0
+    edges: int = 0
+    pages_mapped: int = 0
+    """LaTeX expressions placed on a PDF page."""
+    seconds: float = 0.0
+    run_id: str = ""
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
+class Section(Record):
+    TABLE: ClassVar[str] = "sections"
+    KEY: ClassVar[tuple[str, ...]] = ("section_id",)
+    TIME: ClassVar[str] = "extracted_at"
+
+    section_id: str
+    paper_id: str
+    extractor: Extractor
+    level: int
+    """1 section, 2 subsection, 3 subsubsection (0 chapter)."""
+    number: str | None = None
+    title: str
+    path: str
+    """Titles from the top, ``" > "``-separated, each with its number."""
+    in_appendix: bool = False
+    source_file: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    page: int | None = None
+    """1-based PDF page."""
+    bbox: list[float] | None = None
+    run_id: str = ""
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
+class Expression(Record):
+    """A display formula (or one numbered row of it), a theorem-like statement, or a proof."""
+
+    TABLE: ClassVar[str] = "expressions"
+    KEY: ClassVar[tuple[str, ...]] = ("expr_id",)
+    TIME: ClassVar[str] = "extracted_at"
+
+    expr_id: str
+    """Stable: a hash of the paper, extractor, kind, place and text."""
+    paper_id: str
+    extractor: Extractor
+    kind: ExpressionKind
+    env: str
+    """``equation``, ``align*``, ``\\[``, ``$$``, ``theorem``, ``lemma``, ``proof``, ``display`` (PDF)…"""
+    row: int | None = None
+    """The row of a multi-line environment split at ``\\\\``, else ``None``."""
+    latex: str | None = None
+    """The source between the delimiters, as written but with comments blanked to spaces (so
+    ``char_start``/``char_end`` still index the file); ``None`` for PDF rows."""
+    latex_expanded: str | None = None
+    """``latex`` with the paper's own macros expanded."""
+    text: str = ""
+    """Plain-text rendering (LaTeX → Unicode, or the PDF text layer)."""
+    label: str | None = None
+    number: str | None = None
+    """The number the PDF shows: ``3``, ``2.4``, ``A.1``, a ``\\tag``; ``None`` when unnumbered."""
+    title: str | None = None
+    """A statement's display name and optional title: ``Lemma (Hoeffding)``."""
+    section: str | None = None
+    section_id: str | None = None
+    in_appendix: bool = False
+    source_file: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    page: int | None = None
+    bbox: list[float] | None = None
+    context_before: str = ""
+    context_after: str = ""
+    definitions: str | None = None
+    """The "where X is …" sentence that follows a formula."""
+    parent_expr: str | None = None
+    """The statement or proof a formula sits in; a proof's statement."""
+    proof_expr: str | None = None
+    """A statement's proof."""
+    run_id: str = ""
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
+class ExpressionEdge(Record):
+    """``from_expr`` depends on ``to_expr``: it cites it where it is derived or proved."""
+
+    TABLE: ClassVar[str] = "expression_edges"
+    KEY: ClassVar[tuple[str, ...]] = ("from_expr", "to_expr", "via")
+    TIME: ClassVar[str] = "extracted_at"
+
+    paper_id: str
+    from_expr: str
+    to_expr: str
+    via: EdgeVia
+    """Where the reference stands: inside the formula, the statement, its proof, or the sentence
+    introducing the formula."""
+    command: str
+    """``eqref``, ``ref``, ``cref``…"""
+    label: str
+    run_id: str = ""
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
+class LLMCall(Record):
+    """One LLM request of one agent for one entity: the ledger of tokens, money and failures."""
+
+    TABLE: ClassVar[str] = "llm_calls"
+    KEY: ClassVar[tuple[str, ...]] = ("call_id",)
+    TIME: ClassVar[str] = "at"
+
+    call_id: str
+    """Unique per attempt sequence: cache key + run."""
+    run_id: str
+    stage: str
+    """The agent: ``query_draft``, ``answer_retriever``…"""
+    entity_id: str
+    """The paper or candidate the call was for."""
+    model: str
+    cache_key: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    cache_hit: bool = False
+    attempts: int = 0
+    """HTTP requests made (0 for a cache hit)."""
+    output_mode: str | None = None
+    """How structured output was obtained: ``json_schema``, ``json_object``, ``text``."""
+    status: CallStatus
+    error: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Candidate(Record):
+    """A derivation problem from one paper: derive the target from its preconditions.
+
+    Built up by the six agents; ``stage_reached`` says how far it got and ``status``/``reason``
+    why it stopped. The analyst contract (issue #4): candidate_id, paper_id, target_expr,
+    precondition_exprs, query, answer, answer_evidence, question_evidence, question, verdict,
+    verdict_rationale, grounded_score, answer_span, stage_reached, status, reason,
+    prompt_versions, models, run_id; the other columns may grow.
+    """
+
+    TABLE: ClassVar[str] = "candidates"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id",)
+    TIME: ClassVar[str] = "updated_at"
+
+    candidate_id: str
+    """A hash of the paper, the target and the inputs that produced it."""
+    paper_id: str
+    target_expr: str
+    target_kind: TargetKind = "equation"
+    target_number: str | None = None
+    target_latex: str = ""
+    precondition_exprs: list[str] = Field(default_factory=list)
+    setting: str | None = None
+    symbols: str | None = None
+    query: str | None = None
+    answer: str | None = None
+    answer_evidence: str | None = None
+    """Where the answer is in the paper: ``Proof of Lemma 3 (Appendix B)``, an expression id…"""
+    question_evidence: list[str] = Field(default_factory=list)
+    """Verbatim passages the question needs (Context Collector)."""
+    question: str | None = None
+    verdict: Verdict | None = None
+    verdict_rationale: str | None = None
+    verdict_confidence: float | None = None
+    grounded_score: float | None = None
+    """rapidfuzz alignment of the answer with the paper text, 0–100."""
+    answer_span: list[int] | None = None
+    """``[start, end]`` of the aligned answer in ``answer_source``."""
+    answer_source: str | None = None
+    """The text the answer was aligned in: a LaTeX file (offsets index it) or ``expr:<id>``."""
+    evidence_grounded: float | None = None
+    """Mean alignment score of the question-evidence passages."""
+    stage_reached: AgentStage = "target"
+    status: CandidateStatus = "pending"
+    """``done``: all six stages ran and the verdict is ``derive``; ``dropped``: a rule removed it
+    (``reason``); ``failed``: an LLM call failed or gave no usable output (``reason``);
+    ``pending``: not finished (budget ran out); a rerun continues it."""
+    reason: str | None = None
+    prompt_versions: dict[str, str] = Field(default_factory=dict)
+    models: dict[str, str] = Field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    run_id: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Reject(Record):
+    TABLE: ClassVar[str] = "rejects"
+    KEY: ClassVar[tuple[str, ...]] = ("stage", "entity_id", "reason")
+    TIME: ClassVar[str] = "at"
+
+    run_id: str
+    stage: str
+    entity_id: str
+    source_path: str | None = None
+    reason: str
+    """snake_case, countable."""
+    detail: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Quarantine(Record):
+    TABLE: ClassVar[str] = "quarantine"
+    KEY: ClassVar[tuple[str, ...]] = ("stage", "entity_id", "expectation")
+    TIME: ClassVar[str] = "at"
+
+    run_id: str
+    stage: str
+    entity_id: str
+    expectation: str
+    column: str | None = None
+    row_json: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Validation(Record):
+    TABLE: ClassVar[str] = "validations"
+    KEY: ClassVar[tuple[str, ...]] = ("run_id", "stage", "expectation", "column")
+    TIME: ClassVar[str] = "validated_at"
+
+    run_id: str
+    stage: str
+    suite: str
+    expectation: str
+    column: str = ""
+    success: bool
+    element_count: int
+    unexpected_count: int
+    validated_at: datetime = Field(default_factory=utcnow)
+
+
+PRINCIPLES: tuple[str, ...] = ("reasoning_density", "problem_clarity", "derivation_correctness",
+                               "problem_difficulty", "human_heuristics")
+"""The five-principle rubric experts score from 1 to 5 (``human_heuristics``: approximations and
+heuristic steps a human would take)."""
+
+
+class Rubric(BaseModel):
+    """An expert's judgement: the five principles (1–5), keep or reject, and a comment."""
+
+    reasoning_density: int = Field(ge=1, le=5)
+    problem_clarity: int = Field(ge=1, le=5)
+    derivation_correctness: int = Field(ge=1, le=5)
+    problem_difficulty: int = Field(ge=1, le=5)
+    human_heuristics: int = Field(ge=1, le=5)
+    decision: Decision
+    comment: str = Field(default="", max_length=5000)
+
+
+class ReviewerOfCandidate(BaseModel):
+    candidate_id: str
+    reviewer: str
+
+
+class ExpertReview(Rubric, ReviewerOfCandidate, Record):
+    """One reviewer's judgement of one candidate. The review app's database is the system of
+    record; the lake holds a copy of it for analysts. (Columns: candidate and reviewer first,
+    then the rubric: pydantic orders inherited fields from the last base to the first.)"""
+
+    TABLE: ClassVar[str] = "expert_reviews"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "reviewer")
+    TIME: ClassVar[str] = "submitted_at"
+
+    revision: int = 1
+    """1 for the first submission; a reviewer who changes their mind raises it."""
+    submitted_at: datetime = Field(default_factory=utcnow)
+
+    def scores(self) -> dict[str, int]:
+        return {p: getattr(self, p) for p in PRINCIPLES}
+
+
+class ReviewAssignment(ReviewerOfCandidate, Record):
+    TABLE: ClassVar[str] = "review_assignments"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "reviewer")
+    TIME: ClassVar[str] = "assigned_at"
+
+    assigned_at: datetime = Field(default_factory=utcnow)
+
+
+class Adjudication(Record):
+    """An admin's final word on a candidate whose reviewers disagreed."""
+
+    TABLE: ClassVar[str] = "adjudications"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id",)
+    TIME: ClassVar[str] = "decided_at"
+
+    candidate_id: str
+    adjudicator: str
+    decision: Decision
+    comment: str = ""
+    decided_at: datetime = Field(default_factory=utcnow)
+
+
+class Selection(Record):
+    """One candidate's place in one selection run: chosen or not, and why."""
+
+    TABLE: ClassVar[str] = "selections"
+    KEY: ClassVar[tuple[str, ...]] = ("selection_id", "candidate_id")
+    TIME: ClassVar[str] = "selected_at"
+
+    selection_id: str
+    candidate_id: str
+    paper_id: str
+    topic: str
+    selected: bool
+    rank: int | None = None
+    """1-based order of choice among the selected; ``None`` when not selected."""
+    expert_score: float | None = None
+    """Mean of the reviewers' five principle scores."""
+    adjusted_score: float | None = None
+    """``expert_score`` minus the paper and topic spread penalties when it was chosen."""
+    reviewers: int = 0
+    reason: SelectionReason
+    detail: str = ""
+    selected_at: datetime = Field(default_factory=utcnow)
+
+
+ALL_RECORDS: tuple[type[Record], ...] = (
+    Run, Paper, Review, PaperFilter, Document, Extraction, Section, Expression, ExpressionEdge,
+    LLMCall, Candidate, Reject, Quarantine, Validation, ExpertReview, ReviewAssignment,
+    Adjudication, Selection,
+)
+
+Submission.model_rebuild()

@@ -1,0 +1,227 @@
+"""Expert review: accounts, blind assignment, submissions and the analysts' copy.
+
+Input: the catalog's finished candidates (named query ``review_items``: status ``done``, with
+paper, target expression and PDF). Output: the review database (``tasks.io.ReviewDB``,
+the system of record) and, copied from it by ``snapshot``, the lake tables ``expert_reviews``,
+``review_assignments`` and ``adjudications``.
+
+Agreement and adjudication are in ``tasks.curate.agreement``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import Field
+
+from tasks.core.records import PRINCIPLES, Adjudication, Decision, ExpertReview, ReviewAssignment, Role, Rubric
+from tasks.core.settings import Settings
+from tasks.io import storage
+from tasks.io.storage import ReviewDB
+
+
+class NotAssigned(Exception):
+    """The reviewer asked for or wrote a candidate that is not in their queue (HTTP 403)."""
+
+
+class UnknownCandidate(Exception):
+    """No such candidate in the review database (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    name: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class ReviewForm(Rubric):
+    """What a reviewer submits for one candidate."""
+
+    submission_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    """Made once per rendered form: a second POST of the same form is recognised and ignored."""
+
+
+def open_db(settings: Settings) -> ReviewDB:
+    return ReviewDB(settings.review_db_path)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def token_digest(token: str) -> str:
+    # Tokens are 256 random bits, so a plain SHA-256 is as strong as a slow password hash and
+    # keeps per-request authentication cheap.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+def add_reviewer(db: ReviewDB, name: str, role: Role = "reviewer", rotate: bool = False) -> str:
+    """Create an account (or give an existing one a new token with ``rotate``); returns the token."""
+    name = name.strip()
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+        raise ValueError("a reviewer name is 1-64 letters, digits, '-', '_' or '.'")
+    token = secrets.token_urlsafe(32)
+    if not db.add_reviewer(name, role, token_digest(token), _now(), rotate):
+        raise ValueError(f"reviewer {name!r} exists; use --rotate for a new token")
+    return token
+
+
+def authenticate(db: ReviewDB, token: str | None) -> Reviewer | None:
+    if not token:
+        return None
+    row = db.reviewer_by_token(token_digest(token))
+    return Reviewer(row["name"], row["role"]) if row else None
+
+
+# -- items and assignment ------------------------------------------------------------------
+
+def load_items(settings: Settings, db: ReviewDB) -> int:
+    """Copy the catalog's finished candidates into the review database; returns how many are new."""
+    rows = storage.named_rows(settings, "review_items")
+    return db.load_items([(r["candidate_id"], r["paper_id"], r["topic"] or "unknown",
+                           json.dumps(r, default=str), _now()) for r in rows])
+
+
+@dataclass
+class AssignResult:
+    assigned: int
+    """New (candidate, reviewer) pairs."""
+    short: int
+    """Candidates that still have fewer than k reviewers (not enough reviewers exist)."""
+
+
+def assign(db: ReviewDB, k: int) -> AssignResult:
+    """Give each candidate k reviewers, always choosing the least-loaded reviewers it lacks.
+
+    Admins review nothing unless they are the only accounts. Deterministic for the same state,
+    and incremental: candidates loaded later are spread over everyone, existing pairs stay.
+    """
+    short = 0
+
+    def choose(names: list[str], load: dict[str, int], have: dict[str, set[str]],
+               candidates: list[str]) -> list[tuple[str, str, int, str]]:
+        nonlocal short
+        new = []
+        for cid in candidates:
+            mine = have.get(cid, set())
+            # the least loaded first; ties broken by a hash so no name is always first
+            free = sorted((n for n in names if n not in mine),
+                          key=lambda n: (load[n], hashlib.sha256(f"{cid}{n}".encode()).digest()))
+            chosen = free[:max(0, k - len(mine))]
+            for name in chosen:
+                load[name] += 1
+                new.append((cid, name, load[name], _now()))
+            short += len(mine) + len(chosen) < k
+        return new
+
+    return AssignResult(assigned=len(db.assign(choose)), short=short)
+
+
+# -- a reviewer's view ---------------------------------------------------------------------
+
+def queue(db: ReviewDB, reviewer: str, details: bool = True) -> list[dict[str, Any]]:
+    """The reviewer's candidates in order, each with ``done`` (reviewed by them) and, with
+    ``details``, the paper title and the question."""
+    return [r | {"done": r["decision"] is not None} for r in db.queue(reviewer, details)]
+
+
+def next_pending(db: ReviewDB, reviewer: str) -> str | None:
+    """Where the reviewer left off: their first candidate without a review."""
+    return next((q["candidate_id"] for q in queue(db, reviewer, details=False) if not q["done"]), None)
+
+
+def item(db: ReviewDB, who: Reviewer, candidate_id: str) -> dict[str, Any]:
+    """The candidate as the reviewer may see it; raises ``NotAssigned`` for someone else's."""
+    payload = db.item_payload(candidate_id)
+    if payload is None:
+        raise UnknownCandidate(candidate_id)
+    if not who.is_admin and not db.is_assigned(candidate_id, who.name):
+        raise NotAssigned(candidate_id)
+    return json.loads(payload)
+
+
+def own_review(db: ReviewDB, reviewer: str, candidate_id: str) -> ExpertReview | None:
+    rows = db.reviews(reviewer=reviewer, candidate_id=candidate_id)
+    return _review(rows[0]) if rows else None
+
+
+def own_reviews(db: ReviewDB, reviewer: str) -> list[ExpertReview]:
+    """Blind by construction: only the reviewer's own rows are ever read for them."""
+    return [_review(r) for r in db.reviews(reviewer=reviewer)]
+
+
+def all_reviews(db: ReviewDB) -> list[ExpertReview]:
+    """Every review (admins, agreement, selection)."""
+    return [_review(r) for r in db.reviews()]
+
+
+def _review(row: dict[str, Any]) -> ExpertReview:
+    return ExpertReview(**{k: row[k] for k in ExpertReview.model_fields})
+
+
+def submit(db: ReviewDB, who: Reviewer, candidate_id: str, form: ReviewForm) -> ExpertReview:
+    """Store the reviewer's review of an assigned candidate, once per submission (the same
+    ``submission_id`` twice is a no-op; a new one raises the review's ``revision``)."""
+    row = db.submit(candidate_id, who.name, {p: getattr(form, p) for p in PRINCIPLES}, form.decision,
+                    form.comment, form.submission_id, _now())
+    if row is None:
+        raise NotAssigned(candidate_id)
+    return _review(row)
+
+
+def adjudicate(db: ReviewDB, who: Reviewer, candidate_id: str, decision: Decision,
+               comment: str = "") -> Adjudication:
+    """An admin's final decision on a candidate (replacing an earlier adjudication)."""
+    if not who.is_admin:
+        raise NotAssigned(candidate_id)
+    row = Adjudication(candidate_id=candidate_id, adjudicator=who.name, decision=decision, comment=comment)
+    if not db.adjudicate(candidate_id, who.name, decision, comment, row.decided_at.isoformat()):
+        raise UnknownCandidate(candidate_id)
+    return row
+
+
+def adjudications(db: ReviewDB) -> list[Adjudication]:
+    return [Adjudication(**r) for r in db.adjudications()]
+
+
+def progress(db: ReviewDB) -> list[dict[str, Any]]:
+    """Per reviewer: assigned and reviewed counts."""
+    return db.progress()
+
+
+def read_document(settings: Settings, uri: str) -> bytes:
+    """A document's bytes from the lake (the review app renders the PDF page from them)."""
+    return storage.Lake.from_settings(settings).read_uri(uri)
+
+
+# -- the analysts' copy --------------------------------------------------------------------
+
+def snapshot(settings: Settings, db: ReviewDB, publish: bool = True) -> dict[str, int]:
+    """Copy reviews, assignments and adjudications into the lake and (with ``publish``)
+    republish the catalog.
+
+    Each table is one file under a fixed key, rewritten whole from a consistent read, so the
+    copy is never half written and re-running it changes nothing.
+    """
+    lake = storage.Lake.from_settings(settings)
+    review_rows, assigned_rows, decided_rows = db.snapshot()
+    reviews = [_review(r) for r in review_rows]
+    assigned = [ReviewAssignment(**r) for r in assigned_rows]
+    decided = [Adjudication(**r) for r in decided_rows]
+    for model, rows in ((ExpertReview, reviews), (ReviewAssignment, assigned), (Adjudication, decided)):
+        lake.write_table(model, rows, "review-app", replace_empty=True)
+    if publish:
+        storage.publish_catalog(settings)
+    return {"expert_reviews": len(reviews), "review_assignments": len(assigned),
+            "adjudications": len(decided)}

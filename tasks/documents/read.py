@@ -1,0 +1,125 @@
+"""Documents: check and read a paper's PDF or LaTeX source.
+
+Input: raw bytes of a fetched body and the kind it claims to be (``pdf`` | ``latex``).
+Output: a ``Parsed`` result: the full text (for the keyword rule and later stages), page count,
+and, when the body is unusable, a snake_case reason and a human-readable detail.
+
+Reasons: ``empty_document``, ``too_large``, ``not_a_pdf`` (e.g. an HTML error page saved as
+``.pdf``), ``encrypted_pdf``, ``corrupt_pdf``, ``no_pages``, ``image_only_pdf`` (a scan without a text
+layer), ``no_text_layer``, ``stub_document`` (a placeholder page),
+``pdf_only_source`` (arXiv serves a PDF where the e-print should be: no LaTeX exists),
+``corrupt_archive``, ``no_tex_files``, and ``parse_error`` for anything unforeseen.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pymupdf
+
+from tasks.documents.eprint import ProjectError, blank_comments, read_tex_files
+
+MIN_TEXT_CHARS_PER_PAGE = 40
+"""Below this average a PDF has no usable text layer (scans, figures-only)."""
+
+MIN_PAPER_CHARS = 1000
+"""A real paper has more text than this; less is a placeholder ("this paper moved to arXiv")."""
+
+
+@dataclass
+class Parsed:
+    ok: bool
+    text: str | None = None
+    pages: int | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    @classmethod
+    def reject(cls, reason: str, detail: str, pages: int | None = None) -> "Parsed":
+        return cls(ok=False, reason=reason, detail=detail[:500], pages=pages)
+
+
+def parse_pdf(data: bytes, max_bytes: int) -> Parsed:
+    if not data.strip():
+        return Parsed.reject("empty_document", "zero bytes or whitespace only")
+    if len(data) > max_bytes:
+        return Parsed.reject("too_large", f"{len(data)} bytes > limit {max_bytes}")
+    pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's repair chatter would flood worker logs
+    try:
+        doc = pymupdf.open(stream=data)
+    except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:
+        return Parsed.reject("corrupt_pdf", f"{type(exc).__name__}: {exc}")
+    with doc:
+        if not doc.is_pdf:
+            kind = "html" if data.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")) else "unknown"
+            return Parsed.reject("not_a_pdf", f"body is {kind} ({doc.metadata.get('format') or 'no format'})")
+        if doc.needs_pass and not doc.authenticate(""):
+            return Parsed.reject("encrypted_pdf", "a user password is required to open the file")
+        if doc.page_count == 0:
+            return Parsed.reject("no_pages", "the PDF opens but has no readable pages")
+        try:
+            text = "\n".join(page.get_text("text") for page in doc)
+        except (ValueError, RuntimeError) as exc:
+            reason = "encrypted_pdf" if "encrypt" in str(exc).lower() else "corrupt_pdf"
+            return Parsed.reject(reason, f"{type(exc).__name__}: {exc}", pages=doc.page_count)
+        pages = doc.page_count
+        images = sum(len(page.get_images()) for page in doc)
+    chars = len(text.strip())
+    if chars < MIN_TEXT_CHARS_PER_PAGE * pages:
+        if images:
+            return Parsed.reject("image_only_pdf", f"{chars} text chars and {images} images on "
+                                 f"{pages} pages: a scan without a text layer", pages=pages)
+        return Parsed.reject("no_text_layer", f"{chars} text chars on {pages} pages", pages=pages)
+    if chars < MIN_PAPER_CHARS:
+        return Parsed.reject("stub_document", f"only {chars} chars of text: {text.strip()[:120]!r}",
+                             pages=pages)
+    return Parsed(ok=True, text=repair_pdf_text(text), pages=pages)
+
+
+def repair_pdf_text(text: str) -> str:
+    """Undo the PDF text layer's ligatures and end-of-line hyphenation before word counting."""
+    for lig, plain in {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}.items():
+        text = text.replace(lig, plain)
+    return re.sub(r"(\w)-\n(\w)", r"\1\2", text)
+
+
+def tex_files_from_bytes(data: bytes) -> dict[str, str] | Parsed:
+    """The ``.tex`` files of an arXiv e-print (tar.gz, gzipped single file or plain .tex)."""
+    try:
+        files = read_tex_files(data).files
+    except ProjectError as exc:
+        return Parsed.reject(exc.reason, exc.detail)
+    return {name: text for name, text in files.items() if name.endswith(".tex")}
+
+
+def parse_latex(files: dict[str, str] | Parsed) -> Parsed:
+    """All ``.tex`` files of a project, comments stripped, as one text for the keyword rule.
+
+    Main-file detection and ``\\input`` resolution come with the expressions stage; counting
+    words over every ``.tex`` file is what the derivation-language rule needs.
+    """
+    if isinstance(files, Parsed):
+        return files
+    text = "\n".join(blank_comments(files[name]) for name in sorted(files))
+    if not text.strip():
+        return Parsed.reject("empty_document", "the LaTeX files are empty")
+    return Parsed(ok=True, text=text)
+
+
+def parse_document(kind: str, data: bytes, max_bytes: int) -> Parsed:
+    """Read a body of the given kind; never raises: an unforeseen failure is ``parse_error``."""
+    try:
+        return _parse(kind, data, max_bytes)
+    except Exception as exc:  # the run goes on; the reason and the exception are recorded
+        return Parsed.reject("parse_error", f"{type(exc).__name__}: {exc}")
+
+
+def _parse(kind: str, data: bytes, max_bytes: int) -> Parsed:
+    if kind == "pdf":
+        return parse_pdf(data, max_bytes)
+    if not data.strip():
+        return Parsed.reject("empty_document", "zero bytes")
+    if len(data) > max_bytes:
+        return Parsed.reject("too_large", f"{len(data)} bytes > limit {max_bytes}")
+    return parse_latex(tex_files_from_bytes(data))

@@ -1,0 +1,577 @@
+"""The LaTeX extractor: a flattened project → sections, expressions and their dependency edges.
+
+Input: a ``FlatSource`` (``tasks.extract.parse.project``) and the paper id.
+Output: ``Extracted`` with
+  ``sections``    section_id, level, number, title, path, in_appendix, source_file, char_start, char_end
+  ``expressions`` expr_id, kind (equation | statement | proof), env, row, latex, latex_expanded,
+                  text, label, number, title, section, section_id, in_appendix, source_file,
+                  char_start, char_end, context_before, context_after, definitions, parent_expr,
+                  proof_expr
+  ``edges``       from_expr, to_expr, via (equation | statement | proof | introduction), command, label
+  ``issues``      snake_case reasons: unbalanced_latex, recursive_macro, plus the project's own.
+
+The source is parsed once with pylatexenc into a node tree with character positions; the tree is
+walked in document order with the counters LaTeX keeps (sections, equations, theorem counters
+declared by ``\\newtheorem``, ``\\numberwithin``, ``\\appendix``, ``subequations``, ``\\tag``), so a
+formula's ``number`` is the one the PDF shows wherever the source says enough to reproduce it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latexwalker import (
+    LatexEnvironmentNode,
+    LatexGroupNode,
+    LatexMacroNode,
+    LatexMathNode,
+    LatexWalker,
+    LatexWalkerError,
+)
+from pylatexenc.macrospec import EnvironmentSpec
+
+from tasks.core.records import Expression, ExpressionEdge, Section, stable_id
+from tasks.documents.eprint import Issue, blank_comments
+from tasks.extract.parse.macros import DEFINING, MacroTable, iter_nodes, latex_context
+from tasks.extract.parse.project import FlatSource
+
+EXTRACTOR = "latex"
+
+DISPLAY_ENVS = frozenset(f"{name}{star}" for name in (
+    "equation", "align", "gather", "multline", "eqnarray", "flalign", "alignat", "dmath", "dgroup",
+    "displaymath") for star in ("", "*"))
+ROW_ENVS = frozenset(f"{name}{star}" for name in ("align", "gather", "eqnarray", "flalign", "alignat")
+                     for star in ("", "*"))
+"""Environments whose rows (``\\\\``) are numbered one by one."""
+
+DEFAULT_STATEMENTS = {
+    "theorem": "Theorem", "lemma": "Lemma", "proposition": "Proposition", "corollary": "Corollary",
+    "definition": "Definition", "assumption": "Assumption", "conjecture": "Conjecture",
+    "claim": "Claim", "fact": "Fact", "hypothesis": "Hypothesis",
+}
+"""Theorem-like names a class may provide without ``\\newtheorem`` (their numbers are unknown)."""
+
+PROOF_ENVS = frozenset({"proof", "proof*"})
+SKIP_ENVS = frozenset({"thebibliography", "verbatim", "verbatim*", "lstlisting", "minted", "comment",
+                       "tikzpicture", "filecontents", "filecontents*"})
+SECTION_LEVELS = {"chapter": 0, "section": 1, "subsection": 2, "subsubsection": 3}
+REF_COMMANDS = frozenset({"ref", "eqref", "cref", "Cref", "autoref", "cpageref", "labelcref",
+                          "vref", "Vref", "thmref", "lemref"})
+CONTEXT_CHARS = 1500
+MIN_PARAGRAPH_CHARS = 200
+_SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
+_DEFINITION_START = re.compile(r"^[\s,;:.]*(where|with|here|in which|for which)\b", re.IGNORECASE)
+_TO_TEXT = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+
+
+@dataclass
+class Extracted:
+    sections: list[Section] = field(default_factory=list)
+    expressions: list[Expression] = field(default_factory=list)
+    edges: list[ExpressionEdge] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+
+@dataclass
+class TheoremKind:
+    title: str
+    counter: str | None
+    """The counter it steps (its own name, a shared one, ``equation``), ``None`` if unnumbered."""
+
+
+@dataclass
+class _Item:
+    """An expression while the walk is under way: flat spans, then a row."""
+
+    kind: str
+    env: str
+    start: int  # the formula or statement body, in flat offsets
+    end: int
+    outer_start: int  # the whole environment, delimiters included
+    outer_end: int
+    row: int | None = None
+    label: str | None = None
+    number: str | None = None
+    title: str | None = None
+    section: _OpenSection | None = None
+    in_appendix: bool = False
+    parent: _Item | None = None
+    proof: _Item | None = None
+    proof_target: str | None = None
+    expr_id: str = ""
+
+
+@dataclass
+class _OpenSection:
+    level: int
+    number: str | None
+    title: str
+    path: str
+    in_appendix: bool
+    start: int
+    end: int = -1
+    section_id: str = ""
+
+
+def _arg_text(node, index: int) -> str | None:
+    args = node.nodeargd.argnlist if node.nodeargd is not None else []
+    if index >= len(args) or args[index] is None:
+        return None
+    text = args[index].latex_verbatim()
+    return text[1:-1] if isinstance(args[index], LatexGroupNode) else text
+
+
+def _alph(n: int) -> str:
+    return chr(ord("A") + n - 1) if 1 <= n <= 26 else str(n)
+
+
+def _plain(latex: str) -> str:
+    try:
+        return " ".join(_TO_TEXT.latex_to_text(latex).split())
+    except Exception:  # pylatexenc's renderer on pathological input: keep the source
+        return " ".join(latex.split())
+
+
+class LatexExtractor:
+    """One paper's walk. Build it, call ``run()`` once."""
+
+    def __init__(self, flat: FlatSource, paper_id: str, run_id: str = ""):
+        self.flat, self.paper_id, self.run_id = flat, paper_id, run_id
+        self.text = flat.text
+        self.issues: list[Issue] = list(flat.issues)
+        self.macros = MacroTable()
+        self.theorems: dict[str, TheoremKind] = {}
+        self.counter_within: dict[str, str] = {}
+        self.counters: dict[str, int] = {}
+        self.sections: list[_OpenSection] = []
+        self.open_sections: list[_OpenSection] = []
+        self.section_counts = [0, 0, 0, 0]
+        self.in_appendix = False
+        self.items: list[_Item] = []
+        self.refs: list[tuple[int, str, list[str]]] = []
+        self.equation_format: str | None = None
+        self.subequation: list | None = None
+        self.last_statement: _Item | None = None
+
+    # -- entry point ----------------------------------------------------------------------------
+
+    def run(self) -> Extracted:
+        nodes = self._parse()
+        for package in self.flat.packages:
+            self._read_package(package)
+        self.macros.read(nodes)
+        self._read_declarations(nodes)
+        body = next((n for n in nodes if isinstance(n, LatexEnvironmentNode)
+                     and n.environmentname == "document"), None)
+        self._walk(body.nodelist if body is not None else nodes, None)
+        for section in self.open_sections:
+            section.end = len(self.text)
+        rows = self._rows()
+        if self.macros.recursive:
+            self.issues.append(Issue("recursive_macro", f"not fully expanded: {sorted(self.macros.recursive)}"))
+        return rows
+
+    def _parse(self):
+        """Strict first (to notice unbalanced input), tolerant when that fails."""
+        context = latex_context()
+        for name in self._statement_names_in_source():
+            context.add_context_category(f"env-{name}", environments=[EnvironmentSpec(name, "[")], prepend=True)
+        try:
+            nodes, _, _ = LatexWalker(self.text, latex_context=context, tolerant_parsing=False).get_latex_nodes()
+            return nodes
+        except LatexWalkerError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.issues.append(Issue("unbalanced_latex", f"{first}; read tolerantly"))
+        nodes, _, _ = LatexWalker(self.text, latex_context=context, tolerant_parsing=True).get_latex_nodes()
+        return nodes
+
+    def _statement_names_in_source(self) -> set[str]:
+        """Theorem-like names, so that ``\\begin{lem}[Title]`` takes its optional title argument."""
+        names = set(DEFAULT_STATEMENTS) | PROOF_ENVS
+        names |= set(re.findall(r"\\newtheorem\*?\s*\{\s*([^}\s]+)\s*\}", self.text))
+        names |= set(re.findall(r"\\declaretheorem\s*(?:\[[^\]]*\])?\s*\{\s*([^}\s]+)\s*\}", self.text))
+        return names
+
+    def _read_package(self, name: str) -> None:
+        source = blank_comments(self.flat.files.get(name, ""))
+        try:
+            nodes, _, _ = LatexWalker(source, tolerant_parsing=True).get_latex_nodes()
+        except LatexWalkerError:
+            return
+        self.macros.read(nodes)
+        self._read_declarations(nodes)
+
+    def _read_declarations(self, nodes) -> None:
+        """``\\newtheorem`` / ``\\declaretheorem`` / ``\\numberwithin`` anywhere in the source."""
+        for node in iter_nodes(nodes):
+            if not isinstance(node, LatexMacroNode):
+                continue
+            if node.macroname == "newtheorem" and (name := _arg_text(node, 1)):
+                name, starred = name.strip(), _arg_text(node, 0) is not None
+                shared, title, within = _arg_text(node, 2), _arg_text(node, 3), _arg_text(node, 4)
+                counter = None if starred else (shared.strip() if shared else name)
+                self.theorems[name] = TheoremKind(_plain(title or name.title()), counter)
+                if counter == name and within:
+                    self.counter_within[name] = within.strip()
+            elif node.macroname == "declaretheorem" and (name := _arg_text(node, 1)):
+                options = dict(re.findall(r"(\w+)\s*=\s*([^,\]]+)", _arg_text(node, 0) or ""))
+                name = name.strip()
+                counter = None if options.get("numbered", "yes").strip() == "no" else (
+                    (options.get("sibling") or options.get("numberlike") or name).strip())
+                self.theorems[name] = TheoremKind(options.get("name", name.title()).strip(), counter)
+                if counter == name and options.get("numberwithin"):
+                    self.counter_within[name] = options["numberwithin"].strip()
+            elif node.macroname == "numberwithin" and (counter := _arg_text(node, 1)):
+                self.counter_within[counter.strip()] = (_arg_text(node, 2) or "").strip()
+
+    # -- the walk ---------------------------------------------------------------------------------
+
+    def _walk(self, nodes, parent: _Item | None) -> None:
+        for node in nodes or []:
+            if node is None:
+                continue
+            if isinstance(node, LatexMacroNode):
+                self._macro(node, parent)
+            elif isinstance(node, LatexEnvironmentNode):
+                self._environment(node, parent)
+            elif isinstance(node, LatexMathNode):
+                if node.displaytype == "display":
+                    self._display_math(node, parent)
+                else:
+                    self._collect_refs(node.nodelist)
+            elif isinstance(node, LatexGroupNode):
+                self._walk(node.nodelist, parent)
+
+    def _macro(self, node: LatexMacroNode, parent: _Item | None) -> None:
+        name = node.macroname
+        if name in SECTION_LEVELS:
+            self._section(node)
+        elif name == "appendix":
+            self._start_appendix()
+        elif name in REF_COMMANDS:
+            self._collect_refs([node])
+        elif name == "setcounter" and _arg_text(node, 1):
+            try:
+                value = int((_arg_text(node, 2) or "0").strip())
+            except ValueError:
+                return
+            counter = _arg_text(node, 1).strip()
+            if counter in ("section", "chapter"):
+                self.section_counts[SECTION_LEVELS[counter]] = value
+            else:
+                self.counters[counter] = value
+        elif name in ("renewcommand", "def") and "theequation" in node.latex_verbatim()[:40]:
+            self.equation_format = _arg_text(node, 4)
+        elif name not in DEFINING and node.nodeargd is not None:
+            self._walk([a for a in node.nodeargd.argnlist if a is not None], parent)
+
+    def _environment(self, node: LatexEnvironmentNode, parent: _Item | None) -> None:
+        env = node.environmentname
+        if env in DISPLAY_ENVS:
+            self._display(node, env, parent)
+        elif env in PROOF_ENVS:
+            self._proof(node, parent)
+        elif env in self.theorems or env.rstrip("*") in DEFAULT_STATEMENTS:
+            self._statement(node, env, parent)
+        elif env in ("appendix", "appendices"):
+            self._start_appendix()
+            self._walk(node.nodelist, parent)
+        elif env == "subequations":
+            self.subequation = [self._next_equation_number(), 0]
+            self._walk(node.nodelist, parent)
+            self.subequation = None
+        elif env not in SKIP_ENVS:
+            self._walk(node.nodelist, parent)
+
+    # -- sections ---------------------------------------------------------------------------------
+
+    def _start_appendix(self) -> None:
+        if not self.in_appendix:
+            self.in_appendix = True
+            self.section_counts[1:] = [0, 0, 0]
+
+    def _section(self, node: LatexMacroNode) -> None:
+        level = SECTION_LEVELS[node.macroname]
+        starred = _arg_text(node, 0) is not None
+        title = _plain(_arg_text(node, 2) or _arg_text(node, 1) or "")
+        if re.match(r"appendi(x|ces)\b", title, re.IGNORECASE) and level <= 1:
+            self._start_appendix()  # ``\section*{Appendix}`` instead of ``\appendix``
+        number = None
+        if not starred:
+            self.section_counts[level] += 1
+            self.section_counts[level + 1:] = [0] * (3 - level)
+            number = self._section_number(level)
+            for counter, within in self.counter_within.items():
+                if within in SECTION_LEVELS and SECTION_LEVELS[within] >= level:
+                    self.counters[counter] = 0
+        while self.open_sections and self.open_sections[-1].level >= level:
+            self.open_sections.pop().end = node.pos
+        heading = f"{number} {title}" if number else title
+        path = f"{self.open_sections[-1].path} > {heading}" if self.open_sections else heading
+        section = _OpenSection(level, number, title, path, self.in_appendix, node.pos)
+        section.section_id = stable_id(self.paper_id, EXTRACTOR, "section", node.pos, title)
+        self.sections.append(section)
+        self.open_sections.append(section)
+
+    def _section_number(self, level: int) -> str:
+        counts = self.section_counts
+        top = _alph(counts[1]) if self.in_appendix else str(counts[1])
+        if counts[0]:
+            top = f"{counts[0]}.{top}"
+        return ".".join([top, *(str(c) for c in counts[2:level + 1])])
+
+    def _within_number(self, within: str | None) -> str | None:
+        if within not in SECTION_LEVELS or within == "chapter":
+            return None
+        level = SECTION_LEVELS[within]
+        return self._section_number(level) if self.section_counts[level] else None
+
+    # -- numbering --------------------------------------------------------------------------------
+
+    def _step(self, counter: str) -> str:
+        if counter == "equation":
+            return self._next_equation_number()
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        prefix = self._within_number(self.counter_within.get(counter))
+        return f"{prefix}.{self.counters[counter]}" if prefix else str(self.counters[counter])
+
+    def _next_equation_number(self) -> str:
+        if self.subequation is not None:
+            self.subequation[1] += 1
+            return f"{self.subequation[0]}{chr(ord('a') + self.subequation[1] - 1)}"
+        self.counters["equation"] = n = self.counters.get("equation", 0) + 1
+        if self.equation_format:
+            return self._format_equation(n)
+        prefix = self._within_number(self.counter_within.get("equation"))
+        return f"{prefix}.{n}" if prefix else str(n)
+
+    def _format_equation(self, n: int) -> str:
+        """``\\renewcommand{\\theequation}{A.\\arabic{equation}}`` and the like."""
+        section = self.section_counts[1]
+        out = self.equation_format or ""
+        for pattern, value in ((r"\\arabic\s*\{equation\}", str(n)), (r"\\thesection\b", self._section_number(1)),
+                               (r"\\Alph\s*\{section\}", _alph(section)), (r"\\arabic\s*\{section\}", str(section))):
+            out = re.sub(pattern, lambda _, value=value: value, out)  # a function: no escapes in value
+        return re.sub(r"[{}\\]|\s+", "", out) or str(n)
+
+    # -- expressions ------------------------------------------------------------------------------
+
+    def _body_span(self, node: LatexEnvironmentNode) -> tuple[int, int]:
+        end = node.pos + node.len
+        closing = f"\\end{{{node.environmentname}}}"
+        if self.text.endswith(closing, 0, end):
+            end -= len(closing)
+        start = node.pos + len(f"\\begin{{{node.environmentname}}}")
+        if node.nodeargd is not None:
+            for arg in node.nodeargd.argnlist:
+                if arg is not None:
+                    start = max(start, arg.pos + arg.len)
+        return start, max(start, end)
+
+    def _display(self, node: LatexEnvironmentNode, env: str, parent: _Item | None) -> None:
+        start, end = self._body_span(node)
+        rows = self._rows_of(node.nodelist, start, end) if env in ROW_ENVS else [(start, end, node.nodelist)]
+        numbered_env = not env.endswith("*") and env not in ("displaymath", "dgroup")
+        facts = []
+        for row_start, row_end, row_nodes in rows:
+            macros = [n for n in iter_nodes(row_nodes) if isinstance(n, LatexMacroNode)]
+            labels = [_arg_text(m, 0) for m in macros if m.macroname == "label"]
+            tag = next((_arg_text(m, 1) for m in macros if m.macroname == "tag"), None)
+            silent = any(m.macroname in ("nonumber", "notag") for m in macros)
+            numbered = tag is not None or (numbered_env and not silent)
+            facts.append((row_start, row_end, row_nodes, labels, tag, numbered))
+        numbers = [(tag.strip() if tag is not None else self._next_equation_number()) if numbered else None
+                   for *_, tag, numbered in facts]
+        split = env in ROW_ENVS and (sum(n is not None for n in numbers) >= 2
+                                     or sum(bool(f[3]) for f in facts) >= 2)
+        if split:
+            for index, ((row_start, row_end, row_nodes, labels, *_), number) in enumerate(zip(facts, numbers)):
+                if self.text[row_start:row_end].strip():
+                    self._add_formula(env, row_start, row_end, node, parent, labels, number, index)
+                    self._collect_refs(row_nodes)
+            return
+        labels = [label for f in facts for label in f[3]]
+        number = next((n for n in numbers if n is not None), None)
+        self._add_formula(env, start, end, node, parent, labels, number, None)
+        self._collect_refs(node.nodelist)
+
+    def _rows_of(self, nodes, start: int, end: int) -> list[tuple[int, int, list]]:
+        rows, current, row_start = [], [], start
+        for node in nodes or []:
+            if isinstance(node, LatexMacroNode) and node.macroname == "\\":
+                rows.append((row_start, node.pos, current))
+                current, row_start = [], node.pos + node.len
+            else:
+                current.append(node)
+        rows.append((row_start, end, current))
+        return rows
+
+    def _display_math(self, node: LatexMathNode, parent: _Item | None) -> None:
+        opening, closing = node.delimiters
+        start, end = node.pos + len(opening), node.pos + node.len - len(closing)
+        macros = [n for n in iter_nodes(node.nodelist) if isinstance(n, LatexMacroNode)]
+        labels = [_arg_text(m, 0) for m in macros if m.macroname == "label"]
+        tag = next((_arg_text(m, 1) for m in macros if m.macroname == "tag"), None)
+        self._add_formula(opening, start, end, node, parent, labels, tag.strip() if tag else None, None)
+        self._collect_refs(node.nodelist)
+
+    def _add_formula(self, env, start, end, node, parent, labels, number, row) -> _Item:
+        item = _Item("equation", env, *self._strip(start, end), node.pos, node.pos + node.len, row=row,
+                     label=next((lb.strip() for lb in labels if lb), None), number=number, parent=parent)
+        self._place(item)
+        return item
+
+    def _statement(self, node: LatexEnvironmentNode, env: str, parent: _Item | None) -> None:
+        kind = self.theorems.get(env) or TheoremKind(DEFAULT_STATEMENTS[env.rstrip("*")], None)
+        number = self._step(kind.counter) if kind.counter and not env.endswith("*") else None
+        given = _arg_text(node, 0)
+        title = f"{kind.title} ({_plain(given)})" if given else kind.title
+        start, end = self._body_span(node)
+        label = next((_arg_text(n, 0) for n in self._direct_nodes(node.nodelist)
+                      if isinstance(n, LatexMacroNode) and n.macroname == "label"), None)
+        item = _Item("statement", env, *self._strip(start, end), node.pos, node.pos + node.len,
+                     label=label.strip() if label else None, number=number, title=title, parent=parent)
+        self._place(item)
+        self.last_statement = item
+        self._walk(node.nodelist, item)
+
+    def _direct_nodes(self, nodes):
+        """Nodes of a statement outside its formulas (a formula's ``\\label`` is the formula's)."""
+        for node in nodes or []:
+            if node is None or (isinstance(node, LatexEnvironmentNode) and node.environmentname in DISPLAY_ENVS):
+                continue
+            yield node
+            if isinstance(node, (LatexGroupNode, LatexEnvironmentNode)):
+                yield from self._direct_nodes(node.nodelist)
+
+    def _proof(self, node: LatexEnvironmentNode, parent: _Item | None) -> None:
+        start, end = self._body_span(node)
+        given = _arg_text(node, 0) or ""
+        target = re.search(r"\\(?:c|C|auto)?ref\s*\{([^}]+)\}", given)
+        item = _Item("proof", node.environmentname, *self._strip(start, end), node.pos, node.pos + node.len,
+                     title=_plain(given) or "Proof", parent=parent,
+                     proof_target=target.group(1).split(",")[0].strip() if target else None)
+        if item.proof_target is None and self.last_statement is not None and self.last_statement.proof is None:
+            item.parent = self.last_statement
+            self.last_statement.proof = item
+        self._place(item)
+        self._walk(node.nodelist, item)
+
+    def _strip(self, start: int, end: int) -> tuple[int, int]:
+        chunk = self.text[start:end]
+        lead = len(chunk) - len(chunk.lstrip())
+        return start + lead, max(start + lead, start + len(chunk.rstrip()))
+
+    def _place(self, item: _Item) -> None:
+        item.section = self.open_sections[-1] if self.open_sections else None
+        item.in_appendix = self.in_appendix
+        self.items.append(item)
+
+    def _collect_refs(self, nodes) -> None:
+        for node in iter_nodes(nodes):
+            if isinstance(node, LatexMacroNode) and node.macroname in REF_COMMANDS:
+                labels = [lb.strip() for lb in (_arg_text(node, 0) or _arg_text(node, 1) or "").split(",")]
+                if any(labels):
+                    self.refs.append((node.pos, node.macroname, [lb for lb in labels if lb]))
+
+    # -- rows -------------------------------------------------------------------------------------
+
+    def _rows(self) -> Extracted:
+        out = Extracted(issues=self.issues)
+        for section in self.sections:
+            file, start, end = self.flat.span(section.start, section.end)
+            out.sections.append(Section(
+                section_id=section.section_id, paper_id=self.paper_id, extractor=EXTRACTOR,
+                level=section.level, number=section.number, title=section.title, path=section.path,
+                in_appendix=section.in_appendix, source_file=file, char_start=start, char_end=end,
+                run_id=self.run_id))
+        for item in self.items:
+            file, start, _ = self.flat.span(item.start, item.end)
+            item.expr_id = stable_id(self.paper_id, EXTRACTOR, item.kind, file, start,
+                                     self.text[item.start:item.end])
+        by_label = {item.label: item for item in self.items if item.label}
+        for item in self.items:
+            if item.kind == "proof" and item.proof_target in by_label:
+                statement = by_label[item.proof_target]
+                item.parent, statement.proof = statement, item
+        for item in self.items:
+            out.expressions.append(self._expression(item))
+        out.edges = self._edges(by_label)
+        return out
+
+    def _expression(self, item: _Item) -> Expression:
+        latex = self.text[item.start:item.end]
+        expanded = self.macros.expand(latex)
+        file, start, end = self.flat.span(item.start, item.end)
+        after = self._context_after(item.outer_end)
+        definitions = None
+        if item.kind == "equation" and _DEFINITION_START.match(after):
+            stop = _SENTENCE_END.search(after, 1)
+            definitions = after[:stop.end() if stop else len(after)].strip(" ,;:")
+        return Expression(
+            expr_id=item.expr_id, paper_id=self.paper_id, extractor=EXTRACTOR, kind=item.kind,
+            env=item.env, row=item.row, latex=latex, latex_expanded=expanded, text=_plain(expanded),
+            label=item.label, number=item.number, title=item.title,
+            section=item.section.path if item.section else None,
+            section_id=item.section.section_id if item.section else None, in_appendix=item.in_appendix,
+            source_file=file, char_start=start, char_end=end,
+            context_before=self._context_before(item.outer_start), context_after=after,
+            definitions=definitions, parent_expr=item.parent.expr_id if item.parent else None,
+            proof_expr=item.proof.expr_id if item.proof else None, run_id=self.run_id)
+
+    def _context_before(self, pos: int) -> str:
+        """The paragraph before ``pos`` (two, when the nearest is shorter than a sentence or two)."""
+        start = self.text.rfind("\n\n", 0, pos)
+        while start > 0 and pos - start < MIN_PARAGRAPH_CHARS:
+            start = self.text.rfind("\n\n", 0, start)
+        chunk = self.text[max(start, pos - CONTEXT_CHARS, 0):pos]
+        return " ".join(chunk.split())
+
+    def _context_after(self, pos: int) -> str:
+        """From ``pos`` to the end of its paragraph (where the "where X is …" sentence stands)."""
+        stop = re.compile(r"\n[ \t]*\n").search(self.text, pos + 1)
+        chunk = self.text[pos:min(stop.start() if stop else len(self.text), pos + CONTEXT_CHARS)]
+        return " ".join(chunk.split())
+
+    def _edges(self, by_label: dict[str, _Item]) -> list[ExpressionEdge]:
+        """Each ``\\ref``/``\\eqref`` to a labelled expression, read where it stands."""
+        formulas = sorted((i for i in self.items if i.kind == "equation"), key=lambda i: i.outer_start)
+        holders = sorted(self.items, key=lambda i: i.end - i.start)  # innermost first
+        intro_zones = [(self._sentence_start(f.outer_start), f.outer_start, f) for f in formulas]
+        edges: dict[tuple, ExpressionEdge] = {}
+        for pos, command, labels in self.refs:
+            holder = next((i for i in holders if i.start <= pos < i.end), None)
+            if holder is not None:
+                via = {"equation": "equation", "statement": "statement", "proof": "proof"}[holder.kind]
+                source = holder.parent if holder.kind == "proof" and holder.parent is not None else holder
+            else:
+                zone = next((z for z in intro_zones if z[0] <= pos < z[1]), None)
+                if zone is None:
+                    continue
+                via, source = "introduction", zone[2]
+            for label in labels:
+                target = by_label.get(label)
+                if target is None or target is source or target.kind == "proof":
+                    continue
+                key = (source.expr_id, target.expr_id, via)
+                edges.setdefault(key, ExpressionEdge(
+                    paper_id=self.paper_id, from_expr=source.expr_id, to_expr=target.expr_id, via=via,
+                    command=command, label=label, run_id=self.run_id))
+        return list(edges.values())
+
+    def _sentence_start(self, pos: int) -> int:
+        """Where the sentence that introduces a formula begins."""
+        window = self.text[max(0, pos - CONTEXT_CHARS):pos]
+        ends = list(_SENTENCE_END.finditer(window))
+        # a display often follows "… as follows." on its own: then that sentence is the intro
+        cut = ends[-1].end() if ends and window[ends[-1].end():].strip() else (ends[-2].end() if len(ends) > 1 else 0)
+        return max(0, pos - CONTEXT_CHARS) + cut
+
+
+def extract_latex(flat: FlatSource, paper_id: str, run_id: str = "") -> Extracted:
+    """A flattened LaTeX project → sections, expressions, edges and the issues met on the way."""
+    if not flat.text.strip():
+        return Extracted(issues=list(flat.issues))
+    return LatexExtractor(flat, paper_id, run_id).run()

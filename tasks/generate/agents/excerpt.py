@@ -1,0 +1,156 @@
+"""The part of a paper one call needs, and the check that an answer really comes from it.
+
+Agents never get the whole paper. For a target they get *pieces*: the target with the paragraphs
+around it, its proof (statements), appendix passages that name it (derivations moved to the
+appendix), and the expressions it depends on (``expression_edges``). Each piece is verbatim paper
+text with a location a reader can follow.
+
+``ground`` aligns a text (an answer, an evidence passage) with the pieces using rapidfuzz's
+partial alignment, after collapsing whitespace on both sides (models reflow lines).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from tasks.core.records import Expression
+
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Piece:
+    label: str
+    """``P1``, ``P2``… as the model sees it."""
+    location: str
+    """Human-readable: ``Proof of Lemma 3 (Appendix B > B.1)``."""
+    text: str
+    source: str
+    """``expr:<id>`` when the piece is exactly that expression's source, else ``context:<id>``."""
+
+
+def where(expr: Expression) -> str:
+    name = expr.title or (f"({expr.number})" if expr.number else expr.env)
+    place = expr.section or "front matter"
+    page = f", p. {expr.page}" if expr.page else ""
+    return f"{name} in {place}{page}"
+
+
+def body(expr: Expression) -> str:
+    return expr.latex if expr.latex is not None else expr.text
+
+
+def around(expr: Expression, chars: int) -> str:
+    """The expression with the paragraphs before and after it, trimmed to about ``chars``."""
+    side = max(200, (chars - len(body(expr))) // 2)
+    before = expr.context_before[-side:]
+    after = expr.context_after[:side]
+    return f"{before}\n{body(expr)}\n{after}".strip()
+
+
+def pieces_for(target: Expression, by_id: dict[str, Expression], preconditions: list[str],
+               appendix: list[Expression], limit_chars: int) -> list[Piece]:
+    """Pieces for one target, most important first, cut at ``limit_chars`` in all."""
+    chosen: list[tuple[str, str, str]] = [
+        (f"{where(target)} with its surrounding text", around(target, limit_chars // 3), f"context:{target.expr_id}")]
+    if target.proof_expr and target.proof_expr in by_id:
+        proof = by_id[target.proof_expr]
+        chosen.append((f"Proof of {target.title or 'the statement'} ({proof.section or 'body'})", body(proof),
+                       f"expr:{proof.expr_id}"))
+    for expr in appendix:
+        chosen.append((f"{where(expr)} (appendix, refers to the target)", around(expr, limit_chars // 4),
+                       f"context:{expr.expr_id}"))
+    for expr_id in preconditions:
+        if expr_id in by_id and expr_id != target.expr_id:
+            pre = by_id[expr_id]
+            text = body(pre) + (f"\n{pre.definitions}" if pre.definitions else "")
+            chosen.append((where(pre), text, f"expr:{pre.expr_id}"))
+    pieces, used = [], 0
+    for location, text, source in chosen:
+        text = text[: max(0, limit_chars - used)]
+        if not text.strip():
+            break
+        used += len(text)
+        pieces.append(Piece(f"P{len(pieces) + 1}", location, text, source))
+    return pieces
+
+
+def appendix_mentions(target: Expression, candidates: list[Expression], limit: int = 3) -> list[Expression]:
+    """Appendix expressions whose surrounding text names the target (its label or number)."""
+    if target.in_appendix:
+        return []
+    marks = [m for m in (target.label and f"{{{target.label}}}",
+                         target.number and f"({target.number})",
+                         target.title) if m]
+    if not marks:
+        return []
+    found = [e for e in candidates if e.in_appendix and e.expr_id != target.expr_id
+             and any(m in e.context_before or m in (e.latex or "") for m in marks)]
+    return found[:limit]
+
+
+def _collapse(text: str) -> tuple[str, list[int]]:
+    """Whitespace collapsed to single spaces, and each output character's index in ``text``."""
+    out, index, last_space = [], [], False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if last_space:
+                continue
+            out.append(" ")
+            last_space = True
+        else:
+            out.append(ch)
+            last_space = False
+        index.append(i)
+    return "".join(out), index
+
+
+@dataclass(frozen=True)
+class Grounding:
+    score: float
+    """0–100: rapidfuzz partial-ratio alignment of the text with its best piece."""
+    source: str | None = None
+    span: tuple[int, int] | None = None
+    """Character span in the piece's text (``expr:`` pieces: in that expression's source)."""
+
+
+def _verbatim(needle: str, text: str) -> tuple[int, int] | None:
+    """The span of ``needle`` (whitespace collapsed) in ``text``, in ``text``'s own offsets."""
+    hay, index = _collapse(text)
+    start = hay.find(needle)
+    return None if start < 0 else (index[start], index[start + len(needle) - 1] + 1)
+
+
+def ground(text: str, pieces: list[Piece], cited: str | None = None) -> Grounding:
+    """Where ``text`` is in the pieces and how well it matches (100: verbatim up to whitespace).
+
+    ``cited`` is the piece label the model says it copied from; when the text is there verbatim
+    that piece is the evidence (the same words may also stand in a neighbouring paragraph).
+    """
+    needle, _ = _collapse(text.strip())
+    if not needle or not pieces:
+        return Grounding(0.0)
+    for piece in sorted(pieces, key=lambda p: p.label != cited):  # the cited piece first
+        span = _verbatim(needle, piece.text)  # the common case, and much faster than alignment
+        if span is not None:
+            return Grounding(100.0, piece.source, span)
+    starts, offset = [], 0
+    for piece in pieces:
+        starts.append(offset)
+        offset += len(piece.text) + 1
+    hay, index = _collapse("\n".join(p.text for p in pieces))
+    alignment = fuzz.partial_ratio_alignment(needle, hay)
+    if alignment is None:
+        return Grounding(0.0)
+    if len(needle) > len(hay):  # partial_ratio would align the pieces inside the answer
+        return Grounding(round(alignment.score * len(hay) / len(needle), 2))
+    start, end = alignment.dest_start, alignment.dest_end
+    if end <= start:
+        return Grounding(round(alignment.score, 2))
+    first, last = index[start], index[end - 1] + 1
+    n = max(i for i, s in enumerate(starts) if s <= first)
+    return Grounding(round(alignment.score, 2), pieces[n].source,
+                     (first - starts[n], min(last - starts[n], len(pieces[n].text))))

@@ -1,0 +1,92 @@
+"""Agent 1, Math Expression Extractor: which expressions of a paper are derivable targets.
+
+Input columns: ``expressions`` (expr_id, kind, env, number, label, title, latex, text,
+context_before, definitions, in_appendix, parent_expr, proof_expr) and ``expression_edges``
+(from_expr, to_expr) of one paper.
+Output: ``Target`` rows (target_expr, target_kind, definitions, precondition hints), at most
+``generate.targets_per_paper`` per paper.
+
+From the LaTeX layer no LLM is needed: a target is a theorem-like statement with a proof, or a
+numbered or labelled formula that is derived in the paper (it cites other expressions, sits in a
+proof, or is announced by derivation language). A paper read from its PDF has displays without
+structure; the LLM chooses among them and gives each chosen one's symbol definitions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from tasks.core.records import Expression, ExpressionEdge
+from tasks.generate.agents import PROMPTS
+from tasks.io.llm import Agent
+
+PROVABLE = frozenset({"theorem", "lemma", "proposition", "corollary", "claim", "fact"})
+DERIVATION_CUES = re.compile(
+    r"\b(we (?:obtain|get|have|derive|arrive at|find)|it follows|follows from|yields?|leads? to|gives?|"
+    r"substitut\w*|plugging|rearrang\w*|simplif\w*|expand\w*|hence|thus|therefore|implies|"
+    r"differentiat\w*|taking the (?:derivative|gradient|expectation)|by (?:induction|definition))\b", re.I)
+CONTEXT_TAIL = 400
+"""Characters before a formula in which a derivation cue must appear."""
+
+
+@dataclass
+class Target:
+    expr: Expression
+    definitions: str | None = None
+    preconditions: list[str] = field(default_factory=list)
+    """Expressions the target cites (``expression_edges``): hints for the Query Draft."""
+
+
+class ChosenDisplay(BaseModel):
+    index: int = Field(description="The number in brackets before the display, e.g. 3 for [3].")
+    derivable: bool = Field(description="True when the paper derives or proves this display from earlier ones.")
+    definitions: str = Field(default="", description="Verbatim sentence(s) defining its symbols, or empty.")
+
+
+class ExtractorReply(BaseModel):
+    displays: list[ChosenDisplay]
+
+
+AGENT = Agent("extractor", ExtractorReply, PROMPTS)
+PDF_DISPLAYS_PER_CALL = 40
+
+
+def _is_derived(expr: Expression, cites: set[str], in_proof: set[str]) -> bool:
+    return (expr.expr_id in cites or expr.expr_id in in_proof
+            or bool(DERIVATION_CUES.search(expr.context_before[-CONTEXT_TAIL:])))
+
+
+def latex_targets(expressions: list[Expression], edges: list[ExpressionEdge], limit: int) -> list[Target]:
+    """Targets from the LaTeX layer, most promising first: proved statements, then cited-on formulas."""
+    depends: dict[str, list[str]] = {}
+    for edge in edges:
+        depends.setdefault(edge.from_expr, []).append(edge.to_expr)
+    kinds = {e.expr_id: e.kind for e in expressions}
+    in_proof = {e.expr_id for e in expressions if e.parent_expr and kinds.get(e.parent_expr) == "proof"}
+    statements = [e for e in expressions if e.kind == "statement" and e.proof_expr
+                  and e.env.rstrip("*").lower() in PROVABLE]
+    formulas = [e for e in expressions if e.kind == "equation" and (e.number or e.label)
+                and _is_derived(e, set(depends), in_proof)]
+    formulas.sort(key=lambda e: -len(depends.get(e.expr_id, [])))  # stable: paper order among equals
+    chosen = (statements + formulas)[:limit]
+    return [Target(e, e.definitions, sorted(set(depends.get(e.expr_id, [])))) for e in chosen]
+
+
+def pdf_messages_fields(displays: list[Expression]) -> dict:
+    listing = "\n\n".join(
+        f"[{i}] {('(' + e.number + ') ') if e.number else ''}{e.text}\n"
+        f"Text before it: {e.context_before[-300:]}\nText after it: {e.context_after[:300]}"
+        for i, e in enumerate(displays))
+    return {"listing": listing}
+
+
+def parse_pdf_reply(reply: ExtractorReply, displays: list[Expression]) -> list[Target]:
+    """Chosen, derivable displays in paper order; indices the model invented are ignored."""
+    chosen = {}
+    for item in reply.displays:
+        if item.derivable and 0 <= item.index < len(displays):
+            chosen[item.index] = item.definitions.strip() or displays[item.index].definitions
+    return [Target(displays[i], chosen[i]) for i in sorted(chosen)]

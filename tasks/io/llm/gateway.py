@@ -1,0 +1,400 @@
+"""The LLM gateway (``tasks.io.llm``, the only package that imports ``openai``).
+
+``Gateway.call`` sends one agent's messages to an OpenAI-compatible endpoint and returns the
+parsed pydantic response, or a status saying why there is none. It never raises for anything the
+endpoint or the model does.
+
+- **Structured output, three ways.** Servers differ: OpenAI and vLLM take
+  ``response_format: json_schema``; llama.cpp's server answers that with HTTP 500 but takes
+  ``json_object`` with a ``schema``; some take neither. The gateway starts with ``json_schema`` and
+  steps down per model after a 400/422, or after two 5xx in a row in one mode, then remembers the
+  mode that worked. Every prompt also states the schema, so plain text works. A reply that does
+  not parse is repaired (code fences, trailing commas — ``json_repair``), then asked again once
+  with the validation error (not when it was cut at ``max_tokens``: it would be cut again), and
+  then recorded as ``invalid_output``.
+- **Retries** (tenacity) on 429 — honouring ``Retry-After`` — 5xx, timeouts and connection
+  errors, with jittered exponential backoff.
+- **Limits.** A semaphore bounds calls in flight in this process; requests and tokens per minute
+  go through Prefect rate limits, shared by every Dask worker.
+- **Cache.** Content-addressed in the lake (``cache/llm/``): the key hashes the model, the rendered
+  messages, the response schema, the sampling parameters and the prompt version. A hit costs
+  nothing and makes no request, so an unchanged rerun, or the rerun of a killed run, repeats no
+  call that completed. Parsed and invalid outputs are both cached (the model gave its answer);
+  transport failures are not (the next run tries again).
+- **Ledger.** One ``LLMCall`` row per call: tokens, cost from the price table, latency, cache hit,
+  status, error. ``Budget`` refuses to start a call whose worst-case cost would pass the
+  allowance: the call is recorded as ``budget_exhausted`` and the run can be resumed later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
+
+import openai
+from json_repair import repair_json
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from tasks.core.records import LLMCall, stable_id
+from tasks.core.settings import AgentSettings, LLMSettings, Price, reveal
+from tasks.io.storage import Lake
+
+T = TypeVar("T", bound=BaseModel)
+
+OUTPUT_MODES = ("json_schema", "json_object", "text")
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+CHARS_PER_TOKEN = 4
+"""For estimates before a call (budget, token rate limit); the ledger uses the server's counts."""
+
+
+@dataclass
+class LLMResult(Generic[T]):
+    value: T | None
+    call: LLMCall
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None
+
+
+class Budget:
+    """A spending allowance in US dollars for one process's calls.
+
+    ``reserve`` books a call's worst case (its prompt and ``max_tokens`` of completion) before
+    it is sent, ``settle`` replaces that with the real cost, so calls in flight can never take
+    the total past the allowance.
+    """
+
+    def __init__(self, allowance_usd: float | None):
+        self.allowance_usd = allowance_usd
+        self.spent_usd = 0.0
+        self._reserved = 0.0
+        self.refused = 0
+
+    def reserve(self, worst_case_usd: float) -> bool:
+        if self.allowance_usd is not None and \
+                self.spent_usd + self._reserved + worst_case_usd > self.allowance_usd + 1e-12:
+            self.refused += 1
+            return False
+        self._reserved += worst_case_usd
+        return True
+
+    def settle(self, worst_case_usd: float, actual_usd: float) -> None:
+        self._reserved -= worst_case_usd
+        self.spent_usd += actual_usd
+
+
+def price_of(prices: dict[str, Price], model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    price = prices.get(model)
+    if price is None:
+        return 0.0
+    return (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1_000_000
+
+
+def cache_key(model: str, messages: list[dict[str, str]], schema: dict[str, Any],
+              sampling: dict[str, Any], prompt_version: str) -> str:
+    payload = json.dumps({"model": model, "messages": messages, "schema": schema, "sampling": sampling,
+                          "prompt_version": prompt_version}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def parse_reply(content: str | None, response_model: type[T], repair: bool = True) -> tuple[T | None, str | None]:
+    """The reply as ``response_model``, repairing what JSON repair can; else ``(None, error)``.
+
+    ``repair=False`` for a reply cut at ``max_tokens``: JSON repair would close it and quietly
+    keep half a list or half an answer.
+    """
+    if not content or not content.strip():
+        return None, "empty reply"
+    try:
+        return response_model.model_validate_json(content), None
+    except ValidationError as exc:
+        error = _short(exc)
+    if not repair:
+        return None, error
+    text = content.strip()
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
+    if fenced:
+        text = fenced.group(1)
+    start = text.find("{")
+    if start < 0:
+        return None, f"no JSON object in reply: {error}"
+    try:
+        repaired = repair_json(text[start:], return_objects=True)
+        return response_model.model_validate(repaired), None
+    except (ValidationError, ValueError, TypeError) as exc:
+        return None, _short(exc)
+
+
+@lru_cache(maxsize=64)
+def _schema(response_model: type[BaseModel]) -> dict[str, Any]:
+    """The response model's JSON schema (pydantic builds it in about a millisecond: once per model)."""
+    return response_model.model_json_schema()
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _status_of(exc: BaseException) -> int | None:
+    return getattr(exc, "status_code", None)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    return _status_of(exc) in RETRYABLE_STATUS
+
+
+def _retry_after(state: RetryCallState) -> float | None:
+    exc = state.outcome.exception() if state.outcome else None
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    value = response.headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to backoff
+
+
+class _ModeRejected(Exception):
+    """The server refused this structured-output mode; try the next one."""
+
+
+class Gateway:
+    """One process's connection to the LLM endpoint. Build it inside the worker's event loop."""
+
+    def __init__(self, settings: LLMSettings, lake: Lake, run_id: str, *, concurrency: int | None = None,
+                 budget: Budget | None = None,
+                 throttle: Callable[[int], Awaitable[None]] | None = None):
+        if not settings.configured:
+            raise ValueError("no LLM endpoint configured (set llm.base_url)")
+        self.settings = settings
+        self.lake = lake
+        self.run_id = run_id
+        self.budget = budget or Budget(settings.budget_usd)
+        self.throttle = throttle
+        self.calls: list[LLMCall] = []
+        self._semaphore = asyncio.Semaphore(max(1, concurrency or settings.concurrency))
+        self._modes: dict[str, int] = {}
+        self._mode_failures: dict[str, int] = {}
+        self._inflight: dict[str, asyncio.Future] = {}
+        self._client = openai.AsyncOpenAI(
+            base_url=settings.base_url, api_key=reveal(settings.api_key) or "not-needed",
+            timeout=settings.timeout_s, max_retries=0)  # retries are ours: they honour the ledger
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> "Gateway":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- the one public call ---------------------------------------------------------------
+    async def call(self, stage: str, entity_id: str, messages: list[dict[str, str]],
+                   response_model: type[T], prompt_version: str,
+                   agent: AgentSettings) -> LLMResult[T]:
+        schema = _schema(response_model)
+        sampling = {"temperature": agent.temperature, "max_tokens": agent.max_tokens}
+        key = cache_key(agent.model, messages, schema, sampling, prompt_version)
+        row = dict(call_id=stable_id(key, self.run_id, stage, entity_id), run_id=self.run_id, stage=stage,
+                   entity_id=entity_id, model=agent.model, cache_key=key)
+
+        if key in self._inflight:  # the same request already on its way (identical passages): share it
+            await asyncio.shield(self._inflight[key])
+        try:
+            cached = await asyncio.to_thread(self.lake.get_json, *self._cache_path(key))
+        except ValueError:  # an unreadable entry is a miss: the call is made again and rewrites it
+            cached = None
+        if cached is not None:
+            content = cached.get("content")
+            value = parse_reply(content, response_model)[0] if content is not None else None
+            error = None if value is not None else cached.get("error") or "invalid output (cached)"
+            return self._record(LLMResult(value, LLMCall(
+                **row, cache_hit=True, output_mode=cached.get("mode"),
+                status="ok" if value is not None else "invalid_output", error=error)))
+
+        done = self._inflight.setdefault(key, asyncio.get_running_loop().create_future())
+        try:
+            return await self._send(row, key, messages, schema, response_model, agent)
+        finally:
+            self._inflight.pop(key, None)
+            if not done.done():
+                done.set_result(None)
+
+    async def _send(self, row, key, messages, schema, response_model, agent) -> LLMResult:
+        prompt_estimate = sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
+        worst_case = price_of(self.settings.prices, agent.model, prompt_estimate, agent.max_tokens)
+        if not self.budget.reserve(worst_case):
+            return self._record(LLMResult(None, LLMCall(**row, status="budget_exhausted",
+                                                        error="budget allowance reached")))
+        started = time.perf_counter()
+        usage = [0, 0]
+        attempts = [0]
+        try:
+            async with self._semaphore:
+                if self.throttle is not None:
+                    await self.throttle(prompt_estimate + agent.max_tokens)
+                content, mode, error = await self._complete(messages, schema, response_model, agent,
+                                                            usage, attempts)
+        except Exception as exc:  # transport failure after every retry: not cached, retried next run
+            cost = price_of(self.settings.prices, agent.model, *usage)
+            self.budget.settle(worst_case, cost)
+            return self._record(LLMResult(None, LLMCall(
+                **row, prompt_tokens=usage[0], completion_tokens=usage[1], cost_usd=cost,
+                latency_ms=round((time.perf_counter() - started) * 1000, 1), attempts=attempts[0],
+                status="failed", error=_short(exc))))
+        cost = price_of(self.settings.prices, agent.model, *usage)
+        self.budget.settle(worst_case, cost)
+        await asyncio.to_thread(self.lake.put_json, {"content": content, "error": error, "mode": mode,
+                                                     "model": agent.model}, *self._cache_path(key))
+        value = parse_reply(content, response_model)[0] if content is not None else None
+        return self._record(LLMResult(value, LLMCall(
+            **row, prompt_tokens=usage[0], completion_tokens=usage[1], cost_usd=cost,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1), attempts=attempts[0],
+            output_mode=mode, status="ok" if value is not None else "invalid_output", error=error)))
+
+    # -- internals -------------------------------------------------------------------------------
+    @staticmethod
+    def _cache_path(key: str) -> tuple[str, ...]:
+        return ("cache", "llm", key[:2], f"{key}.json")
+
+    def _record(self, result: LLMResult) -> LLMResult:
+        self.calls.append(result.call)
+        return result
+
+    async def _complete(self, messages, schema, response_model, agent, usage, attempts):
+        """Ask, and ask again once if the reply does not validate.
+
+        Returns (a reply that validates or ``None``, the output mode, the validation error)."""
+        content, mode, finish = await self._ask(messages, schema, response_model, agent, usage, attempts)
+        value, error = parse_reply(content, response_model, repair=finish != "length")
+        if value is not None:
+            return content, mode, None
+        if finish == "length":  # asking again would be cut at the same length: not worth paying for
+            return None, mode, f"reply cut at max_tokens ({agent.max_tokens}): {error}"
+        # One repair round: show the model its reply and the validation error.
+        retry_messages = [*messages, {"role": "assistant", "content": (content or "")[:4000]},
+                          {"role": "user", "content": "That reply is not a JSON object matching the schema "
+                           f"({error}). Reply again with only the corrected JSON object."}]
+        repaired, mode, finish = await self._ask(retry_messages, schema, response_model, agent, usage, attempts)
+        if parse_reply(repaired, response_model, repair=finish != "length")[0] is not None:
+            return repaired, mode, None
+        return None, mode, error
+
+    async def _ask(self, messages, schema, response_model, agent, usage, attempts):
+        """One completion with retries, stepping down structured-output modes the server refuses."""
+        while True:
+            mode_index = self._modes.get(agent.model, 0)
+            mode = OUTPUT_MODES[mode_index]
+            try:
+                async for attempt in AsyncRetrying(
+                        retry=retry_if_exception(_is_transient),
+                        stop=stop_after_attempt(self.settings.retries + 1),
+                        wait=self._wait, reraise=True):
+                    with attempt:
+                        attempts[0] += 1
+                        response = await self._request(messages, schema, response_model, agent, mode)
+                choice = response.choices[0]
+                if response.usage is not None:
+                    usage[0] += response.usage.prompt_tokens or 0
+                    usage[1] += response.usage.completion_tokens or 0
+                else:
+                    usage[0] += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
+                    usage[1] += len(choice.message.content or "") // CHARS_PER_TOKEN
+                return choice.message.content, mode, choice.finish_reason
+            except _ModeRejected:
+                self._modes[agent.model] = mode_index + 1
+
+    async def _request(self, messages, schema, response_model, agent, mode):
+        kwargs: dict[str, Any] = {}
+        if mode == "json_schema":
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": response_model.__name__, "schema": schema, "strict": False}}
+        elif mode == "json_object":
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        try:
+            response = await self._client.chat.completions.create(
+                model=agent.model, messages=messages, temperature=agent.temperature,
+                max_tokens=agent.max_tokens, **kwargs)
+        except openai.APIStatusError as exc:
+            if mode != "text" and self._refuses_mode(agent.model, exc):
+                raise _ModeRejected() from exc
+            raise
+        self._mode_failures[agent.model] = 0
+        if not response.choices:
+            raise RuntimeError("reply without choices")
+        return response
+
+    def _refuses_mode(self, model: str, exc: openai.APIStatusError) -> bool:
+        """A 400/422 about the format or schema, or a 5xx naming ``response_format``, is about the
+        mode; two 5xx in a row in one mode likely are too (llama.cpp's server answers ``json_schema`` with HTTP 500)."""
+        status, message = exc.status_code, str(exc.body or exc.message).lower()
+        if (status in (400, 422) and ("response_format" in message or "schema" in message)) or \
+                (status >= 500 and "response_format" in message):
+            return True
+        if status >= 500:
+            self._mode_failures[model] = self._mode_failures.get(model, 0) + 1
+            if self._mode_failures[model] >= 2:
+                self._mode_failures[model] = 0
+                return True
+        return False
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = wait_random_exponential(multiplier=self.settings.backoff_s, max=self.settings.backoff_max_s)
+        retry_after = _retry_after(state)
+        if retry_after is not None:
+            return min(retry_after, self.settings.backoff_max_s * 2)
+        return backoff(state)
+
+
+def mode_of(gateway: Gateway, model: str) -> str:
+    """The structured-output mode the gateway currently uses for ``model`` (for tests and logs)."""
+    return OUTPUT_MODES[gateway._modes.get(model, 0)]
+
+
+@dataclass
+class CallTotals:
+    """What a list of ledger rows adds up to."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: list[LLMCall]) -> "CallTotals":
+        totals = cls()
+        for row in rows:
+            totals.calls += not row.cache_hit and row.status != "budget_exhausted"
+            totals.cache_hits += row.cache_hit
+            totals.prompt_tokens += row.prompt_tokens
+            totals.completion_tokens += row.completion_tokens
+            totals.cost_usd += row.cost_usd
+            totals.by_status[row.status] = totals.by_status.get(row.status, 0) + 1
+        return totals

@@ -1,0 +1,14 @@
+"""THE storage boundary: the only importer of ``duckdb``, ``s3fs`` and ``sqlite3``.
+
+- ``lake``: Parquet tables, content-addressed blobs and small JSON state under one URL.
+- ``catalog``: the DuckDB catalog of views, analysts' queries and the named SQL of
+  ``dashboards/queries.sql``, always with bound parameters.
+- ``reviewdb``: the review database (SQLite), the system of record for expert reviews.
+"""
+
+from tasks.io.storage.catalog import named, named_rows, publish_catalog, query, query_rows
+from tasks.io.storage.lake import Lake, arrow_schema, records_to_arrow, s3_filesystem, safe_key
+from tasks.io.storage.reviewdb import ReviewDB
+
+__all__ = ["Lake", "ReviewDB", "arrow_schema", "named", "named_rows", "publish_catalog", "query",
+           "query_rows", "records_to_arrow", "s3_filesystem", "safe_key"]

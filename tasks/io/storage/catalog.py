@@ -1,0 +1,128 @@
+"""The DuckDB catalog: views over the lake, analysts' SQL and the named queries the stages use.
+
+The catalog is a local file of views over the lake's Parquet files (deduplicated by each
+table's ``KEY``, latest ``TIME`` wins) plus the analyst views of ``dashboards/views.sql``.
+Workers never open it. ``publish_catalog`` writes a fresh catalog to a temporary file and
+renames it over the old one, so there is never a read-write DuckDB handle that could lock
+analysts out: ``stormborn sql`` opens the catalog read-only, at any time, even while a flow runs.
+
+Every query takes bound parameters (``$name`` in the SQL, a dict of values): no value is ever
+quoted into SQL by hand. The queries that stages and the CLI run live, named, in
+``dashboards/queries.sql`` beside the analyst views (``-- name: <name>`` starts each one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from tasks.core.records import ALL_RECORDS, Record
+from tasks.core.settings import Settings
+from tasks.io.storage.lake import Lake, arrow_schema
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ", pa.date32(): "DATE",
+}
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_list(t):
+        return _duck_type(t.value_type) + "[]"
+    return _DUCK_TYPES[t]
+
+
+def _view_sql(lake: Lake, model: type[Record]) -> str:
+    schema = arrow_schema(model)
+    if lake.table_files(model.TABLE):
+        # The glob is the lake's own path (from settings), not user input; DuckDB cannot bind a
+        # table function's argument in a view definition.
+        source = f"read_parquet('{lake.table_glob(model.TABLE)}', union_by_name = true)"
+    else:  # an empty table with the right columns, so analysts' queries work from day one
+        cols = ", ".join(f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in schema)
+        source = f"(SELECT {cols} WHERE false)"
+    key = ", ".join(f'"{k}"' for k in model.KEY)
+    return (
+        f"CREATE OR REPLACE VIEW {model.TABLE} AS SELECT * EXCLUDE (_rank) FROM ("
+        f'SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY "{model.TIME}" DESC) AS _rank '
+        f"FROM {source}) WHERE _rank = 1"
+    )
+
+
+def _sql_file(name: str) -> str:
+    """A SQL file of the ``dashboards`` package (installed with the project as package data)."""
+    return files("dashboards").joinpath(name).read_text()
+
+
+@lru_cache(maxsize=1)
+def named_queries() -> dict[str, str]:
+    """``dashboards/queries.sql`` as name → SQL."""
+    parts = re.split(r"^-- name: *([a-z_][a-z0-9_]*) *$", _sql_file("queries.sql"), flags=re.M)
+    return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2])}
+
+
+def named(name: str) -> str:
+    """The SQL of one named query; ``KeyError`` names the file when there is no such query."""
+    try:
+        return named_queries()[name]
+    except KeyError:
+        raise KeyError(f"no query named {name!r} in dashboards/queries.sql") from None
+
+
+def _connect(path: str, lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(path, read_only=read_only)
+    if lake.is_s3:
+        con.register_filesystem(lake.fs)
+    return con
+
+
+def publish_catalog(settings: Settings) -> str:
+    """Rebuild the catalog's views and swap the file in atomically; returns its path."""
+    lake = Lake.from_settings(settings)
+    target = Path(settings.catalog_path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    con = _connect(str(tmp), lake, read_only=False)
+    try:
+        for model in ALL_RECORDS:
+            con.execute(_view_sql(lake, model))
+        con.execute(_sql_file("views.sql"))
+    finally:
+        con.close()
+    os.replace(tmp, target)
+    return str(target)
+
+
+def query(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Run a read-only query against the catalog with bound ``$name`` parameters (publishes a
+    catalog first if none exists)."""
+    if not Path(settings.catalog_path).exists():
+        publish_catalog(settings)
+    lake = Lake.from_settings(settings)
+    con = _connect(settings.catalog_path, lake, read_only=True)
+    try:
+        return con.execute(sql, params or {}).fetch_df()
+    finally:
+        con.close()
+
+
+def query_rows(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """A query's rows as plain dicts: SQL NULL as ``None`` (pandas would give NaN), lists as lists."""
+    frame = query(settings, sql, params)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [{k: v.tolist() if hasattr(v, "tolist") else v for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
+def named_rows(settings: Settings, name: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of a named query of ``dashboards/queries.sql``."""
+    return query_rows(settings, named(name), params)

@@ -1,0 +1,272 @@
+"""The review database: the system of record for expert review (SQLite, one local file).
+
+Tables:
+
+- ``reviewers``: name, role (``reviewer`` | ``admin``), sha256 of the login token (the token
+  itself is shown once and never stored).
+- ``items``: a snapshot of each candidate a reviewer sees (question, derivation, evidence, the
+  PDF page), copied from the catalog. The app never opens the catalog while serving, so a
+  monthly flow republishing it cannot disturb a review session.
+- ``assignments``: (candidate, reviewer), k per candidate.
+- ``reviews``: one row per (candidate, reviewer); a resubmission updates it and raises
+  ``revision``; a repeated ``submission_id`` (a browser double-submit) changes nothing.
+- ``adjudications``: an admin's final decision on a candidate whose reviewers disagreed.
+
+SQLite serialises writers with a lock and keeps committed transactions across crashes, which is
+what several reviewers submitting at once need; DuckDB would allow only one process (the app) to
+open the file. Each transaction opens its own connection (SQLite connections are cheap and must
+not be shared across threads). Writers take the lock up front (``BEGIN IMMEDIATE``) so
+concurrent submissions queue behind each other instead of failing half way; ``synchronous=FULL``
+makes a committed review survive a crash or power cut.
+
+Reviews are written only by ``submit`` for the reviewer who is signed in: nothing else here
+updates or deletes a review.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tasks.core.records import PRINCIPLES, Decision, Role, allowed
+
+
+def _in(values: Any) -> str:
+    return ", ".join(f"'{v}'" for v in allowed(values))  # closed sets from records, not input
+
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS reviewers (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ({_in(Role)})),
+    token_sha256 TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    candidate_id TEXT PRIMARY KEY,
+    paper_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    loaded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assignments (
+    candidate_id TEXT NOT NULL REFERENCES items (candidate_id),
+    reviewer TEXT NOT NULL REFERENCES reviewers (name),
+    position INTEGER NOT NULL,
+    assigned_at TEXT NOT NULL,
+    PRIMARY KEY (candidate_id, reviewer)
+);
+CREATE TABLE IF NOT EXISTS reviews (
+    candidate_id TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    {", ".join(f"{p} INTEGER NOT NULL CHECK ({p} BETWEEN 1 AND 5)" for p in PRINCIPLES)},
+    decision TEXT NOT NULL CHECK (decision IN ({_in(Decision)})),
+    comment TEXT NOT NULL DEFAULT '',
+    submission_id TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 1,
+    submitted_at TEXT NOT NULL,
+    PRIMARY KEY (candidate_id, reviewer),
+    FOREIGN KEY (candidate_id, reviewer) REFERENCES assignments (candidate_id, reviewer)
+);
+CREATE TABLE IF NOT EXISTS adjudications (
+    candidate_id TEXT PRIMARY KEY REFERENCES items (candidate_id),
+    adjudicator TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ({_in(Decision)})),
+    comment TEXT NOT NULL DEFAULT '',
+    decided_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assignments_by_reviewer ON assignments (reviewer, position);
+"""
+
+Row = dict[str, Any]
+
+
+class ReviewDB:
+    """A SQLite file shared by the review app's threads and the ``stormborn review`` commands."""
+
+    def __init__(self, path: str):
+        self.path = str(Path(path).resolve())
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = self._connect()
+        try:
+            con.executescript(SCHEMA)  # idempotent DDL (CREATE … IF NOT EXISTS), in autocommit
+        finally:
+            con.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA foreign_keys=ON")
+        return con
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction: reads see one consistent state; writes hold the lock from the start."""
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """A read-only query with bound parameters (also for tests and operators' checks)."""
+        with self.transaction() as con:
+            return [dict(r) for r in con.execute(sql, tuple(params))]
+
+    # -- accounts ----------------------------------------------------------------------------
+    def add_reviewer(self, name: str, role: str, token_sha256: str, at: str, rotate: bool) -> bool:
+        """Create the account, or with ``rotate`` give an existing one a new token and role;
+        False (nothing written) when it exists and ``rotate`` is not set."""
+        with self.transaction(write=True) as con:
+            if con.execute("SELECT 1 FROM reviewers WHERE name = ?", (name,)).fetchone() and not rotate:
+                return False
+            con.execute(
+                "INSERT INTO reviewers (name, role, token_sha256, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET token_sha256 = excluded.token_sha256, role = excluded.role",
+                (name, role, token_sha256, at))
+        return True
+
+    def reviewer_by_token(self, token_sha256: str) -> Row | None:
+        rows = self.rows("SELECT name, role FROM reviewers WHERE token_sha256 = ?", (token_sha256,))
+        return rows[0] if rows else None
+
+    # -- items and assignments --------------------------------------------------------------
+    def load_items(self, items: list[tuple[str, str, str, str, str]]) -> int:
+        """Insert or refresh (candidate_id, paper_id, topic, payload, loaded_at) rows; returns
+        how many candidates are new."""
+        with self.transaction(write=True) as con:
+            before = con.execute("SELECT count(*) FROM items").fetchone()[0]
+            con.executemany(
+                "INSERT INTO items (candidate_id, paper_id, topic, payload, loaded_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (candidate_id) DO UPDATE SET payload = excluded.payload, topic = excluded.topic",
+                items)
+            return con.execute("SELECT count(*) FROM items").fetchone()[0] - before
+
+    def assign(self, choose: Callable[[list[str], dict[str, int], dict[str, set[str]], list[str]],
+                                      list[tuple[str, str, int, str]]]) -> list[tuple[str, str, int, str]]:
+        """Add the assignments ``choose`` makes from the current state, in one write transaction
+        (so two assigners at once cannot give a candidate the same reviewer twice).
+
+        ``choose(reviewers, load, have, candidates)`` gets the reviewer names (role ``reviewer``),
+        each one's current number of assignments, each candidate's reviewers and every candidate
+        in (paper, id) order; it returns (candidate_id, reviewer, position, assigned_at) rows."""
+        with self.transaction(write=True) as con:
+            names = [r[0] for r in con.execute(
+                "SELECT name FROM reviewers WHERE role = 'reviewer' ORDER BY name")]
+            load = {n: 0 for n in names}
+            for name, count in con.execute("SELECT reviewer, count(*) FROM assignments GROUP BY reviewer"):
+                if name in load:
+                    load[name] = count
+            have: dict[str, set[str]] = {}
+            for cid, name in con.execute("SELECT candidate_id, reviewer FROM assignments"):
+                have.setdefault(cid, set()).add(name)
+            candidates = [r[0] for r in con.execute("SELECT candidate_id FROM items ORDER BY paper_id, candidate_id")]
+            new = choose(names, load, have, candidates)
+            con.executemany(
+                "INSERT INTO assignments (candidate_id, reviewer, position, assigned_at) VALUES (?, ?, ?, ?)", new)
+        return new
+
+    def queue(self, reviewer: str, details: bool) -> list[Row]:
+        """The reviewer's candidates in order with their review's decision (or None) and, with
+        ``details``, the paper title and the question (read inside SQLite: no payload parsing)."""
+        extra = (", json_extract(i.payload, '$.title') AS title, json_extract(i.payload, '$.question') AS question"
+                 if details else "")
+        return self.rows(
+            f"SELECT a.candidate_id, i.paper_id, r.decision, r.submitted_at{extra} "
+            "FROM assignments a JOIN items i USING (candidate_id) "
+            "LEFT JOIN reviews r ON r.candidate_id = a.candidate_id AND r.reviewer = a.reviewer "
+            "WHERE a.reviewer = ? ORDER BY a.position, a.candidate_id", (reviewer,))
+
+    def item_payload(self, candidate_id: str) -> str | None:
+        rows = self.rows("SELECT payload FROM items WHERE candidate_id = ?", (candidate_id,))
+        return rows[0]["payload"] if rows else None
+
+    def is_assigned(self, candidate_id: str, reviewer: str) -> bool:
+        return bool(self.rows("SELECT 1 FROM assignments WHERE candidate_id = ? AND reviewer = ?",
+                              (candidate_id, reviewer)))
+
+    def pool(self) -> list[Row]:
+        """Every assigned candidate with its paper, topic and number of assigned reviewers."""
+        return self.rows(
+            "SELECT i.candidate_id, i.paper_id, i.topic, count(*) AS assigned "
+            "FROM items i JOIN assignments a USING (candidate_id) GROUP BY i.candidate_id ORDER BY i.candidate_id")
+
+    # -- reviews -----------------------------------------------------------------------------
+    def reviews(self, reviewer: str | None = None, candidate_id: str | None = None) -> list[Row]:
+        """Reviews, all or one reviewer's (by submission time) or one (candidate, reviewer)."""
+        if reviewer is not None and candidate_id is not None:
+            return self.rows("SELECT * FROM reviews WHERE candidate_id = ? AND reviewer = ?",
+                             (candidate_id, reviewer))
+        if reviewer is not None:
+            return self.rows("SELECT * FROM reviews WHERE reviewer = ? ORDER BY submitted_at", (reviewer,))
+        return self.rows("SELECT * FROM reviews ORDER BY candidate_id, reviewer")
+
+    def submit(self, candidate_id: str, reviewer: str, scores: dict[str, int], decision: str, comment: str,
+               submission_id: str, at: str) -> Row | None:
+        """Store the reviewer's own review of an assigned candidate; None when not assigned.
+
+        One transaction holds the write lock from the check to the write, so simultaneous
+        submissions queue instead of interleaving; the same ``submission_id`` twice is a no-op,
+        a new one replaces the reviewer's earlier review and raises ``revision``."""
+        with self.transaction(write=True) as con:
+            if not con.execute("SELECT 1 FROM assignments WHERE candidate_id = ? AND reviewer = ?",
+                               (candidate_id, reviewer)).fetchone():
+                return None
+            old = con.execute("SELECT submission_id FROM reviews WHERE candidate_id = ? AND reviewer = ?",
+                              (candidate_id, reviewer)).fetchone()
+            if old is None or old["submission_id"] != submission_id:
+                con.execute(
+                    f"INSERT INTO reviews (candidate_id, reviewer, {', '.join(PRINCIPLES)}, decision, "
+                    "comment, submission_id, revision, submitted_at) "
+                    f"VALUES (?, ?, {', '.join('?' for _ in PRINCIPLES)}, ?, ?, ?, 1, ?) "
+                    "ON CONFLICT (candidate_id, reviewer) DO UPDATE SET "
+                    + ", ".join(f"{c} = excluded.{c}" for c in (*PRINCIPLES, "decision", "comment",
+                                                                "submission_id", "submitted_at"))
+                    + ", revision = reviews.revision + 1",
+                    (candidate_id, reviewer, *(scores[p] for p in PRINCIPLES), decision, comment,
+                     submission_id, at))
+            return dict(con.execute("SELECT * FROM reviews WHERE candidate_id = ? AND reviewer = ?",
+                                    (candidate_id, reviewer)).fetchone())
+
+    def progress(self) -> list[Row]:
+        """Per reviewer: assigned and reviewed counts."""
+        return self.rows(
+            "SELECT a.reviewer, count(*) AS assigned, count(r.decision) AS reviewed "
+            "FROM assignments a LEFT JOIN reviews r USING (candidate_id, reviewer) "
+            "GROUP BY a.reviewer ORDER BY a.reviewer")
+
+    # -- adjudication ------------------------------------------------------------------------
+    def adjudicate(self, candidate_id: str, adjudicator: str, decision: str, comment: str, at: str) -> bool:
+        """Record (or replace) the adjudication of a candidate; False for an unknown candidate."""
+        with self.transaction(write=True) as con:
+            if not con.execute("SELECT 1 FROM items WHERE candidate_id = ?", (candidate_id,)).fetchone():
+                return False
+            con.execute(
+                "INSERT INTO adjudications (candidate_id, adjudicator, decision, comment, decided_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (candidate_id) DO UPDATE SET "
+                "adjudicator = excluded.adjudicator, decision = excluded.decision, "
+                "comment = excluded.comment, decided_at = excluded.decided_at",
+                (candidate_id, adjudicator, decision, comment, at))
+        return True
+
+    def adjudications(self) -> list[Row]:
+        return self.rows("SELECT * FROM adjudications")
+
+    # -- the analysts' copy ------------------------------------------------------------------
+    def snapshot(self) -> tuple[list[Row], list[Row], list[Row]]:
+        """Reviews, assignments and adjudications from one read transaction (they agree)."""
+        with self.transaction() as con:
+            return ([dict(r) for r in con.execute("SELECT * FROM reviews")],
+                    [dict(r) for r in con.execute("SELECT candidate_id, reviewer, assigned_at FROM assignments")],
+                    [dict(r) for r in con.execute("SELECT * FROM adjudications")])

@@ -1,0 +1,173 @@
+"""The LaTeX extractor on a generated paper holding every environment kind and macro case."""
+
+import pytest
+
+from tasks.documents.eprint import TexFiles
+from tasks.extract.parse.latex import extract_latex
+from tasks.extract.parse.project import flatten
+
+PREAMBLE = r"""\documentclass{article}
+\usepackage{amsmath,amsthm}
+\newcommand{\E}{\mathbb{E}}
+\newcommand{\norm}[1]{\lVert #1\rVert}
+\newcommand{\pair}[2][x]{(#1, #2)}
+\def\KL#1#2{D(#1\|#2)}
+\DeclareMathOperator*{\argmax}{arg\,max}
+\renewcommand{\le}{\leqslant}
+\newtheorem{theorem}{Theorem}[section]
+\newtheorem{lemma}[theorem]{Lemma}
+\newtheorem*{remark}{Remark}
+\numberwithin{equation}{section}
+"""
+
+BODY = r"""\begin{document}
+\section{Method}
+We define the loss as follows.
+\begin{equation}\label{eq:loss} L(\theta) = \E_x \norm{f_\theta(x) - y}^2 \end{equation}
+where $f_\theta$ is the model and $y$ the target.
+
+Substituting \eqref{eq:loss} into the bound gives
+\begin{align}
+a &= b \label{eq:a}\\
+c &= d \nonumber \\
+e &= f \label{eq:e}
+\end{align}
+and also
+\begin{align*} x &= y \\ z &= w \end{align*}
+\[ \argmax_\theta \KL{p}{q} + \pair{u} + \pair[v]{w} \]
+$$ u = v $$
+\subsection{Bounds}
+\begin{lemma}[Bound]\label{lem:bound} For all $x$, $L \le 1$. \end{lemma}
+\begin{proof} By \eqref{eq:a} and \eqref{eq:e},
+\begin{equation} L \le 1 \tag{$*$} \end{equation}
+\end{proof}
+\begin{remark} Unnumbered. \end{remark}
+\begin{gather} g = h \end{gather}
+\begin{multline} m = n \\ + o \label{eq:m}\end{multline}
+\begin{subequations}\begin{align} p &= q \label{eq:p}\\ r &= s \label{eq:r}\end{align}\end{subequations}
+\appendix
+\section{Proofs}
+\begin{theorem}\label{thm:main} Using Lemma~\ref{lem:bound}, \eqref{eq:loss} holds. \end{theorem}
+\begin{proof}[Proof of Theorem~\ref{thm:main}] Follows from \cref{lem:bound}. \end{proof}
+\begin{eqnarray} k &=& l \\ k_2 &=& l_2 \end{eqnarray}
+\begin{flalign} aa &= bb & \\ cc &= dd & \end{flalign}
+\begin{alignat}{2} x &= 1 & y &= 2 \\ z &= 3 & w &= 4\end{alignat}
+\end{document}
+"""
+
+
+def run(files: dict[str, str], max_chars: int = 1_000_000):
+    tex = TexFiles(files)
+    return tex, extract_latex(flatten(tex, max_chars), "arxiv:0000.00001")
+
+
+@pytest.fixture(scope="module")
+def paper():
+    tex, out = run({"main.tex": PREAMBLE + BODY})
+    return tex, out, {e.label: e for e in out.expressions if e.label}
+
+
+def numbers(out, env):
+    return [e.number for e in out.expressions if e.env == env]
+
+
+def test_every_display_environment_and_its_numbers(paper):
+    _, out, by_label = paper
+    assert by_label["eq:loss"].number == "1.1"
+    assert [(e.row, e.number, e.label) for e in out.expressions if e.env == "align"][:3] == [
+        (0, "1.2", "eq:a"), (1, None, None), (2, "1.3", "eq:e")]
+    assert numbers(out, "align*") == [None]  # unnumbered rows stay one formula
+    assert numbers(out, "\\[") == [None] and numbers(out, "$$") == [None]
+    assert by_label["lem:bound"].number == "1.1" and by_label["lem:bound"].title == "Lemma (Bound)"
+    assert numbers(out, "equation")[1] == "$*$"  # \tag
+    assert numbers(out, "gather") == ["1.4"]
+    assert by_label["eq:m"].number == "1.5" and by_label["eq:m"].row is None  # multline: one number
+    assert (by_label["eq:p"].number, by_label["eq:r"].number) == ("1.6a", "1.6b")
+    assert numbers(out, "remark") == [None]
+    assert by_label["thm:main"].number == "A.1" and by_label["thm:main"].in_appendix
+    assert numbers(out, "eqnarray") == ["A.1", "A.2"]
+    assert numbers(out, "flalign") == ["A.3", "A.4"]
+    assert numbers(out, "alignat") == ["A.5", "A.6"]
+
+
+def test_sections_paths_and_appendix(paper):
+    _, out, by_label = paper
+    assert [(s.number, s.path, s.in_appendix) for s in out.sections] == [
+        ("1", "1 Method", False), ("1.1", "1 Method > 1.1 Bounds", False), ("A", "A Proofs", True)]
+    assert by_label["lem:bound"].section == "1 Method > 1.1 Bounds"
+    assert not by_label["eq:loss"].in_appendix
+
+
+def test_macros_are_expanded_and_the_original_kept(paper):
+    _, out, by_label = paper
+    loss = by_label["eq:loss"]
+    assert "\\E_x \\norm{" in loss.latex
+    assert "\\mathbb{E}_x \\lVert f_\\theta(x) - y\\rVert^2" in loss.latex_expanded
+    display = next(e for e in out.expressions if e.env == "\\[")
+    assert "\\operatorname*{arg\\,max}_\\theta D(p\\|q) + (x, u) + (v, w)" in display.latex_expanded
+    assert "\\leqslant" in by_label["lem:bound"].latex_expanded
+
+
+def test_context_definitions_and_spans(paper):
+    tex, out, by_label = paper
+    loss = by_label["eq:loss"]
+    assert loss.context_before.endswith("We define the loss as follows.")
+    assert loss.definitions == "where $f_\\theta$ is the model and $y$ the target."
+    for e in out.expressions:
+        assert tex.files[e.source_file][e.char_start:e.char_end] == e.latex
+
+
+def test_statements_proofs_and_dependency_edges(paper):
+    _, out, by_label = paper
+    by_id = {e.expr_id: e for e in out.expressions}
+    lemma, theorem = by_label["lem:bound"], by_label["thm:main"]
+    assert by_id[lemma.proof_expr].kind == "proof"
+    assert by_id[theorem.proof_expr].parent_expr == theorem.expr_id  # ``[Proof of Theorem~\ref{…}]``
+    tagged = next(e for e in out.expressions if e.number == "$*$")
+    assert tagged.parent_expr == lemma.proof_expr  # a formula inside the proof
+    edges = {(by_id[g.from_expr].label, by_id[g.to_expr].label, g.via) for g in out.edges}
+    assert edges == {
+        ("eq:a", "eq:loss", "introduction"),  # "Substituting (1.1) into the bound gives"
+        ("lem:bound", "eq:a", "proof"), ("lem:bound", "eq:e", "proof"),
+        ("thm:main", "lem:bound", "statement"), ("thm:main", "eq:loss", "statement"),
+        ("thm:main", "lem:bound", "proof"),
+    }
+
+
+def test_inputs_across_files_keep_their_own_spans():
+    files = {"main.tex": PREAMBLE + "\\begin{document}\n\\input{sec/one}\n\\include{sec/two}\n\\end{document}\n",
+             "sec/one.tex": "\\section{One}\n\\begin{equation}\\label{a} a = 1 \\end{equation}\n",
+             "sec/two.tex": "\\section{Two}\nBy \\eqref{a} we get\n\\begin{equation} b = \\E a \\end{equation}\n"}
+    tex, out = run(files)
+    assert [e.source_file for e in out.expressions] == ["sec/one.tex", "sec/two.tex"]
+    assert [e.number for e in out.expressions] == ["1.1", "2.1"]
+    for e in out.expressions:
+        assert tex.files[e.source_file][e.char_start:e.char_end] == e.latex
+    assert [g.via for g in out.edges] == ["introduction"]
+
+
+def test_unbalanced_input_is_recorded_and_what_precedes_it_kept():
+    body = ("\\begin{document}\n\\section{A}\n\\begin{equation} a = 1 \\end{equation}\n"
+            "\\begin{align} b &= {2 \\end{align}\n\\begin{equation} c = 3 \\end{equation}\n\\end{document}")
+    _, out = run({"main.tex": PREAMBLE + body})
+    assert "unbalanced_latex" in {i.reason for i in out.issues}
+    assert out.expressions[0].latex == "a = 1"
+
+
+def test_recursive_macro_is_recorded_not_looped():
+    body = "\\def\\loop{\\loop x}\n\\begin{document}\n\\[ \\loop \\]\n\\end{document}"
+    _, out = run({"main.tex": PREAMBLE + body})
+    assert "recursive_macro" in {i.reason for i in out.issues}
+    assert len(out.expressions) == 1
+
+
+def test_theorem_equation_counter_sharing_and_declaretheorem():
+    preamble = ("\\documentclass{article}\n\\newtheorem{prop}[equation]{Proposition}\n"
+                "\\declaretheorem[name=Assumption]{assumption}\n")
+    body = ("\\begin{document}\n\\begin{equation} a \\end{equation}\n\\begin{prop} P \\end{prop}\n"
+            "\\begin{equation} b \\end{equation}\n\\begin{assumption}\\label{as} A \\end{assumption}\n"
+            "\\begin{assumption} B \\end{assumption}\n\\end{document}")
+    _, out = run({"main.tex": preamble + body})
+    assert [(e.env, e.number) for e in out.expressions] == [
+        ("equation", "1"), ("prop", "2"), ("equation", "3"), ("assumption", "1"), ("assumption", "2")]
+    assert out.expressions[3].title == "Assumption"

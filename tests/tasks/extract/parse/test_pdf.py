@@ -1,0 +1,62 @@
+"""The PDF fallback on generated pages: numbered equations, headings, margin line numbers,
+references and the appendix. (Ligature and hyphenation repair: tests/tasks/documents/test_read.py.)"""
+
+import pymupdf
+import pytest
+
+from tasks.extract.parse.pdf import extract_pdf
+
+BODY = "The model is trained with the objective below and we derive its gradient in closed form."
+
+
+def make_pdf() -> bytes:
+    doc = pymupdf.open()
+    pages = [
+        [("hebo", 12, 72, 80, "1 Introduction"), ("body", 10, 72, 100, BODY),
+         ("body", 10, 72, 114, "It is a well known result that we use here throughout the paper text."),
+         ("symb", 11, 250, 160, "a = b + c"), ("body", 10, 520, 160, "(1)"),
+         ("body", 10, 72, 190, "where a is the output and b the input of the layer at hand."),
+         ("hebo", 12, 72, 230, "2 Method"), ("body", 10, 72, 250, BODY),
+         ("symb", 11, 240, 280, "d = e * f"), ("body", 10, 520, 280, "(2)"),
+         ("symb", 11, 260, 320, "g = h")],
+        [("hebo", 12, 72, 80, "References"), ("body", 10, 72, 100, "[1] A. Author. A paper about (3) things."),
+         ("body", 10, 72, 114, "[2] B. Author. Another paper with many words in its title."),
+         ("hebo", 12, 72, 150, "A Proofs"), ("body", 10, 72, 170, BODY),
+         ("symb", 11, 250, 200, "x = y + z"), ("body", 10, 520, 200, "(A.1)")],
+    ]
+    for number, lines in enumerate(pages):
+        page = doc.new_page()
+        for i in range(40):  # margin line numbers of a submitted version
+            page.insert_text((30, 80 + i * 14), str(number * 40 + i + 1), fontsize=8, fontname="hebo")
+        for font, size, x, y, text in lines:
+            if font == "body":
+                page.insert_text((x, y), text, fontsize=size, fontname="tiro")
+            else:
+                page.insert_text((x, y), text, fontsize=size, fontname=font)
+    data = doc.tobytes()
+    doc.close()
+    return data
+
+
+@pytest.fixture(scope="module")
+def extracted():
+    return extract_pdf(make_pdf(), "local:abc")
+
+
+def test_numbered_equations_with_page_and_bbox(extracted):
+    out, _ = extracted
+    numbered = [(e.number, e.page, e.section) for e in out.expressions if e.number]
+    assert numbered == [("1", 1, "1 Introduction"), ("2", 1, "2 Method"), ("A.1", 2, "A Proofs")]
+    first = out.expressions[0]
+    assert first.bbox[0] < first.bbox[2] and first.bbox[1] < first.bbox[3]
+    assert first.definitions.startswith("where a is the output")
+    assert any(e.number is None and e.page == 1 for e in out.expressions)  # the centred unnumbered one
+
+
+def test_headings_references_and_line_numbers(extracted):
+    out, pages = extracted
+    assert [(s.number, s.title, s.in_appendix) for s in out.sections] == [
+        ("1", "Introduction", False), ("2", "Method", False), ("A", "Proofs", True)]
+    assert "margin_line_numbers_removed" in {i.reason for i in out.issues}
+    assert not any(line.strip().isdigit() for line in pages[0].splitlines())
+    assert all("Another paper" not in e.context_before + e.context_after for e in out.expressions)

@@ -1,0 +1,162 @@
+"""The LLM gateway against the scripted OpenAI-compatible server over real HTTP on loopback."""
+
+import asyncio
+
+import pytest
+from pydantic import BaseModel
+
+from tasks.core.settings import AgentSettings, LLMSettings, Price
+from tasks.io.llm import Budget, CallTotals, Gateway, cache_key, mode_of, parse_reply
+from tasks.io.storage import Lake
+from tests.llm_server import Script, ScriptedLLM
+
+FILTER_SYSTEM = "You are the Answer Filter. Decide."
+MESSAGES = [{"role": "system", "content": FILTER_SYSTEM},
+            {"role": "user", "content": "Question:\n<paper>\nDerive x.\n</paper>\n\nAnswer:\n<paper>\nx = 1 + 1 = 2\n</paper>"}]
+AGENT = AgentSettings(model="gpt-4o-mini", temperature=0.0, max_tokens=200)
+
+
+class Verdict(BaseModel):
+    verdict: str
+    rationale: str
+    confidence: float
+
+
+def llm_settings(server, **kw) -> LLMSettings:
+    base = dict(base_url=server.base_url, api_key="sk-test-secret", retries=4, backoff_s=0.01, backoff_max_s=0.05,
+                timeout_s=5.0)
+    return LLMSettings(**(base | kw))
+
+
+def call(settings, lake, messages=MESSAGES, gateway=None, **kw):
+    async def go():
+        g = gateway or Gateway(settings, lake, "run-1", **kw)
+        try:
+            return await g.call("answer_filter", "cand-1", messages, Verdict, "v1", AGENT), g
+        finally:
+            await g.aclose()
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return Lake(str(tmp_path / "lake"))
+
+
+def test_parsed_reply_is_cached_and_ledgered(lake):
+    with ScriptedLLM() as server:
+        settings = llm_settings(server)
+        result, gateway = call(settings, lake)
+        assert result.ok and result.value.verdict == "derive"
+        row = result.call
+        assert (row.status, row.cache_hit, row.output_mode, row.attempts) == ("ok", False, "json_schema", 1)
+        assert row.prompt_tokens > 0 and row.completion_tokens > 0
+        assert row.cost_usd == pytest.approx((row.prompt_tokens * 0.15 + row.completion_tokens * 0.60) / 1e6)
+        again, _ = call(settings, lake)
+        assert server.log.requests == 1  # the second call was a cache hit
+        assert (again.call.cache_hit, again.call.cost_usd, again.value) == (True, 0.0, result.value)
+        totals = CallTotals.of([row, again.call])
+        assert (totals.calls, totals.cache_hits, totals.cost_usd) == (1, 1, row.cost_usd)
+
+
+def test_cache_key_covers_model_messages_schema_sampling_and_prompt_version():
+    base = ("m", MESSAGES, {"a": 1}, {"temperature": 0}, "v1")
+    keys = {cache_key(*base),
+            cache_key("m2", *base[1:]),
+            cache_key("m", MESSAGES[:1], *base[2:]),
+            cache_key("m", MESSAGES, {"a": 2}, *base[3:]),
+            cache_key("m", MESSAGES, {"a": 1}, {"temperature": 0.5}, "v1"),
+            cache_key(*base[:4], "v2")}
+    assert len(keys) == 6
+
+
+def test_server_without_json_schema_falls_back_to_json_object(lake):
+    with ScriptedLLM(Script(reject_json_schema=True)) as server:
+        result, gateway = call(llm_settings(server), lake)
+        assert result.ok and result.call.output_mode == "json_object"
+        assert mode_of(gateway, "gpt-4o-mini") == "json_object"
+        assert server.log.modes["json_schema"] == 1 and server.log.modes["json_object"] == 1
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "slow"])
+def test_transient_faults_are_retried(lake, fault):
+    with ScriptedLLM(Script(fault_rate=0.6, faults=(fault,), slow_s=2.0)) as server:
+        settings = llm_settings(server, timeout_s=0.5, retries=8)
+        result, _ = call(settings, lake)
+        assert result.ok, result.call.error
+        assert result.call.attempts == server.log.faults[fault] + 1 > 1
+
+
+def test_retry_after_is_honoured(lake):
+    with ScriptedLLM(Script(fault_rate=1.0, faults=("429",))) as server:
+        settings = llm_settings(server, retries=2, backoff_s=30, backoff_max_s=30)  # backoff alone would wait 30 s
+        result, _ = call(settings, lake)
+        assert result.call.status == "failed" and "429" in result.call.error
+        assert result.call.attempts == 3 and result.call.latency_ms < 5_000  # waited Retry-After (0.05 s)
+
+
+@pytest.mark.parametrize("fault", ["invalid", "truncated", "schema"])
+def test_unusable_replies_are_repaired_once_then_recorded(lake, fault):
+    with ScriptedLLM(Script(fault_rate=1.0, faults=(fault,))) as server:
+        result, _ = call(llm_settings(server), lake)
+        assert result.value is None and result.call.status == "invalid_output"
+        rounds = 1 if fault == "truncated" else 2  # the reply, then one repair round unless it was cut short
+        assert result.call.error and server.log.requests == result.call.attempts == rounds
+    with ScriptedLLM() as healthy:  # the model gave its answer: cached, not asked again
+        result, _ = call(llm_settings(healthy), lake)
+        assert result.call.cache_hit and result.call.status == "invalid_output" and healthy.log.requests == 0
+
+
+def test_connection_refused_is_a_failed_call_not_a_crash(lake):
+    server = ScriptedLLM()  # never started
+    result, _ = call(llm_settings(server, retries=1), lake)
+    assert result.call.status == "failed" and "Connection" in result.call.error
+    assert not (lake.root_path / "cache").exists()  # a transport failure is not cached: the next run retries
+
+
+def test_budget_refuses_calls_past_the_allowance(lake):
+    with ScriptedLLM() as server:
+        settings = llm_settings(server, prices={"gpt-4o-mini": Price(prompt=1000.0, completion=1000.0)})
+        result, _ = call(settings, lake, budget=Budget(0.01))
+        assert result.call.status == "budget_exhausted" and server.log.requests == 0
+        result, _ = call(settings, lake, budget=Budget(100.0))
+        assert result.ok and result.call.cost_usd > 0.01
+
+
+def test_concurrency_bound(lake):
+    with ScriptedLLM(Script(latency_s=0.05)) as server:
+        settings = llm_settings(server)
+
+        async def go():
+            async with Gateway(settings, lake, "run-1", concurrency=3) as g:
+                await asyncio.gather(*(g.call("answer_filter", f"c{i}", [MESSAGES[0], {
+                    "role": "user", "content": MESSAGES[1]["content"] + str(i)}], Verdict, "v1", AGENT)
+                    for i in range(12)))
+                return g
+        gateway = asyncio.run(go())
+        assert len(gateway.calls) == 12 and server.log.max_in_flight == 3
+
+
+def test_secret_is_sent_but_never_stored(lake):
+    with ScriptedLLM() as server:
+        result, _ = call(llm_settings(server), lake)
+    stored = b"".join(p.read_bytes() for p in lake.root_path.rglob("*") if p.is_file())
+    assert b"sk-test-secret" not in stored and "sk-test-secret" not in result.call.model_dump_json()
+
+
+def test_parse_reply_repairs_fences_and_trailing_commas():
+    value, error = parse_reply('Here:\n```json\n{"verdict": "derive", "rationale": "r", "confidence": 0.5,}\n```',
+                               Verdict)
+    assert error is None and value.verdict == "derive"
+    assert parse_reply("no json here", Verdict)[0] is None
+    assert parse_reply('{"verdict": "derive"}', Verdict)[1].startswith("ValidationError")
+
+
+def test_unreadable_cache_entry_is_a_miss(lake):
+    with ScriptedLLM() as server:
+        settings = llm_settings(server)
+        first, _ = call(settings, lake)
+        (entry,) = (lake.root_path / "cache").rglob("*.json")
+        entry.write_text("{not json")
+        again, _ = call(settings, lake)
+        assert again.ok and not again.call.cache_hit and server.log.requests == 2
