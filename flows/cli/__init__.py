@@ -11,7 +11,11 @@ import os
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from flows.cli import catalog, curate, pipeline  # noqa: E402,F401  (they register their commands)
 from flows.cli.common import app  # noqa: E402
+
+# Importing a module registers its commands; `stormborn --help` lists them in this order.
+from flows.cli import pipeline  # noqa: E402,F401,I001  # isort: skip
+from flows.cli import catalog  # noqa: E402,F401,I001  # isort: skip
+from flows.cli import curate  # noqa: E402,F401,I001  # isort: skip
 
 __all__ = ["app"]

@@ -61,12 +61,12 @@ def parse_date(value: str | None, name: str) -> date | None:
         raise
 
 
-def run_flow(settings: Settings, flow, **params):
+def run_flow(settings: Settings, flow, show_llm: bool = False, **params):
     """Run a flow under the configured Prefect API (or a local server), on a Dask task runner
     built from ``settings``: the runner is attached here, when the flow is run."""
     from flows.runtime import dask_task_runner, prefect_api
 
     with prefect_api(settings) as api_url:
-        llm = f"  ·  LLM: {settings.llm.base_url} ({settings.llm.model})" if settings.llm.configured else ""
+        llm = f"  ·  LLM: {settings.llm.base_url} ({settings.llm.model})" if show_llm else ""
         console.print(f"Prefect API: {api_url}  ·  lake: {settings.lake_url}{llm}")
         return flow.with_options(task_runner=dask_task_runner(settings))(settings=settings, **params)

@@ -125,7 +125,8 @@ def _run_generate(settings: Settings, paper_ids: list[str] | None, target: int |
     with contextlib.ExitStack() as stack:
         if local:
             settings = _start_local(stack, settings)
-        return run_flow(settings, generate_candidates, paper_ids=paper_ids, target=target, force=force)
+        return run_flow(settings, generate_candidates, show_llm=True, paper_ids=paper_ids, target=target,
+                        force=force)
 
 
 def _start_local(stack: contextlib.ExitStack, settings: Settings) -> Settings:

@@ -94,6 +94,8 @@ class Run(Record):
     documents_fetched: int = 0
     keyword_pass: int = 0
     rejected: int = 0
+    """Rows this run wrote to ``rejects`` (candidates that were dropped or failed are counted in
+    ``candidates`` by status and reason, not here)."""
     quarantined: int = 0
     papers_extracted: int = 0
     """Papers whose documents were turned into expressions in this run (not counting cached ones)."""

@@ -184,7 +184,7 @@ join_reviews_task = stage_task(join_reviews, name="join_reviews")
 def _fetch_cached(lake: Lake, source: Source, paper: Paper, kind: str, url: str) -> Fetched:
     """Fetch once: a body already in the lake, or a permanent failure, is never fetched again."""
     memo = Memo(lake, "fetch")  # an answer from outside: our code does not change it
-    seen = memo.recall((kind, paper.paper_id), url)
+    seen = memo.recall((kind, paper.paper_id), url, legacy=lambda old: old if old.get("url") == url else None)
     if seen:
         if seen.get("sha256") and lake.exists(lake.blob_path(seen["sha256"])):
             return Fetched(None, sha256=seen["sha256"], size=seen.get("bytes", 0))
@@ -234,7 +234,7 @@ def _with_license(lake: Lake, source: Source, paper: Paper, run_id: str,
     if paper.license != "unknown" or paper.source == "local":
         return paper
     memo = Memo(lake, "license")  # an answer from outside: our code does not change it
-    seen = memo.recall(paper.paper_id, paper.paper_id)
+    seen = memo.recall(paper.paper_id, paper.paper_id, legacy=lambda old: old if "license" in old else None)
     if seen is None:
         try:
             seen = {"license": source.license(paper)}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -73,15 +74,22 @@ class Memo:
     def key(self, *inputs: Any) -> str:
         return fingerprint(self.code, *inputs)
 
-    def recall(self, entity: str | tuple[str, ...], *inputs: Any) -> Any | None:
-        """The value remembered for ``entity`` when its inputs and the code are unchanged."""
+    def recall(self, entity: str | tuple[str, ...], *inputs: Any,
+               legacy: Callable[[dict], Any | None] | None = None) -> Any | None:
+        """The value remembered for ``entity`` when its inputs and the code are unchanged.
+
+        ``legacy`` reads a record written at the same path before memos had keys (the fetch
+        and licence answers of lakes older than this helper), so upgrading a lake does not
+        download every body or ask every licence again; it returns the value, or None."""
         try:
             seen = self.lake.get_json(*self._path(entity))
         except ValueError:  # an unreadable memo is a miss: the step runs again and rewrites it
             return None
-        if isinstance(seen, dict) and seen.get("key") == self.key(*inputs):
-            return seen.get("value")
-        return None
+        if not isinstance(seen, dict):
+            return None
+        if "key" not in seen:
+            return legacy(seen) if legacy is not None else None
+        return seen.get("value") if seen["key"] == self.key(*inputs) else None
 
     def remember(self, entity: str | tuple[str, ...], value: Any, *inputs: Any) -> None:
         """Store ``value`` (JSON-able, not None) for ``entity`` under the key of ``inputs``."""

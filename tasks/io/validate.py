@@ -196,11 +196,16 @@ def validate_once(lake: Lake, stage: str, records: list[Record], run_id: str) ->
     return outcome
 
 
-def gate(lake: Lake, stage: str, records: list[Record], run_id: str, part: str) -> StageValidation:
+def gate(lake: Lake, stage: str, records: list[Record], run_id: str, part: str,
+         per_run: bool = True) -> StageValidation:
     """Validate a batch and land its ``quarantine`` and ``validations`` rows under ``part``;
-    the caller lands the passing rows its own way (per paper, after more work…)."""
+    the caller lands the passing rows its own way (per paper, after more work…).
+
+    ``per_run``: each run keeps its own quarantine file (per-paper stages, whose ``part`` is a
+    batch's first paper and would otherwise overwrite another run's rows); ``False`` when
+    ``part`` names the whole data set, as the harvest's scope does, so a rerun replaces it."""
     outcome = validate_once(lake, stage, records, run_id)
-    lake.write_table(Quarantine, outcome.quarantined, f"{stage}-{part}")
+    lake.write_table(Quarantine, outcome.quarantined, f"{stage}-{run_id}-{part}" if per_run else f"{stage}-{part}")
     lake.write_table(Validation, outcome.validations, f"{run_id}-{stage}-{part}")
     return outcome
 
@@ -212,7 +217,7 @@ def land_validated(settings: Settings, stage: str, records: list[Record], part: 
     the caller lands them after more work), quarantine the rest with a ``failed_expectation``
     reject each. Returns the passing rows and the number of quarantined entities."""
     lake = Lake.from_settings(settings)
-    outcome = gate(lake, stage, records, run_id, part)
+    outcome = gate(lake, stage, records, run_id, part, per_run=False)
     if records and land:
         lake.write_table(type(records[0]), outcome.passed, part)
     rejects = [Reject(run_id=run_id, stage=stage, entity_id=q.entity_id, reason="failed_expectation",

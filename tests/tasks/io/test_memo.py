@@ -46,3 +46,19 @@ def test_an_unreadable_memo_is_a_miss_and_is_rewritten(settings):
     assert memo.recall("arxiv:1", "arxiv:1") is None
     memo.remember("arxiv:1", {"license": None}, "arxiv:1")
     assert memo.recall("arxiv:1", "arxiv:1") == {"license": None}
+
+
+def test_answers_recorded_before_memos_had_keys_are_still_recalled(settings):
+    """A lake written by earlier code keeps its fetch and licence answers: no second download."""
+    lake = Lake.from_settings(settings)
+    lake.put_json({"url": "https://arxiv.org/pdf/1", "sha256": "ab" * 32, "bytes": 3}, "state", "fetch", "pdf",
+                  "arxiv_1.json")
+    memo = Memo(lake, "fetch")
+
+    def same_url(url):
+        return lambda old: old if old.get("url") == url else None
+
+    url = "https://arxiv.org/pdf/1"
+    assert memo.recall(("pdf", "arxiv:1"), url, legacy=same_url(url))["sha256"] == "ab" * 32
+    assert memo.recall(("pdf", "arxiv:1"), "https://other", legacy=same_url("https://other")) is None
+    assert memo.recall(("pdf", "arxiv:1"), url) is None  # no legacy reader: a miss
