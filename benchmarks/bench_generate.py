@@ -106,7 +106,8 @@ def run_flow(settings):
 
 def sequential_sample(settings, url: str, papers: int) -> tuple[int, float]:
     """Calls and wall time of ``papers`` papers with one call at a time, in-process."""
-    from tasks.generate.steps import choose_targets, generate_papers, plan_generation
+    from tasks.generate.steps import generate_papers, plan_generation
+    from tasks.generate.targets import choose_targets
     from tasks.io.storage import Lake
 
     one = settings.model_copy(update={
@@ -125,7 +126,7 @@ def corpus_papers() -> list[tuple[object, int]]:
     from tasks.extract.parse.latex import extract_latex
     from tasks.extract.parse.pdf import extract_pdf
     from tasks.extract.parse.project import flatten
-    from tasks.generate.steps import PaperWork
+    from tasks.generate.pipeline import PaperWork
     from tasks.io.llm import CHARS_PER_TOKEN
 
     out = []
@@ -155,7 +156,8 @@ def corpus_papers() -> list[tuple[object, int]]:
 
 def corpus_tokens(settings, url: str) -> tuple[int, int, float, float]:
     """Prompt tokens per candidate on the corpus papers, ours vs the whole paper in every call."""
-    from tasks.generate.steps import choose_targets, generate_papers
+    from tasks.generate.steps import generate_papers
+    from tasks.generate.targets import choose_targets
     from tasks.io.storage import Lake
 
     real = settings.model_copy(update={"home": settings.home + "-corpus", "lake": "", "catalog": ""})

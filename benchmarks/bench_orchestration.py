@@ -1,5 +1,6 @@
 """Orchestration overhead per paper: the harvest flow (Prefect + 2 Dask workers) vs the same
-task functions called one after another in one process, on a 2,000-paper recorded listing.
+task functions called one after another in one process, on a 2,000-paper recorded listing (the
+harvest stage and the expressions stage, as the monthly flow runs them).
 
     .venv/bin/python -m benchmarks.bench_orchestration [--papers 2000]
 """
@@ -19,6 +20,7 @@ from benchmarks.common import ROOT, ensure_prefect, make_snapshot, run_cli
 def plain(snapshot: str, home: str) -> None:
     """The flow's work without orchestration: each task's function, sequentially."""
     from tasks.core.settings import load_settings
+    from tasks.extract.steps import extract_papers, plan_extraction
     from tasks.harvest.steps import (
         DocumentBatch,
         Found,
@@ -52,6 +54,10 @@ def plain(snapshot: str, home: str) -> None:
     land_validated.fn(settings, "documents", documents.documents, scope, run_id)
     land_validated.fn(settings, "paper_filters", joined.failed_filters + documents.filters, scope, run_id)
     land_rejects.fn(settings, found.rejects + joined.rejects + documents.rejects, scope)
+    publish.fn(settings, run_id)
+    # The monthly flow goes on to the expressions stage: so does the plain path, or the
+    # comparison would charge extraction to orchestration.
+    extract_papers(settings, lake, plan_extraction(settings), run_id)
     publish.fn(settings, run_id)
 
 
