@@ -17,7 +17,7 @@ from toolz import partition_all
 
 from tasks.core.handoff import Opaque, gather, timed
 from tasks.core.records import Run
-from tasks.core.settings import Settings, load_settings
+from tasks.core.settings import AGENTS, Settings, load_settings
 from tasks.generate.steps import count_reasons, generate_batch, plan_generation, plan_jobs
 from tasks.generate.targets import cap_targets, choose_targets, record_choices, select_targets
 from tasks.io.llm import CallTotals
@@ -40,6 +40,7 @@ def generate_stage(settings: Settings, run_id: str, paper_ids: list[str] | None 
                    target: int | None = None, force: bool = False) -> StageResult:
     """Choose targets, fan out the agents, count what came out (inside any flow)."""
     target = settings.generate.target if target is None else target
+    settings.llm.check_budget(AGENTS)  # a deployed run fails at the start, before any call
     if settings.llm.requests_per_minute or settings.llm.tokens_per_minute:
         ensure_rate_limits(settings)
     seconds: dict[str, float] = {}

@@ -45,6 +45,8 @@ class Script:
     slow_s: float = 3.0
     reject_json_schema: bool = False
     """Answer ``response_format: json_schema`` with HTTP 500, as llama.cpp's server does."""
+    echo_authorization: bool = False
+    """Answer 401 with the caller's ``Authorization`` header quoted in the error message."""
     seed: str = "stormborn"
 
 
@@ -224,6 +226,11 @@ class ScriptedLLM:
                 log.modes[mode] += 1
                 if self.script.latency_s:
                     await asyncio.sleep(self.script.latency_s)
+                if self.script.echo_authorization:  # a careless gateway quoting the caller's key back
+                    auth = request.headers.get("authorization", "")
+                    return JSONResponse({"error": {"message": f"Incorrect API key provided: {auth} "
+                                                   f"({auth.removeprefix('Bearer ')})", "code": "invalid_api_key",
+                                                   "type": "invalid_request_error"}}, 401)
                 if mode == "json_schema" and self.script.reject_json_schema:
                     return JSONResponse({"error": {"message": "response_format: Input should be 'text' or "
                                                    "'json_object'", "type": "internal_server_error"}}, 500)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from flows.cli.common import DaskOpt, LakeOpt, app, console, fail, out, parse_date, run_flow, settings_from
-from tasks.core.settings import Settings
+from tasks.core.settings import AGENTS, Settings
 
 
 def _print_run(run) -> None:
@@ -111,6 +111,11 @@ def generate(
     settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
     if llm not in (None, "local"):
         fail(f"--llm must be 'local', got {llm!r}")
+    if llm is None:
+        try:
+            settings.llm.check_budget(AGENTS)
+        except ValueError as exc:
+            fail(str(exc))
     if llm is None and not settings.llm.configured:
         fail("no LLM endpoint: give --base-url (and STORMBORN_LLM__API_KEY), set STORMBORN_LLM__BASE_URL, "
               "or use --llm local")

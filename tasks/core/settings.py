@@ -10,6 +10,7 @@ Business code never reads ``os.environ``; it receives a ``Settings``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -158,11 +159,25 @@ class LLMSettings(BaseModel):
     })
     """Model → price; a model not listed costs 0 (a local server)."""
     budget_usd: float | None = None
-    """Stop issuing new calls once the run has spent this much; the run can be resumed."""
+    """Stop issuing new calls once the run has spent this much; the run can be resumed. Every
+    model the run calls needs a price then (``check_budget``): an unpriced one would cost $0."""
 
     @property
     def configured(self) -> bool:
         return bool(self.base_url)
+
+    def unpriced(self, agents: tuple[str, ...]) -> list[str]:
+        """The models these agents call that have no price: with a budget they would cost $0 and
+        the budget would never stop them."""
+        return sorted({self.for_agent(a).model for a in agents} - set(self.prices))
+
+    def check_budget(self, agents: tuple[str, ...]) -> None:
+        """Refuse a budget that cannot be enforced (``ValueError`` naming the unpriced models)."""
+        missing = self.unpriced(agents) if self.budget_usd is not None else []
+        if missing:
+            raise ValueError(f"with a budget every model needs a price: {', '.join(missing)} has none; set "
+                             f"llm.prices.<model> (prompt and completion USD per million tokens, 0 for a free "
+                             f"local model)")
 
     def for_agent(self, agent: str) -> AgentSettings:
         """The model and sampling ``agent`` uses, with defaults filled in."""
@@ -312,6 +327,24 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 PREFECT_SECRET_PREFIX = "prefect-secret:"
+REDACTED = "[redacted]"
+_SECRET_SHAPES = (
+    re.compile(r"(?<=Bearer )[^\s\"',)]+", re.I),  # an Authorization header quoted back
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),  # OpenAI-style API keys
+    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in a URL
+)
+MIN_SECRET_CHARS = 4
+"""Shorter configured values are not searched for: they would blank ordinary words."""
+
+
+def redact(text: str, secrets: list[str | None]) -> str:
+    """``text`` with every configured secret value and every key-like shape replaced, for error
+    text that is stored, logged or exported (an endpoint may quote the caller's key back)."""
+    for secret in sorted((s for s in secrets if s and len(s) >= MIN_SECRET_CHARS), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    for shape in _SECRET_SHAPES:
+        text = shape.sub(REDACTED, text)
+    return text
 
 
 def reveal(secret: SecretStr | None) -> str | None:

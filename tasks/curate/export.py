@@ -178,6 +178,7 @@ def blank_row(base: dict[str, Any], blanked: tuple[str, str]) -> dict[str, Any]:
 async def write_distractors(settings: Settings, rows: list[dict[str, Any]], run_id: str
                             ) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]], list[LLMCall]]:
     """problem id → distractors, problem id → (reason, detail) it has none, and the ledger rows."""
+    settings.llm.check_budget(("distractor",))
     count = settings.export.distractors
     lake = storage.Lake.from_settings(settings)
     found: dict[str, list[str]] = {}

@@ -37,6 +37,10 @@ def _recorded_feed(path: Path) -> list[Paper]:
     return parse_feed(path.read_bytes()).papers
 
 
+class PathOutsideSnapshot(ValueError):
+    """The manifest names a file outside the snapshot folder."""
+
+
 class SnapshotSource:
     name = "snapshot"
 
@@ -57,10 +61,18 @@ class SnapshotSource:
         categories = self.manifest.get("categories") or self.settings.arxiv.categories
         return plan_windows(since, until, categories)
 
+    def _inside(self, relative: str) -> Path:
+        """A path the manifest names, confined to the snapshot folder: a manifest is data and may
+        name ``../…`` or an absolute path (``PathOutsideSnapshot``)."""
+        path = (self.folder / relative).resolve()
+        if not path.is_relative_to(self.folder):
+            raise PathOutsideSnapshot(f"{relative!r} is outside the snapshot folder {self.folder}")
+        return path
+
     def list_window(self, window: Window) -> list[Paper]:
         papers = []
         for feed_path in self.manifest.get("arxiv_feeds", []):
-            for paper in _recorded_feed(self.folder / feed_path):
+            for paper in _recorded_feed(self._inside(feed_path)):
                 day = paper.published.date() if paper.published else None
                 in_window = day is not None and window.start <= day <= window.end
                 if in_window and set(paper.categories) & set(window.categories):
@@ -74,7 +86,7 @@ class SnapshotSource:
         rel = self.manifest.get("openreview_notes", {}).get(rule.venue_id)
         if rel is None:
             return []
-        lines = (self.folder / rel).read_text().splitlines()
+        lines = self._inside(rel).read_text().splitlines()
         return [json.loads(line) for line in lines if line.strip()]
 
     def license(self, paper: Paper) -> str | None:
@@ -86,7 +98,10 @@ class SnapshotSource:
         if entry is None:
             return Fetched(None, "not_found", f"{url} is not in the snapshot")
         if "path" in entry:
-            return Fetched((self.folder / entry["path"]).read_bytes())
+            try:
+                return Fetched(self._inside(entry["path"]).read_bytes())
+            except PathOutsideSnapshot as exc:
+                return Fetched(None, "path_outside_snapshot", str(exc)[:500])
         status = int(entry.get("status", 404))
         reason = "not_found" if status == 404 else f"http_{status}"
         return Fetched(None, reason, f"recorded HTTP {status} for {url}", transient=status >= 500)

@@ -50,7 +50,7 @@ from tenacity import (
 )
 
 from tasks.core.records import LLMCall, stable_id
-from tasks.core.settings import AgentSettings, LLMSettings, Price, reveal
+from tasks.core.settings import AgentSettings, LLMSettings, Price, redact, reveal
 from tasks.io.storage import Lake
 
 T = TypeVar("T", bound=BaseModel)
@@ -150,6 +150,15 @@ def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+def describe_failure(exc: BaseException, secrets: list[str | None]) -> str:
+    """A failed call as it is stored: the error class, HTTP status and error code, then the
+    message with every secret the settings hold (and key-like shapes) redacted."""
+    status, code = getattr(exc, "status_code", None), getattr(exc, "code", None)
+    head = type(exc).__name__ + (f" status={status}" if status else "") + (f" code={code}" if code else "")
+    message = getattr(exc, "message", None) or str(exc)
+    return redact(f"{head}: {message}", secrets)[:500]
+
+
 def _status_of(exc: BaseException) -> int | None:
     return getattr(exc, "status_code", None)
 
@@ -200,8 +209,10 @@ class Gateway:
         self._modes: dict[str, int] = {}
         self._mode_failures: dict[str, int] = {}
         self._inflight: dict[str, asyncio.Future] = {}
+        api_key = reveal(settings.api_key)
+        self._secrets = [api_key]  # redacted from every error this gateway stores
         self._client = openai.AsyncOpenAI(
-            base_url=settings.base_url, api_key=reveal(settings.api_key) or "not-needed",
+            base_url=settings.base_url, api_key=api_key or "not-needed",
             timeout=settings.timeout_s, max_retries=0)  # retries are ours: they honour the ledger
 
     async def aclose(self) -> None:
@@ -266,7 +277,7 @@ class Gateway:
             return self._record(LLMResult(None, LLMCall(
                 **row, prompt_tokens=usage[0], completion_tokens=usage[1], cost_usd=cost,
                 latency_ms=round((time.perf_counter() - started) * 1000, 1), attempts=attempts[0],
-                status="failed", error=_short(exc))))
+                status="failed", error=describe_failure(exc, self._secrets))))
         cost = price_of(self.settings.prices, agent.model, *usage)
         self.budget.settle(worst_case, cost)
         await asyncio.to_thread(self.lake.put_json, {"content": content, "error": error, "mode": mode,

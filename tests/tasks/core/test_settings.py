@@ -36,3 +36,16 @@ def test_config_file_named_by_env(tmp_path, monkeypatch):
     cfg.write_text("batch_size = 11\n")
     monkeypatch.setenv("STORMBORN_CONFIG", str(cfg))
     assert load_settings().batch_size == 11
+
+
+def test_a_budget_needs_a_price_for_every_model_it_would_pay_for():
+    import pytest
+
+    from tasks.core.settings import AGENTS, AgentSettings, LLMSettings
+
+    LLMSettings(model="free-local").check_budget(AGENTS)  # no budget: nothing to enforce
+    LLMSettings(model="gpt-4o-mini", budget_usd=1).check_budget(AGENTS)
+    mixed = LLMSettings(model="gpt-4o-mini", budget_usd=1, agents={"answer_filter": AgentSettings(model="mystery")})
+    assert mixed.unpriced(AGENTS) == ["mystery"]
+    with pytest.raises(ValueError, match="mystery has none"):
+        mixed.check_budget(AGENTS)

@@ -1,7 +1,10 @@
+import json
 from datetime import date
 
+import pytest
+
 from tasks.harvest.sources.arxiv import Window
-from tasks.harvest.sources.snapshot import SnapshotSource
+from tasks.harvest.sources.snapshot import PathOutsideSnapshot, SnapshotSource
 
 
 def test_demo_snapshot_answers_like_the_live_sources(settings):
@@ -24,3 +27,22 @@ def test_window_filters_by_category(settings):
     source = SnapshotSource(settings)
     only_math = source.list_window(Window(date(2024, 5, 1), date(2024, 5, 31), ("math.AC",)))
     assert [p.paper_id for p in only_math] == ["arxiv:1707.08043"]
+
+
+def test_manifest_paths_cannot_leave_the_snapshot_folder(settings, tmp_path):
+    secret = tmp_path / "secret.pdf"
+    secret.write_bytes(b"%PDF- not yours")
+    folder = tmp_path / "snap"
+    (folder / "documents").mkdir(parents=True)
+    (folder / "documents" / "ok.pdf").write_bytes(b"%PDF- fine")
+    (folder / "manifest.json").write_text(json.dumps({
+        "window": {"since": "2024-05-01", "until": "2024-05-31"}, "arxiv_feeds": ["../listing.xml"],
+        "documents": {"u1": {"path": "documents/ok.pdf"}, "u2": {"path": "../secret.pdf"},
+                      "u3": {"path": str(secret)}}}))
+    source = SnapshotSource(settings, folder)
+    assert source.fetch("u1").data == b"%PDF- fine"
+    for url in ("u2", "u3"):
+        fetched = source.fetch(url)
+        assert (fetched.data, fetched.reason) == (None, "path_outside_snapshot")
+    with pytest.raises(PathOutsideSnapshot):
+        source.list_window(source.windows(*source.default_window)[0])

@@ -144,6 +144,26 @@ def test_secret_is_sent_but_never_stored(lake):
     assert b"sk-test-secret" not in stored and "sk-test-secret" not in result.call.model_dump_json()
 
 
+def test_an_endpoint_that_echoes_the_key_leaves_no_trace_of_it(lake):
+    with ScriptedLLM(Script(echo_authorization=True)) as server:
+        result, _ = call(llm_settings(server), lake)
+    assert result.call.status == "failed"
+    assert result.call.error.startswith("AuthenticationError status=401 code=invalid_api_key: ")
+    assert "sk-test-secret" not in result.call.error and "[redacted]" in result.call.error
+    stored = b"".join(p.read_bytes() for p in lake.root_path.rglob("*") if p.is_file())
+    assert b"sk-test-secret" not in stored
+
+
+def test_redact_removes_secrets_bearer_tokens_key_shapes_and_url_credentials():
+    from tasks.core.settings import redact
+
+    text = ("key hunter22 in Bearer abc.def-123 and sk-proj-AbC123xyz789 at https://ana:pw@minio.local/x, "
+            "short 'ab' kept")
+    cleaned = redact(text, ["hunter22", "ab", None])
+    assert cleaned == ("key [redacted] in Bearer [redacted] and [redacted] at https://[redacted]@minio.local/x, "
+                       "short 'ab' kept")
+
+
 def test_parse_reply_repairs_fences_and_trailing_commas():
     value, error = parse_reply('Here:\n```json\n{"verdict": "derive", "rationale": "r", "confidence": 0.5,}\n```',
                                Verdict)
