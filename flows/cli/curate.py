@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from flows.cli.common import app, console, fail, out, settings_from
@@ -32,6 +33,39 @@ def _load_and_assign(settings: Settings, k: int | None = None):
         raise
     result = review.assign(db, k or settings.review.reviewers_per_candidate)
     return db, new, result
+
+
+def _guard_lake_copy(settings: Settings, db, review) -> None:
+    """Warn about a new, empty review database beside reviews in the lake; refuse (one-line
+    error) to run where copying this database would replace the lake's reviews."""
+    warning = review.new_database_warning(settings, db)
+    if warning:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+    try:
+        review.check_copy(settings, db)
+    except review.ReviewCopyConflict as exc:
+        fail(str(exc))
+
+
+@review_app.command("restore")
+def review_restore() -> None:
+    """Fill an empty review database from the lake's copy of the reviews (after the database
+    was lost); every reviewer gets a new login token, printed once."""
+    from tasks.curate import review
+
+    settings = settings_from()
+    db = review.open_db(settings)
+    try:
+        restored = review.restore(settings, db)
+    except ValueError as exc:
+        fail(str(exc))
+        raise
+    out.print(f"restored {restored.reviews} reviews, {restored.assignments} assignments and "
+              f"{restored.adjudications} adjudications into {db.path}"
+              + (f"; {restored.skipped} reviews skipped (their candidates are no longer in the catalog)"
+                 if restored.skipped else ""), markup=False)
+    for name, token in restored.tokens.items():
+        out.print(f"{name}: {token}", markup=False)
 
 
 @review_app.command("add-reviewer")
@@ -73,9 +107,11 @@ def review_serve(
     import uvicorn
 
     from reviewapp.app import create_app
+    from tasks.curate import review
 
     settings = settings_from()
-    _db, new, result = _load_and_assign(settings)
+    db, new, result = _load_and_assign(settings)
+    _guard_lake_copy(settings, db, review)
     host, port = host or settings.review.host, port or settings.review.port
     console.print(f"{new} new candidates loaded, {result.assigned} assignments made. "
                   f"Review app on http://{host}:{port}/  (review database: {settings.review_db_path})")
@@ -128,7 +164,13 @@ def select_command(
     settings = settings_from()
     if per_paper is not None:
         settings = settings.model_copy(update={"select": settings.select.model_copy(update={"per_paper": per_paper})})
-    rows = select(settings, n)
+    from tasks.curate.review import ReviewCopyConflict
+
+    try:
+        rows = select(settings, n)
+    except ReviewCopyConflict as exc:
+        fail(str(exc))
+        raise
     chosen = [r for r in rows if r.selected]
     reasons = Counter(r.reason for r in rows)
     out.print(f"selection {rows[0].selection_id if rows else '(empty)'}: {len(chosen)} chosen from "

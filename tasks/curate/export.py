@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import io
 import json
 import random
@@ -38,7 +39,7 @@ import pyarrow.parquet as pq
 
 from tasks.core.records import PRINCIPLES, LLMCall, Reject
 from tasks.core.settings import Settings
-from tasks.curate import distractor
+from tasks.curate import distractor, review
 from tasks.io import storage
 from tasks.io.llm import CallTotals, Gateway
 
@@ -123,12 +124,14 @@ def blank_step(derivation: str) -> tuple[str, str] | None:
 
 # -- rows ----------------------------------------------------------------------------------
 
-def pseudonym(reviewer: str) -> str:
-    """Reviewers appear in the release under a stable pseudonym, not their account name."""
-    return "reviewer-" + hashlib.sha256(reviewer.encode()).hexdigest()[:8]
+def pseudonym(reviewer: str, key: str) -> str:
+    """Reviewers appear in the release under a stable pseudonym, not their account name: a keyed
+    hash (HMAC-SHA-256) whose key never leaves the review database, so a list of likely names
+    cannot be hashed and matched."""
+    return "reviewer-" + hmac.new(key.encode(), reviewer.encode(), hashlib.sha256).hexdigest()[:12]
 
 
-def derivation_row(row: dict[str, Any], split: str, reviews: list[dict[str, Any]]) -> dict[str, Any]:
+def derivation_row(row: dict[str, Any], split: str, reviews: list[dict[str, Any]], key: str) -> dict[str, Any]:
     name, terms = licence_terms(row["license"])
     return {
         "id": row["candidate_id"],
@@ -152,7 +155,7 @@ def derivation_row(row: dict[str, Any], split: str, reviews: list[dict[str, Any]
         "prompt_versions": json.loads(row["prompt_versions"] or "{}"),
         "models": json.loads(row["models"] or "{}"),
         "expert_score": row["expert_score"],
-        "expert_reviews": [{"reviewer": pseudonym(r["reviewer"]), "decision": r["decision"],
+        "expert_reviews": [{"reviewer": pseudonym(r["reviewer"], key), "decision": r["decision"],
                             **{p: r[p] for p in PRINCIPLES}} for r in reviews],
         "selection_id": row["selection_id"],
         "selection_rank": row["rank"],
@@ -257,7 +260,8 @@ def export(settings: Settings, out: str | Path, formats: tuple[str, ...] = FORMA
     for r in storage.named_rows(settings, "release_reviews"):
         reviews.setdefault(r["candidate_id"], []).append(r)
     splits = split_by_paper(rows, settings.export.test_fraction)
-    base = [derivation_row(r, splits[r["paper_id"]], reviews.get(r["candidate_id"], [])) for r in rows]
+    key = review.open_db(settings).meta("pseudonym_key")
+    base = [derivation_row(r, splits[r["paper_id"]], reviews.get(r["candidate_id"], []), key) for r in rows]
     run_id = f"export-{rows[0]['selection_id']}"
     report = ExportReport(out=str(out), selection_id=rows[0]["selection_id"])
     out.mkdir(parents=True, exist_ok=True)

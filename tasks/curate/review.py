@@ -58,6 +58,10 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def token_digest(token: str) -> str:
     # Tokens are 256 random bits, so a plain SHA-256 is as strong as a slow password hash and
     # keeps per-request authentication cheap.
@@ -207,21 +211,126 @@ def read_document(settings: Settings, uri: str) -> bytes:
 
 # -- the analysts' copy --------------------------------------------------------------------
 
+LAKE_PART = "review-app"
+"""The part key of the lake copy of each review table: one file each, rewritten whole."""
+COPY_RECORD = ("state", "review-copy.json")
+"""Which review database the lake copy came from, and how many reviews it held."""
+
+
+class ReviewCopyConflict(Exception):
+    """Copying this review database into the lake would replace reviews it does not hold."""
+
+
+@dataclass
+class LakeCopy:
+    db_id: str | None
+    """The review database the copy came from (None: a copy older than database identities)."""
+    reviews: int
+    db_path: str | None = None
+
+
+def lake_copy(settings: Settings) -> LakeCopy:
+    lake = storage.Lake.from_settings(settings)
+    record = lake.get_json(*COPY_RECORD) or {}
+    return LakeCopy(record.get("db_id"), len(lake.read_part(ExpertReview, LAKE_PART)), record.get("db_path"))
+
+
+def check_copy(settings: Settings, db: ReviewDB) -> None:
+    """Raise ``ReviewCopyConflict`` when copying ``db`` into the lake would lose reviews: the lake
+    holds reviews and ``db`` is another database, or holds none, or (for a copy older than
+    database identities) holds fewer."""
+    copy = lake_copy(settings)
+    if copy.reviews == 0:
+        return
+    mine = db.count_reviews()
+    if copy.db_id == db.identity and mine > 0:
+        return
+    if copy.db_id is None and mine >= copy.reviews:
+        return  # the first copy since identities exist: this database holds at least as many
+    source = f"review database {copy.db_id} ({copy.db_path})" if copy.db_id else "an earlier review database"
+    raise ReviewCopyConflict(
+        f"the lake holds {copy.reviews} expert reviews copied from {source}, and the review database at "
+        f"{db.path} ({db.identity}, {mine} reviews) is {'empty' if mine == 0 else 'a different one'}: refusing "
+        f"to replace them. Point review.db (STORMBORN_REVIEW__DB) at the original file, or restore this "
+        f"database from the lake copy with `stormborn review restore`.")
+
+
+def new_database_warning(settings: Settings, db: ReviewDB) -> str | None:
+    """A message when this open created an empty review database while the lake holds reviews."""
+    if not db.created:
+        return None
+    copy = lake_copy(settings)
+    if copy.reviews == 0:
+        return None
+    return (f"a new, empty review database was created at {db.path}, but the lake holds {copy.reviews} expert "
+            f"reviews (from {copy.db_path or 'an earlier database'}): is review.db right? `stormborn review "
+            f"restore` fills this database from the lake copy.")
+
+
 def snapshot(settings: Settings, db: ReviewDB, publish: bool = True) -> dict[str, int]:
     """Copy reviews, assignments and adjudications into the lake and (with ``publish``)
     republish the catalog.
 
     Each table is one file under a fixed key, rewritten whole from a consistent read, so the
-    copy is never half written and re-running it changes nothing.
+    copy is never half written and re-running it changes nothing. A copy that would replace
+    reviews this database does not hold is refused (``ReviewCopyConflict``).
     """
+    check_copy(settings, db)
     lake = storage.Lake.from_settings(settings)
     review_rows, assigned_rows, decided_rows = db.snapshot()
     reviews = [_review(r) for r in review_rows]
     assigned = [ReviewAssignment(**r) for r in assigned_rows]
     decided = [Adjudication(**r) for r in decided_rows]
     for model, rows in ((ExpertReview, reviews), (ReviewAssignment, assigned), (Adjudication, decided)):
-        lake.write_table(model, rows, "review-app", replace_empty=True)
+        lake.write_table(model, rows, LAKE_PART, replace_empty=True)
+    lake.put_json({"db_id": db.identity, "db_path": db.path, "reviews": len(reviews), "copied_at": _now()},
+                  *COPY_RECORD)
     if publish:
         storage.publish_catalog(settings)
     return {"expert_reviews": len(reviews), "review_assignments": len(assigned),
             "adjudications": len(decided)}
+
+
+@dataclass
+class Restored:
+    reviews: int
+    assignments: int
+    adjudications: int
+    tokens: dict[str, str]
+    """Reviewer → a new login token (the old tokens were in the lost database)."""
+    skipped: int
+    """Reviews whose candidate is no longer a finished candidate in the catalog."""
+
+
+def restore(settings: Settings, db: ReviewDB) -> Restored:
+    """Fill an empty review database from the lake copy: the finished candidates are loaded from
+    the catalog, every reviewer gets an account with a new token (admins: whoever adjudicated),
+    and the database takes over the copy's identity, so the app and ``select`` copy it again."""
+    lake = storage.Lake.from_settings(settings)
+    copy = lake_copy(settings)
+    reviews = lake.read_part(ExpertReview, LAKE_PART)
+    if not reviews:
+        raise ValueError("the lake holds no expert reviews to restore")
+    load_items(settings, db)
+    known = {row["candidate_id"] for row in db.rows("SELECT candidate_id FROM items")}
+    kept = [r for r in reviews if r["candidate_id"] in known]
+    assigned = [a for a in lake.read_part(ReviewAssignment, LAKE_PART) if a["candidate_id"] in known]
+    pairs = {(a["candidate_id"], a["reviewer"]) for a in assigned}
+    assigned += [{"candidate_id": r["candidate_id"], "reviewer": r["reviewer"], "assigned_at": r["submitted_at"]}
+                 for r in kept if (r["candidate_id"], r["reviewer"]) not in pairs]
+    decided = [a for a in lake.read_part(Adjudication, LAKE_PART) if a["candidate_id"] in known]
+    admins = {a["adjudicator"] for a in decided}
+    names = sorted({r["reviewer"] for r in assigned} | admins)
+    tokens = {name: secrets.token_urlsafe(32) for name in names}
+    position: dict[str, int] = {}
+    assignment_rows = []
+    for a in sorted(assigned, key=lambda a: (a["reviewer"], str(a["assigned_at"]), a["candidate_id"])):
+        position[a["reviewer"]] = position.get(a["reviewer"], 0) + 1
+        assignment_rows.append((a["candidate_id"], a["reviewer"], position[a["reviewer"]], _iso(a["assigned_at"])))
+    db.restore(
+        copy.db_id or db.identity,
+        [(n, "admin" if n in admins else "reviewer", token_digest(tokens[n]), _now()) for n in names],
+        assignment_rows,
+        [{**r, "submission_id": f"restored-{r['revision']}", "submitted_at": _iso(r["submitted_at"])} for r in kept],
+        [{**a, "decided_at": _iso(a["decided_at"])} for a in decided])
+    return Restored(len(kept), len(assignment_rows), len(decided), tokens, len(reviews) - len(kept))

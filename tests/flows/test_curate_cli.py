@@ -58,3 +58,16 @@ def test_add_reviewers_assign_review_stats_select_export(settings, monkeypatch, 
     assert len(rows) == 3 and len({r["paper_id"] for r in rows}) == 3
     assert "licence check" in exported.stdout and (out / "README.md").exists()
     assert not (out / "hf").exists()
+
+    # The review database is lost (another working directory, a deleted file): the lake still has
+    # the reviews, select refuses to replace them, and restore brings them back.
+    lost = tmp_path / "elsewhere" / "review.sqlite"
+    monkeypatch.setenv("STORMBORN_REVIEW__DB", str(lost))
+    refused = runner.invoke(app, ["select", "--n", "3"])
+    said = " ".join(refused.output.split())  # the console wraps long lines
+    assert refused.exit_code == 2 and "refusing to replace them" in said
+    assert "stormborn review restore" in said and "Traceback" not in said
+    restored = runner.invoke(app, ["review", "restore"])
+    assert restored.exit_code == 0, restored.output
+    assert "restored 12 reviews" in restored.stdout and "ana: " in restored.stdout
+    assert runner.invoke(app, ["select", "--n", "3", "--per-paper", "1"]).exit_code == 0

@@ -150,6 +150,14 @@ class Lake:
     def table_files(self, table: str) -> list[str]:
         return sorted(self.fs.glob(self.path("tables", table, "*.parquet")))
 
+    def read_part(self, model: type[Record], part_key: str) -> list[dict[str, Any]]:
+        """The rows of one part of a table (``[]`` when the part does not exist)."""
+        path = self.path("tables", model.TABLE, f"{safe_key(part_key)}.parquet")
+        if not self.exists(path):
+            return []
+        with self.fs.open(path, "rb") as handle:
+            return pq.read_table(handle).to_pylist()
+
     # -- content-addressed blobs ------------------------------------------------------------
     def put_blob(self, data: bytes, namespace: str = "blobs", suffix: str = "") -> tuple[str, str]:
         sha = hashlib.sha256(data).hexdigest()

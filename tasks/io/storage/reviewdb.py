@@ -25,7 +25,9 @@ updates or deletes a review.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +81,10 @@ CREATE TABLE IF NOT EXISTS adjudications (
     decided_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS assignments_by_reviewer ON assignments (reviewer, position);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 Row = dict[str, Any]
@@ -89,12 +95,28 @@ class ReviewDB:
 
     def __init__(self, path: str):
         self.path = str(Path(path).resolve())
+        self.created = not Path(self.path).exists()
+        """This open made the file: a new, empty review database."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         con = self._connect()
         try:
             con.executescript(SCHEMA)  # idempotent DDL (CREATE … IF NOT EXISTS), in autocommit
+            # Every review database has an identity (so its lake copy can say where it came from)
+            # and a key for reviewer pseudonyms in releases; neither ever changes once written.
+            con.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                            [("db_id", uuid.uuid4().hex), ("pseudonym_key", secrets.token_hex(32))])
         finally:
             con.close()
+
+    def meta(self, key: str) -> str:
+        return self.rows("SELECT value FROM meta WHERE key = ?", (key,))[0]["value"]
+
+    @property
+    def identity(self) -> str:
+        return self.meta("db_id")
+
+    def count_reviews(self) -> int:
+        return self.rows("SELECT count(*) AS n FROM reviews")[0]["n"]
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -262,6 +284,29 @@ class ReviewDB:
 
     def adjudications(self) -> list[Row]:
         return self.rows("SELECT * FROM adjudications")
+
+    # -- restore -----------------------------------------------------------------------------
+    def restore(self, db_id: str, reviewers: list[tuple[str, str, str, str]], assignments: list[tuple],
+                reviews: list[dict[str, Any]], adjudications: list[dict[str, Any]]) -> None:
+        """Fill an empty review database from a copy (the lake's), taking over the copy's
+        identity, in one transaction. Refuses (``ValueError``) when the database holds reviews:
+        a restore never replaces a review."""
+        columns = ("candidate_id", "reviewer", *PRINCIPLES, "decision", "comment", "submission_id", "revision",
+                   "submitted_at")
+        with self.transaction(write=True) as con:
+            if con.execute("SELECT count(*) FROM reviews").fetchone()[0]:
+                raise ValueError(f"the review database {self.path} already holds reviews; restore needs an empty one")
+            con.executemany("INSERT OR IGNORE INTO reviewers (name, role, token_sha256, created_at) VALUES (?, ?, ?, ?)",
+                            reviewers)
+            con.executemany("INSERT OR IGNORE INTO assignments (candidate_id, reviewer, position, assigned_at) "
+                            "VALUES (?, ?, ?, ?)", assignments)
+            con.executemany(f"INSERT INTO reviews ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                            [tuple(r[c] for c in columns) for r in reviews])
+            con.executemany("INSERT OR REPLACE INTO adjudications (candidate_id, adjudicator, decision, comment, "
+                            "decided_at) VALUES (?, ?, ?, ?, ?)",
+                            [(a["candidate_id"], a["adjudicator"], a["decision"], a["comment"], a["decided_at"])
+                             for a in adjudications])
+            con.execute("UPDATE meta SET value = ? WHERE key = 'db_id'", (db_id,))
 
     # -- the analysts' copy ------------------------------------------------------------------
     def snapshot(self) -> tuple[list[Row], list[Row], list[Row]]:

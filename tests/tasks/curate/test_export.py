@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pyarrow.parquet as pq
@@ -57,6 +58,11 @@ def test_round_trip_of_every_format(settings, tmp_path):
     assert sample["paper"].startswith("Paper ") and sample["whole_label"].startswith("Start from")
     assert len(sample["expert_reviews"]) == 2
     assert all(r["reviewer"].startswith("reviewer-") for r in sample["expert_reviews"])  # pseudonyms
+    # keyed: hashing a list of likely names does not find them
+    guesses = {"reviewer-" + hashlib.sha256(n.encode()).hexdigest()[:k] for n in ("ana", "ben") for k in (8, 12)}
+    assert not guesses & {r["reviewer"] for r in sample["expert_reviews"]}
+    key = review.open_db(settings).meta("pseudonym_key")
+    assert {r["reviewer"] for r in sample["expert_reviews"]} == {export.pseudonym(n, key) for n in ("ana", "ben")}
     assert "ana" not in (out / "jsonl" / "derivation" / "train.jsonl").read_text()
 
     # Parquet and the Hugging Face layout hold the same rows

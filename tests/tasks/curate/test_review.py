@@ -30,3 +30,54 @@ def test_assignment_with_too_few_reviewers_says_how_many_are_short(settings):
     assert (result.assigned, result.short) == (3, 3)  # admins are not given work
     review.add_reviewer(db, "second")
     assert review.assign(db, 2).assigned == 3 and review.assign(db, 2).short == 0
+
+
+def test_a_lost_review_database_cannot_wipe_the_lake_copy_and_is_restored_from_it(settings, tmp_path):
+    """The team's reviews are in the lake; the app (or `select`) is started against an empty database."""
+    from tasks.core.records import PRINCIPLES
+    from tasks.io import storage
+    from tests.factories import candidate_catalog
+
+    ids = candidate_catalog(settings, papers=2, per_paper=2)
+    db = review.open_db(settings)
+    for name in ("ana", "ben"):
+        review.add_reviewer(db, name)
+    review.load_items(settings, db)
+    review.assign(db, 2)
+    for i, cid in enumerate(ids):
+        for name in ("ana", "ben"):
+            review.submit(db, review.Reviewer(name, "reviewer"), cid, review.ReviewForm(
+                **{p: 1 + (i + len(name)) % 5 for p in PRINCIPLES}, decision="keep", submission_id=f"s-{cid}-{name}"))
+    review.adjudicate(db, review.Reviewer("ana", "admin"), ids[0], "keep", "fine")
+    assert review.snapshot(settings, db)["expert_reviews"] == 8
+
+    def in_lake():
+        return storage.query_rows(settings, "SELECT * FROM expert_reviews ORDER BY candidate_id, reviewer")
+
+    before = in_lake()
+    lost = settings.model_copy(update={"review": settings.review.model_copy(update={"db": str(tmp_path / "new.sqlite")})})
+    empty = review.open_db(lost)
+    assert "lake holds 8 expert reviews" in review.new_database_warning(lost, empty)
+    with pytest.raises(review.ReviewCopyConflict, match="stormborn review restore"):
+        review.snapshot(lost, empty)
+    other = review.open_db(lost.model_copy(update={"review": lost.review.model_copy(
+        update={"db": str(tmp_path / "other.sqlite")})}))
+    review.add_reviewer(other, "zed")
+    review.load_items(lost, other)
+    review.assign(other, 1)
+    review.submit(other, review.Reviewer("zed", "reviewer"), ids[0], review.ReviewForm(
+        **dict.fromkeys(PRINCIPLES, 5), decision="keep", submission_id="s-zed-0001"))
+    with pytest.raises(review.ReviewCopyConflict, match="a different one"):
+        review.snapshot(lost, other)
+    assert in_lake() == before  # nothing replaced
+
+    restored = review.restore(lost, empty)
+    assert (restored.reviews, restored.adjudications, restored.skipped) == (8, 1, 0)
+    assert set(restored.tokens) == {"ana", "ben"} and review.authenticate(empty, restored.tokens["ana"]).is_admin
+    assert empty.identity == db.identity
+    review.snapshot(lost, empty)  # the restored database may copy again
+    after = in_lake()
+    assert [{k: r[k] for k in (*PRINCIPLES, "candidate_id", "reviewer", "decision", "revision")} for r in after] == \
+        [{k: r[k] for k in (*PRINCIPLES, "candidate_id", "reviewer", "decision", "revision")} for r in before]
+    with pytest.raises(ValueError, match="already holds reviews"):
+        review.restore(lost, empty)

@@ -1,5 +1,5 @@
-"""The review database: its schema holds the records' value sets, and only a reviewer's own
-submission writes a review."""
+"""The review database: its schema holds the records' value sets, it has an identity, and only a
+reviewer's own submission (or a restore into an empty database) writes a review."""
 
 from __future__ import annotations
 
@@ -47,7 +47,23 @@ def test_a_review_is_written_by_its_reviewer_for_an_assigned_candidate_only(db):
     assert [r["reviewer"] for r in db.reviews()] == ["ana"]
 
 
-def test_no_statement_but_submit_writes_or_deletes_reviews():
+def test_each_database_has_an_identity_and_a_pseudonym_key_that_stay(tmp_path):
+    first = ReviewDB(str(tmp_path / "a.sqlite"))
+    again = ReviewDB(str(tmp_path / "a.sqlite"))
+    other = ReviewDB(str(tmp_path / "b.sqlite"))
+    assert first.created and not again.created
+    assert first.identity == again.identity != other.identity
+    assert len(first.meta("pseudonym_key")) == 64 and first.meta("pseudonym_key") == again.meta("pseudonym_key")
+
+
+def test_restore_fills_only_an_empty_database(db):
+    db.submit("c1", "ana", SCORES, "keep", "", "sub-00001", "t1")
+    with pytest.raises(ValueError, match="already holds reviews"):
+        db.restore("other-id", [], [], [], [])
+    assert db.count_reviews() == 1
+
+
+def test_no_statement_but_submit_and_restore_writes_reviews():
     source = inspect.getsource(reviewdb)
     tree = ast.parse(source)
     writers = set()
@@ -55,4 +71,4 @@ def test_no_statement_but_submit_writes_or_deletes_reviews():
         text = ast.get_source_segment(source, function) or ""
         if re.search(r"(INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+reviews\b", text, re.I):
             writers.add(function.name)
-    assert writers == {"submit"}
+    assert writers == {"submit", "restore"}  # restore refuses a database that holds reviews
