@@ -21,6 +21,7 @@ a real paper) go through the expressions extractor into a lake and catalog, then
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import resource
 import shutil
@@ -30,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import CORPUS, ROOT
+from benchmarks.common import CORPUS, ROOT, free_port
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
@@ -186,13 +187,15 @@ def main() -> None:
     per_paper = 20
     papers = args.candidates // per_paper
 
+    from flows.runtime import stop_local_server
     from tasks.core.settings import load_settings
 
     home = Path(tempfile.mkdtemp(prefix="stormborn-bench-generate-"))
     os.chdir(home)
     server, url = start_server(args.latency)
     try:
-        settings = load_settings(home=str(home / "home"), dask_workers=2)
+        settings = load_settings(home=str(home / "home"), dask_workers=2, prefect_port=free_port())
+        atexit.register(stop_local_server, settings)  # the flow's prefect_api starts one for this home
         settings = settings.model_copy(update={
             "llm": settings.llm.model_copy(update={"base_url": url, "concurrency": args.concurrency}),
             "generate": settings.generate.model_copy(update={"target": args.candidates,

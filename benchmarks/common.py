@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -77,8 +79,19 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def ensure_prefect(home: Path) -> str:
-    from flows.runtime import start_local_server
+    """A Prefect server of this benchmark's own (its home, a free port), stopped when the
+    benchmark exits: one left running would outlive its database, deleted with the home."""
+    from flows.runtime import start_local_server, stop_local_server
     from tasks.core.settings import load_settings
 
-    return start_local_server(load_settings(home=str(home)))
+    settings = load_settings(home=str(home), prefect_port=free_port())
+    api = start_local_server(settings)
+    atexit.register(stop_local_server, settings)
+    return api

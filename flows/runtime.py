@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -40,16 +41,33 @@ def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_ENABLED": "true"}
     log = open(home / "server.log", "ab")
-    subprocess.Popen(
+    server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
          "--port", str(settings.prefect_port)],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    (home / "server.pid").write_text(str(server.pid))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if _answers(f"{api_url}/health"):
             return api_url
         time.sleep(0.5)
     raise RuntimeError(f"the local Prefect server did not start in {timeout_s:.0f}s; see {home / 'server.log'}")
+
+
+def stop_local_server(settings: Settings) -> bool:
+    """Stop the server ``start_local_server`` started under this home (its whole process group);
+    False when there is none. Whoever starts a server for a temporary home stops it, or the next
+    command would reuse a server whose database was deleted with the home."""
+    pid_file = Path(settings.home).resolve() / "prefect" / "server.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+    except (ProcessLookupError, ValueError):
+        return False
+    finally:
+        pid_file.unlink(missing_ok=True)
+    return True
 
 
 @contextlib.contextmanager

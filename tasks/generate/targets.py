@@ -45,7 +45,7 @@ def cap_targets(choices: list[TargetChoice], target: int) -> list[TargetChoice]:
                 taken[choice.paper_id] += 1
                 left -= 1
         depth += 1
-    return [TargetChoice(c.paper_id, c.targets[:taken[c.paper_id]], c.calls, c.reason) for c in choices]
+    return [TargetChoice(c.paper_id, c.targets[:taken[c.paper_id]], c.calls, c.reason, c.detail) for c in choices]
 
 
 
@@ -61,10 +61,14 @@ async def _choose(settings: Settings, gateway: Gateway | None, work: PaperWork) 
 async def _choose_targets(settings: Settings, gateway: Gateway | None, work: PaperWork) -> TargetChoice:
     limit = settings.generate.targets_per_paper
     if work.extractor == "latex":
-        return TargetChoice(work.paper_id, extractor.latex_targets(work.expressions, work.edges, limit))
+        return _or_why(TargetChoice(work.paper_id, extractor.latex_targets(work.expressions, work.edges, limit)),
+                       work)
     displays = [e for e in work.expressions if e.kind == "equation"]
-    if gateway is None or not displays:
-        return TargetChoice(work.paper_id, [], reason=None if displays else "no_displays")
+    if not displays:
+        return TargetChoice(work.paper_id, [], reason="no_displays",
+                            detail=f"none of the {len(work.expressions)} expressions read from the PDF is a display")
+    if gateway is None:  # PDF papers need the LLM to choose; generation runs only with one configured
+        return TargetChoice(work.paper_id, [])
     chosen: list[Target] = []
     for chunk in partition_all(extractor.PDF_DISPLAYS_PER_CALL, displays):
         chunk = list(chunk)
@@ -73,7 +77,18 @@ async def _choose_targets(settings: Settings, gateway: Gateway | None, work: Pap
         if not result.ok:
             return TargetChoice(work.paper_id, chosen[:limit], reason=call_outcome(result)[1])
         chosen += extractor.parse_pdf_reply(result.value, chunk)
-    return TargetChoice(work.paper_id, chosen[:limit])
+    return _or_why(TargetChoice(work.paper_id, chosen[:limit]), work)
+
+
+def _or_why(choice: TargetChoice, work: PaperWork) -> TargetChoice:
+    """A paper that yields no target says why (it becomes a ``rejects`` row)."""
+    if choice.targets or choice.reason:
+        return choice
+    how = ("no theorem-like statement with a proof, and no numbered or labelled formula that cites others, sits "
+           "in a proof or follows derivation language" if work.extractor == "latex"
+           else "the model found no display the paper derives")
+    return TargetChoice(choice.paper_id, [], choice.calls, "no_derivable_targets",
+                        f"{how} ({len(work.expressions)} expressions)")
 
 
 def choose_targets(settings: Settings, works: list[PaperWork], run_id: str) -> list[TargetChoice]:

@@ -57,6 +57,25 @@ def run(settings, works, run_id="run-1", **kw):
     return choices, batch
 
 
+def test_a_paper_without_targets_says_why_in_rejects(settings):
+    from tasks.generate.targets import record_choices
+    from tasks.io.storage import query
+
+    plain = r"""\documentclass{article}\begin{document}Some prose and $x$ inline.
+\[ a + b \] \end{document}"""
+    latex = PaperWork("arxiv:2401.00009", "latex",
+                      extract_latex(flatten(TexFiles({"main.tex": plain}), 10_000), "arxiv:2401.00009", "r").expressions,
+                      [])
+    no_displays = PaperWork("arxiv:2401.00010", "pdf", [], [])
+    choices = choose_targets(settings, [latex, no_displays], "run-1")
+    assert [(c.targets, c.reason) for c in choices] == [([], "no_derivable_targets"), ([], "no_displays")]
+    capped = cap_targets(choices, 10)
+    assert all(c.detail for c in capped)  # the cap keeps the why
+    record_choices(Lake.from_settings(settings), capped, "run-1")
+    rejects = query(settings, "SELECT entity_id, reason, detail FROM rejects WHERE stage = 'targets' ORDER BY 1")
+    assert list(rejects.reason) == ["no_derivable_targets", "no_displays"] and rejects.detail.notna().all()
+
+
 def test_latex_targets_need_no_llm(settings):
     (choice,) = choose_targets(settings, [paper_work()], "run-1")  # no endpoint configured
     kinds = [(t.expr.kind, t.expr.label) for t in choice.targets]
