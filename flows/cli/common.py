@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -46,7 +47,11 @@ def fail(message: str) -> None:
 def settings_from(**overrides) -> Settings:
     try:
         return load_settings(**overrides)
-    except Exception as exc:  # pydantic validation errors: one line, not a traceback
+    except ValidationError as exc:  # one line naming the setting; never the value (it may be a secret)
+        first = exc.errors()[0]
+        fail(f"invalid settings: {'.'.join(str(part) for part in first['loc'])}: {first['msg']}")
+        raise
+    except Exception as exc:  # a malformed stormborn.toml and the like: one line, not a traceback
         fail(f"invalid settings: {exc}".splitlines()[0])
         raise
 

@@ -13,8 +13,9 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,9 +88,20 @@ class ArxivSettings(BaseModel):
     timeout_s: float = 60.0
 
 
+def no_credentials_in_url(url: str | None) -> str | None:
+    """Refuse ``https://user:password@host``: a URL is printed, logged and stored as a flow-run
+    parameter, so credentials go in their own secret settings instead."""
+    if url and "@" in urlsplit(url).netloc:
+        raise ValueError("credentials in a URL are refused (it is printed, logged and stored); give them "
+                         "as a secret setting instead (llm.api_key, s3.access_key_id/secret_access_key)")
+    return url
+
+
 class S3Settings(BaseModel):
     endpoint_url: str | None = None
     """An S3-compatible endpoint (MinIO, moto); falls back to the standard AWS_ENDPOINT_URL."""
+
+    _plain_url = field_validator("endpoint_url")(no_credentials_in_url)
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
     region: str | None = None
@@ -135,6 +147,8 @@ class LLMSettings(BaseModel):
 
     base_url: str | None = None
     """``https://api.openai.com/v1``, ``http://localhost:8000/v1``…; empty means no LLM is configured."""
+
+    _plain_url = field_validator("base_url")(no_credentials_in_url)
     api_key: SecretStr | None = None
     model: str = "gpt-4o-mini"
     temperature: float = 0.0

@@ -32,6 +32,15 @@ def test_config_masks_secrets(tmp_path, monkeypatch):
     assert "very-secret" not in result.output
 
 
+def test_credentials_in_a_url_are_refused_without_being_printed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STORMBORN_LLM__BASE_URL", "https://ana:hunter22@llm.example/v1")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 2 and "hunter22" not in result.output
+    assert "invalid settings: llm.base_url: Value error, credentials in a URL are refused" in \
+        " ".join(result.output.split())
+
+
 @pytest.mark.parametrize("args,message", [
     (["harvest", "--since", "2024-13-01", "--until", "2024-05-31"], "--since must be a date"),
     (["harvest", "--since", "2024-05-31", "--until", "2024-05-01"], "is after --until"),
