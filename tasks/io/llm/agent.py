@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -38,11 +39,51 @@ DATA_RULE = (
 )
 
 
+_ENTITIES = ((re.compile(r"&(?:lt|#0*60|#x0*3c);", re.I), "<"), (re.compile(r"&(?:gt|#0*62|#x0*3e);", re.I), ">"))
+_INVISIBLE = "Cf"  # Unicode format characters: zero-width spaces and joiners, direction marks…
+
+
+def _readable(text: str) -> tuple[str, list[int], list[int]]:
+    """``text`` as a model may read it — each character NFKC-normalised (full-width ``＜`` is
+    ``<``), invisible format characters dropped, ``&lt;``-style entities decoded — with, for each
+    character of the result, where its source starts and ends in ``text``."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i = 0
+    while i < len(text):
+        for pattern, char in _ENTITIES:
+            entity = pattern.match(text, i)
+            if entity:
+                out.append(char)
+                starts.append(i)
+                ends.append(entity.end())
+                i = entity.end()
+                break
+        else:
+            if unicodedata.category(text[i]) != _INVISIBLE:
+                for piece in unicodedata.normalize("NFKC", text[i]):
+                    out.append(piece)
+                    starts.append(i)
+                    ends.append(i + 1)
+            i += 1
+    return "".join(out), starts, ends
+
+
 def quote_paper(text: str, label: str | None = None) -> str:
-    """Paper text inside delimiters; a ``<paper>``/``</paper>`` inside the text cannot close them."""
-    safe = _TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+    """Paper text inside delimiters that the text cannot close: any ``<paper>``/``</paper>`` it
+    holds — written plainly, in full-width or other look-alike characters, split by zero-width
+    characters, or as HTML entities — is rewritten with ``‹ ›`` brackets. Text without such a tag
+    is passed through unchanged (normalising all of it would change the mathematics: ``x²``)."""
+    readable, starts, ends = _readable(text)
+    pieces, at = [], 0
+    for tag in _TAG.finditer(readable):
+        start, end = starts[tag.start()], ends[tag.end() - 1]
+        pieces += [text[at:start], tag.group(0).replace("<", "‹").replace(">", "›")]
+        at = end
+    pieces.append(text[at:])
     head = f'<paper source="{label}">' if label else "<paper>"
-    return f"{head}\n{safe}\n</paper>"
+    return f"{head}\n{''.join(pieces)}\n</paper>"
 
 
 _JINJA.filters["paper"] = quote_paper
