@@ -13,7 +13,6 @@ project at all): ``pdf_only_source``, ``corrupt_archive``, ``no_tex_files``.
 
 from __future__ import annotations
 
-import gzip
 import io
 import posixpath
 import re
@@ -72,29 +71,60 @@ def _add_file(out: TexFiles, name: str, raw: bytes) -> None:
     out.files[posixpath.normpath(name)] = text
 
 
-def read_tex_files(data: bytes) -> TexFiles:
-    """The source files of an e-print body; raises ``ProjectError`` when there are none."""
+@dataclass(frozen=True)
+class Limits:
+    """What one e-print may cost to read, enforced while reading (a few hundred bytes of gzip can
+    declare gigabytes)."""
+
+    total_bytes: int = 64 * 2**20
+    """Decompressed bytes of the whole body; past it the rest is not decompressed."""
+    file_bytes: int = 16 * 2**20
+    """One member; a larger one is skipped unread."""
+    members: int = 20_000
+    """Archive members looked at; past it the rest of the archive is not read."""
+
+
+LIMITS = Limits()
+
+
+def _gunzip(data: bytes, limit: int) -> tuple[bytes, bool, bool]:
+    """Decompress a gzip body to at most ``limit`` bytes: (bytes, it would give more, it ends
+    before its end-of-stream marker)."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    raw = inflater.decompress(data, limit + 1)
+    over = len(raw) > limit
+    return raw[:limit], over, not over and not inflater.eof
+
+
+def read_tex_files(data: bytes, limits: Limits = LIMITS) -> TexFiles:
+    """The source files of an e-print body; raises ``ProjectError`` when there are none.
+
+    Bounded while reading: gzip is inflated up to ``limits.total_bytes`` (``source_too_large``,
+    keeping the files that fit), a member's name is checked before its bytes are read, sparse
+    members (which inflate to the size their header declares) and members over
+    ``limits.file_bytes`` are skipped unread (``archive_member_skipped``), and at most
+    ``limits.members`` members are looked at (``too_many_members``).
+    """
     if data[:4] == b"%PDF":
         raise ProjectError("pdf_only_source", "the e-print is a PDF: the paper has no LaTeX source")
     raw = data
+    out = TexFiles({})
     if data[:2] == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
+            raw, truncated, cut = _gunzip(data, limits.total_bytes)
+        except zlib.error as exc:
             raise ProjectError("corrupt_archive", f"gzip: {exc}") from exc
         if raw[:4] == b"%PDF":
             raise ProjectError("pdf_only_source", "the e-print is a PDF: the paper has no LaTeX source")
-    out = TexFiles({})
+        if truncated:
+            out.issues.append(Issue("source_too_large", f"the body inflates past {limits.total_bytes} bytes: "
+                                                        "read up to there, kept the files that fit"))
+        if cut:
+            if not raw:
+                raise ProjectError("corrupt_archive", "gzip: the stream ends before any data")
+            out.issues.append(Issue("corrupt_archive", "gzip: the stream ends early; kept what it holds"))
     if len(raw) > 262 and raw[257:262] == b"ustar":
-        try:
-            with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-                for member in tar:
-                    if member.isfile() and (handle := tar.extractfile(member)) is not None:
-                        _add_file(out, member.name, handle.read())
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            if not out.files:
-                raise ProjectError("corrupt_archive", f"tar: {exc}") from exc
-            out.issues.append(Issue("corrupt_archive", f"tar ends early, kept {len(out.files)} files: {exc}"))
+        _read_tar(raw, out, limits)
     else:
         if b"\x00" in raw[:65536]:
             raise ProjectError("no_tex_files", "the body is binary, not LaTeX")
@@ -107,6 +137,29 @@ def read_tex_files(data: bytes) -> TexFiles:
     if not any(name.endswith(".tex") for name in out.files):
         raise ProjectError("no_tex_files", "the archive holds no .tex file")
     return out
+
+
+def _read_tar(raw: bytes, out: TexFiles, limits: Limits) -> None:
+    """The source members of an (uncompressed, already bounded) tar, each checked before it is read."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:  # "r:": no further decompression
+            for count, member in enumerate(tar, start=1):
+                if count > limits.members:
+                    out.issues.append(Issue("too_many_members", f"stopped after {limits.members} members"))
+                    break
+                if not member.isfile() or not member.name.lower().endswith(SOURCE_SUFFIXES) or is_junk(member.name):
+                    continue  # never read: links, devices, figures, macOS metadata
+                if member.issparse() or member.size > limits.file_bytes:
+                    why = "sparse" if member.issparse() else f"{member.size} bytes > {limits.file_bytes}"
+                    out.issues.append(Issue("archive_member_skipped", f"{member.name}: {why}"))
+                    continue
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    _add_file(out, member.name, handle.read(limits.file_bytes + 1))
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        if not out.files:
+            raise ProjectError("corrupt_archive", f"tar: {exc}") from exc
+        out.issues.append(Issue("corrupt_archive", f"tar ends early, kept {len(out.files)} files: {exc}"))
 
 
 def read_tex_dir(folder: Path) -> TexFiles:
