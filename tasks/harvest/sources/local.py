@@ -4,13 +4,17 @@ Input: a directory. Output: one ``Paper`` per entry (a PDF and a tarball or fold
 same stem are one paper with both documents). Local papers have no reviews: the rating rule is
 recorded as ``skipped``. Documents are read from disk; a LaTeX folder is packed into a
 reproducible tar.gz so every LaTeX document in the lake has the same shape as an arXiv e-print.
+Nothing outside the folder is read: symbolic links out of it are refused
+(``symlink_outside_source``), and so are FIFOs, devices and sockets (``not_a_regular_file``).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
+import stat
 import tarfile
 from datetime import date
 from pathlib import Path
@@ -22,7 +26,8 @@ from tasks.harvest.sources.arxiv import Window
 from tasks.harvest.sources.base import Fetched
 
 _SOURCE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".gz")
-_PROJECT_SUFFIXES = {".tex", ".bib", ".bbl", ".sty", ".cls", ".bst", ".def", ".cfg"}
+_PACKED_SUFFIXES = {".tex", ".sty"}
+"""What parsing reads of a project (``tasks.documents.eprint``); figures and bibliographies stay out."""
 
 
 def _stem(path: Path) -> str:
@@ -37,17 +42,41 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:120] or "paper"
 
 
-def pack_folder(folder: Path) -> bytes:
-    """A deterministic tar.gz of a LaTeX project (sorted names, zero mtimes)."""
+class FolderTooLarge(ValueError):
+    """A LaTeX project folder holds more source than a document may have."""
+
+
+def pack_folder(folder: Path, max_bytes: int) -> bytes:
+    """A deterministic tar.gz of a LaTeX project's source files (sorted names, zero mtimes).
+
+    Only regular files that parsing reads (``.tex``, ``.sty``) are packed; symbolic links are
+    never followed (a link can lead anywhere on the machine), and the packed sources may not
+    exceed ``max_bytes`` (``FolderTooLarge``): each file is read with that bound.
+    """
     buf = io.BytesIO()
+    total = 0
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix.lower() in _PROJECT_SUFFIXES:
+        for root, dirs, files in os.walk(folder, followlinks=False):
+            dirs.sort()
+            for name in sorted(files):
+                path = Path(root) / name
+                if path.suffix.lower() not in _PACKED_SUFFIXES or not stat.S_ISREG(path.lstat().st_mode):
+                    continue  # links, FIFOs, devices and files parsing does not read
+                data = _read_bounded(path, max_bytes - total)
+                if data is None:
+                    raise FolderTooLarge(f"{folder}: its sources pass {max_bytes} bytes")
+                total += len(data)
                 info = tarfile.TarInfo(path.relative_to(folder).as_posix())
-                data = path.read_bytes()
                 info.size, info.mtime = len(data), 0
                 tar.addfile(info, io.BytesIO(data))
     return gzip.compress(buf.getvalue(), mtime=0)
+
+
+def _read_bounded(path: Path, max_bytes: int) -> bytes | None:
+    """The file's bytes, or None when it holds more than ``max_bytes`` (never reads past that)."""
+    with open(path, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    return data if len(data) <= max_bytes else None
 
 
 class LocalSource:
@@ -94,12 +123,24 @@ class LocalSource:
         return None  # a folder states no licence
 
     def fetch(self, url: str) -> Fetched:
+        """A document of the folder: refused when it leads out of the folder (a symbolic link)
+        or is not a regular file or folder (a FIFO would block, a device never ends); read with
+        the size limit, never past it."""
         path = Path(unquote(urlparse(url).path))
         if not path.exists():
             return Fetched(None, "not_found", f"{path} does not exist")
-        if path.is_dir():
-            return Fetched(pack_folder(path))
-        size = path.stat().st_size
-        if size > self.settings.fetch.max_bytes:
-            return Fetched(None, "too_large", f"{path}: {size} bytes")
-        return Fetched(path.read_bytes())
+        real = path.resolve()
+        if not real.is_relative_to(self.folder):
+            return Fetched(None, "symlink_outside_source", f"{path} leads to {real}, outside {self.folder}")
+        max_bytes = self.settings.fetch.max_bytes
+        if real.is_dir():
+            try:
+                return Fetched(pack_folder(real, max_bytes))
+            except FolderTooLarge as exc:
+                return Fetched(None, "too_large", str(exc))
+        if not stat.S_ISREG(real.stat().st_mode):
+            return Fetched(None, "not_a_regular_file", f"{path} is not a regular file")
+        data = _read_bounded(real, max_bytes)
+        if data is None:
+            return Fetched(None, "too_large", f"{path}: more than {max_bytes} bytes")
+        return Fetched(data)

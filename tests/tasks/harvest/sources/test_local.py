@@ -1,3 +1,7 @@
+import gzip
+import io
+import os
+import tarfile
 from datetime import date
 
 from tasks.documents.read import parse_document
@@ -37,3 +41,42 @@ def test_paths_with_spaces(settings, tmp_path):
     source = LocalSource(settings, folder)
     (paper,) = source.list_window(Window(date.today(), date.today(), ("local",)))
     assert source.fetch(paper.pdf_url).data.startswith(b"%PDF")
+
+
+def _paper_urls(source):
+    return {p.paper_id: p for p in source.list_window(Window(date.today(), date.today(), ("local",)))}
+
+
+def test_links_out_of_the_folder_fifos_and_devices_are_refused(settings, tmp_path):
+    outside = tmp_path / "private"
+    (outside / "secrets").mkdir(parents=True)
+    (outside / "secrets" / "keys.tex").write_text("\\newcommand{\\key}{hunter22}")
+    (outside / "notes.pdf").write_bytes(paper_pdf())
+    folder = tmp_path / "papers"
+    (folder / "project").mkdir(parents=True)
+    (folder / "project" / "main.tex").write_text(tex_project()["main.tex"])
+    (folder / "project" / "stolen").symlink_to(outside / "secrets", target_is_directory=True)
+    (folder / "project" / "also.tex").symlink_to(outside / "secrets" / "keys.tex")
+    (folder / "leak.pdf").symlink_to(outside / "notes.pdf")
+    (folder / "zero.tar.gz").symlink_to("/dev/zero")
+    os.mkfifo(folder / "pipe.tar.gz")
+    source = LocalSource(settings, folder)
+    papers = _paper_urls(source)
+    assert source.fetch(papers["local:leak"].pdf_url).reason == "symlink_outside_source"
+    assert source.fetch(papers["local:zero"].source_url).reason == "symlink_outside_source"
+    assert source.fetch(papers["local:pipe"].source_url).reason == "not_a_regular_file"  # never opened
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(source.fetch(papers["local:project"].source_url).data))) as tar:
+        assert tar.getnames() == ["main.tex"]  # neither the linked folder nor the linked file
+
+
+def test_a_file_or_project_over_the_size_limit_is_too_large(settings, tmp_path):
+    folder = tmp_path / "papers"
+    (folder / "project").mkdir(parents=True)
+    for i in range(3):
+        (folder / "project" / f"part{i}.tex").write_text("%" * 400)
+    (folder / "big.pdf").write_bytes(b"%PDF-" + b"0" * 2000)
+    small = settings.model_copy(update={"fetch": settings.fetch.model_copy(update={"max_bytes": 1000})})
+    source = LocalSource(small, folder)
+    papers = _paper_urls(source)
+    assert source.fetch(papers["local:big"].pdf_url).reason == "too_large"
+    assert source.fetch(papers["local:project"].source_url).reason == "too_large"
