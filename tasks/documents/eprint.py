@@ -172,6 +172,9 @@ def read_tex_dir(folder: Path) -> TexFiles:
     return out
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
 # -- comments ---------------------------------------------------------------------------------
 
 def blank_comments(text: str) -> str:
@@ -195,10 +198,13 @@ def blank_comments(text: str) -> str:
         i += 1
     out = "".join(chars)
     for begin, end in ((r"\iffalse", r"\fi"), (r"\begin{comment}", r"\end{comment}")):
+        pieces, at = [], 0  # one pass: spans found left to right, the text rebuilt once
         start = out.find(begin)
         while start >= 0:
             stop = out.find(end, start + len(begin))
             stop = len(out) if stop < 0 else stop + len(end)
-            out = out[:start] + re.sub(r"[^\n]", " ", out[start:stop]) + out[stop:]
+            pieces += [out[at:start], _NOT_NEWLINE.sub(" ", out[start:stop])]
+            at = stop
             start = out.find(begin, stop)
+        out = "".join(pieces) + out[at:]
     return out

@@ -34,7 +34,7 @@ from pylatexenc.macrospec import EnvironmentSpec
 
 from tasks.core.records import Expression, ExpressionEdge, Section, stable_id
 from tasks.documents.eprint import Issue, blank_comments
-from tasks.extract.parse.macros import DEFINING, MacroTable, iter_nodes, latex_context
+from tasks.extract.parse.macros import DEFINING, MAX_EXPANDED_CHARS, MacroTable, iter_nodes, latex_context
 from tasks.extract.parse.project import FlatSource
 
 EXTRACTOR = "latex"
@@ -171,6 +171,9 @@ class LatexExtractor:
         rows = self._rows()
         if self.macros.recursive:
             self.issues.append(Issue("recursive_macro", f"not fully expanded: {sorted(self.macros.recursive)}"))
+        if self.macros.oversized:
+            self.issues.append(Issue("macro_expansion_too_large", f"{self.macros.oversized} expressions left "
+                                     f"unexpanded: their expansion passes {MAX_EXPANDED_CHARS} characters"))
         return rows
 
     def _parse(self):

@@ -28,6 +28,10 @@ from pylatexenc.macrospec import MacroSpec
 
 MAX_DEPTH = 8
 """Expansion rounds; a macro that still expands after this many is recursive (``\\def\\a{\\a}``)."""
+MAX_EXPANDED_CHARS = 50_000
+"""An expression whose expansion would pass this (or 20 times its own length) is left as
+written: a self-multiplying macro (``\\newcommand\\b{\\a\\a}`` over eight levels) grows
+exponentially."""
 
 DEFINING = ("newcommand", "renewcommand", "providecommand", "DeclareMathOperator", "def",
             "DeclareRobustCommand")
@@ -99,10 +103,16 @@ def iter_nodes(nodes):
             yield from iter_nodes(node.nodeargd.argnlist)
 
 
+class ExpansionTooLarge(Exception):
+    """One round of macro replacements would pass the size limit."""
+
+
 @dataclass
 class MacroTable:
     macros: dict[str, Macro] = field(default_factory=dict)
     recursive: set[str] = field(default_factory=set)
+    oversized: int = 0
+    """Expressions left unexpanded because their expansion passed the size limit."""
 
     def read(self, nodes) -> MacroTable:
         """Add the definitions found in a node list (document order: later ones win)."""
@@ -170,15 +180,23 @@ class MacroTable:
         if not self.macros or "\\" not in latex:
             return latex
         context = self._context = getattr(self, "_context", None) or self.context()
+        written, limit = latex, max(MAX_EXPANDED_CHARS, 20 * len(latex))
         for _ in range(MAX_DEPTH):
-            replaced = self._expand_once(latex, context)
+            try:
+                replaced = self._expand_once(latex, context, limit)
+            except ExpansionTooLarge:
+                self.oversized += 1
+                return written
             if replaced is None:
                 return latex
             latex = replaced
         self.recursive.update(n for n in self.macros if f"\\{n}" in latex)
         return latex
 
-    def _expand_once(self, latex: str, context) -> str | None:
+    def _expand_once(self, latex: str, context, limit: int) -> str | None:
+        """One round of replacements, or None when there is nothing to replace. A round that
+        would pass ``limit`` characters is not built (``ExpansionTooLarge``): its size is added
+        up first."""
         try:
             nodes, _, _ = LatexWalker(latex, latex_context=context, tolerant_parsing=True).get_latex_nodes()
         except LatexWalkerError:
@@ -187,9 +205,13 @@ class MacroTable:
         self._collect(nodes, edits)
         if not edits:
             return None
-        for start, end, text in sorted(edits, reverse=True):
-            latex = latex[:start] + text + latex[end:]
-        return latex
+        if len(latex) + sum(len(text) - (end - start) for start, end, text in edits) > limit:
+            raise ExpansionTooLarge
+        pieces, at = [], 0
+        for start, end, text in sorted(edits):
+            pieces += [latex[at:start], text]
+            at = end
+        return "".join(pieces) + latex[at:]
 
     def _collect(self, nodes, edits: list) -> None:
         for node in nodes or []:

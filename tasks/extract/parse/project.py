@@ -179,8 +179,14 @@ def _group_args(walker: LatexWalker, pos: int, count: int):
     return args, pos
 
 
-def flatten(tex: TexFiles, max_chars: int, main: str | None = None) -> FlatSource:
-    """Splice the main file's inputs in; missing files and cycles are issues, not errors."""
+MAX_SPLICES = 2_000
+"""``\\input`` splices per paper: real projects use tens; a tree of inputs of empty files would
+multiply work without ever reaching ``max_chars``."""
+
+
+def flatten(tex: TexFiles, max_chars: int, main: str | None = None, max_splices: int = MAX_SPLICES) -> FlatSource:
+    """Splice the main file's inputs in; missing files, cycles and spent budgets are issues, not
+    errors."""
     files = tex.files
     blanked = {name: blank_comments(text) for name, text in files.items()}
     issues = list(tex.issues)
@@ -193,6 +199,8 @@ def flatten(tex: TexFiles, max_chars: int, main: str | None = None) -> FlatSourc
     packages: list[str] = []
     segments: list[Segment] = []
     size = [0]
+    splices = [0]
+    commands: dict[str, list] = {}  # each file's include commands, found once however often it is spliced
 
     def emit(name: str, start: int, end: int) -> None:
         if end > start:
@@ -200,9 +208,12 @@ def flatten(tex: TexFiles, max_chars: int, main: str | None = None) -> FlatSourc
             pieces.append(blanked[name][start:end])
             size[0] += end - start
 
-    def splice(name: str, stack: tuple[str, ...]) -> None:
+    def splice(name: str, stack: tuple[str, ...]) -> bool:
+        """Emit ``name`` with its inputs spliced in; False once a budget is spent (stop everything)."""
         text, cursor = blanked[name], 0
-        for start, end, target in _include_commands(text, name, files):
+        if name not in commands:
+            commands[name] = list(_include_commands(text, name, files))
+        for start, end, target in commands[name]:
             if start < cursor:
                 continue
             emit(name, cursor, start)
@@ -221,11 +232,18 @@ def flatten(tex: TexFiles, max_chars: int, main: str | None = None) -> FlatSourc
                 issues.append(Issue("include_cycle", f"{' → '.join((*stack, target))}"))
             elif len(stack) > 20:
                 issues.append(Issue("include_cycle", f"include depth over 20 at {target}"))
+            elif splices[0] >= max_splices:
+                issues.append(Issue("include_budget_exceeded", f"more than {max_splices} \\input splices "
+                                    f"(a tree of inputs); read up to {name}"))
+                return False
             else:
-                splice(target, (*stack, target))
+                splices[0] += 1
+                if not splice(target, (*stack, target)):
+                    return False
             if size[0] > max_chars:
-                return
+                return False
         emit(name, cursor, len(text))
+        return True
 
     splice(main, (main,))
     text = "".join(pieces)
