@@ -109,8 +109,13 @@ class S3Settings(BaseModel):
 
 class FetchSettings(BaseModel):
     timeout_s: float = 60.0
+    """Per connect and per read."""
+    deadline_s: float = 600.0
+    """A whole download, retries included: a server dripping bytes cannot hold a worker longer."""
     retries: int = 4
     max_bytes: int = 50_000_000
+    redirect_hosts: list[str] = Field(default_factory=lambda: ["arxiv.org", "openreview.net"])
+    """Redirects are followed only to https on these hosts (and their subdomains)."""
     downloads_per_second: float = 1.0
     user_agent: str = "stormborn/0.1 (research dataset builder; polite harvester)"
 
