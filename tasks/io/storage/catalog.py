@@ -25,9 +25,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from tasks.core.records import ALL_RECORDS, Record
+from tasks.core.records import ALL_RECORDS, Record, Reject
 from tasks.core.settings import Settings
-from tasks.io.storage.lake import Lake, arrow_schema
+from tasks.io.storage.lake import Lake, arrow_schema, fsync_dir
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
@@ -46,7 +46,8 @@ def _view_sql(lake: Lake, model: type[Record]) -> str:
     if lake.table_files(model.TABLE):
         # The glob is the lake's own path (from settings), not user input; DuckDB cannot bind a
         # table function's argument in a view definition.
-        source = f"read_parquet('{lake.table_glob(model.TABLE)}', union_by_name = true)"
+        glob = lake.table_glob(model.TABLE).replace("'", "''")  # a quote in the lake path stays in the string
+        source = f"read_parquet('{glob}', union_by_name = true)"
     else:  # an empty table with the right columns, so analysts' queries work from day one
         cols = ", ".join(f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in schema)
         source = f"(SELECT {cols} WHERE false)"
@@ -86,19 +87,45 @@ def _connect(path: str, lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnectio
 
 
 def publish_catalog(settings: Settings) -> str:
-    """Rebuild the catalog's views and swap the file in atomically; returns its path."""
+    """Rebuild the catalog's views and swap the file in atomically; returns its path.
+
+    A table whose view cannot be built because one of its part files is unreadable gets that
+    file moved to ``quarantine/parts/`` and a ``rejects`` row (``unreadable_part``), and its view
+    is built from the rest: one broken file never blocks every later publish. The temporary
+    catalog never outlives a failed publish.
+    """
     lake = Lake.from_settings(settings)
     target = Path(settings.catalog_path).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    con = _connect(str(tmp), lake, read_only=False)
+    set_aside: list[Reject] = []
     try:
-        for model in ALL_RECORDS:
-            con.execute(_view_sql(lake, model))
-        con.execute(_sql_file("views.sql"))
+        con = _connect(str(tmp), lake, read_only=False)
+        try:
+            for model in ALL_RECORDS:
+                try:
+                    con.execute(_view_sql(lake, model))
+                except duckdb.Error:
+                    bad = lake.unreadable_parts(model.TABLE)
+                    if not bad:
+                        raise
+                    set_aside += [Reject(run_id="publish", stage="catalog", entity_id=lake.set_aside(path),
+                                         reason="unreadable_part", detail=f"{model.TABLE}: {path}")
+                                  for path in bad]
+                    con.execute(_view_sql(lake, model))
+            if set_aside:
+                lake.write_table(Reject, set_aside, f"catalog-unreadable-{uuid.uuid4().hex[:8]}")
+                con.execute(_view_sql(lake, Reject))  # so this catalog already shows them
+            con.execute(_sql_file("views.sql"))
+        finally:
+            con.close()
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
     finally:
-        con.close()
-    os.replace(tmp, target)
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
     return str(target)
 
 

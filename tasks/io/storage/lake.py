@@ -116,8 +116,12 @@ class Lake:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(data)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, target)
+        fsync_dir(target.parent)  # and the new name survives a power cut
 
     def read_bytes(self, path: str) -> bytes:
         return self.fs.cat_file(path)
@@ -149,6 +153,26 @@ class Lake:
 
     def table_files(self, table: str) -> list[str]:
         return sorted(self.fs.glob(self.path("tables", table, "*.parquet")))
+
+    def unreadable_parts(self, table: str) -> list[str]:
+        """The table's part files whose Parquet footer cannot be read."""
+        bad = []
+        for path in self.table_files(table):
+            try:
+                with self.fs.open(path, "rb") as handle:
+                    pq.read_metadata(handle)
+            except Exception:  # any way a file can be broken: truncated, not Parquet, unreadable
+                bad.append(path)
+        return bad
+
+    def set_aside(self, path: str) -> str:
+        """Move a broken part out of ``tables/`` into ``quarantine/parts/`` (kept, not deleted)."""
+        relative = path[len(self.path("tables")) + 1:]
+        target = self.path("quarantine", "parts", relative)
+        if not self.is_s3:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self.fs.mv(path, target)
+        return self.uri("quarantine", "parts", relative)
 
     def read_part(self, model: type[Record], part_key: str) -> list[dict[str, Any]]:
         """The rows of one part of a table (``[]`` when the part does not exist)."""
@@ -193,6 +217,15 @@ class Lake:
                 rel = src.relative_to(local_dir).as_posix()
                 self.write_bytes(self.path(*parts, rel), src.read_bytes())
         return self.uri(*parts)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX: the directory entry is data of the directory)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def safe_key(key: str) -> str:

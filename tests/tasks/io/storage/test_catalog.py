@@ -1,6 +1,7 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -82,3 +83,24 @@ def test_bad_sql_is_a_clear_error(settings):
     publish_catalog(settings)
     with pytest.raises(duckdb.Error):
         query(settings, "SELECT * FROM no_such_table")
+
+
+def test_an_unreadable_part_is_set_aside_and_the_rest_published(settings):
+    lake = Lake.from_settings(settings)
+    lake.write_table(Paper, [Paper(paper_id="arxiv:1", source="arxiv", title="T")], "good")
+    lake.write_bytes(lake.path("tables", "papers", "broken.parquet"), b"PAR1 not really parquet")
+    path = publish_catalog(settings)
+    assert query(settings, "SELECT paper_id FROM papers").paper_id.tolist() == ["arxiv:1"]
+    assert lake.exists(lake.path("quarantine", "parts", "papers", "broken.parquet"))
+    assert not lake.exists(lake.path("tables", "papers", "broken.parquet"))
+    rejects = query(settings, "SELECT stage, reason FROM rejects").to_dict("records")
+    assert rejects == [{"stage": "catalog", "reason": "unreadable_part"}]
+    assert [p.name for p in Path(path).parent.iterdir() if ".tmp" in p.name] == []
+    publish_catalog(settings)  # and the next publish is clean
+
+
+def test_a_quote_in_the_lake_path_is_not_sql(settings, tmp_path):
+    quoted = settings.model_copy(update={"lake": str(tmp_path / "o'brien's lake")})
+    Lake.from_settings(quoted).write_table(Paper, [Paper(paper_id="arxiv:2", source="arxiv", title="T")], "p")
+    publish_catalog(quoted)
+    assert query(quoted, "SELECT paper_id FROM papers").paper_id.tolist() == ["arxiv:2"]
