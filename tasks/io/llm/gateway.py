@@ -7,8 +7,9 @@ endpoint or the model does.
 - **Structured output, three ways.** Servers differ: OpenAI and vLLM take
   ``response_format: json_schema``; llama.cpp's server answers that with HTTP 500 but takes
   ``json_object`` with a ``schema``; some take neither. The gateway starts with ``json_schema`` and
-  steps down per model after a 400/422, or after two 5xx in a row in one mode, then remembers the
-  mode that worked. Every prompt also states the schema, so plain text works. A reply that does
+  steps down per model only on an answer about the format (a 400/422 naming the format or schema,
+  a 5xx naming ``response_format``), remembers the mode that worked, and every ``PROBE_EVERY``
+  calls tries the mode above again; an ordinary 5xx is an outage, retried in the same mode. Every prompt also states the schema, so plain text works. A reply that does
   not parse is repaired (code fences, trailing commas — ``json_repair``), then asked again once
   with the validation error (not when it was cut at ``max_tokens``: it would be cut again), and
   then recorded as ``invalid_output``.
@@ -56,6 +57,8 @@ from tasks.io.storage import Lake
 T = TypeVar("T", bound=BaseModel)
 
 OUTPUT_MODES = ("json_schema", "json_object", "text")
+PROBE_EVERY = 200
+"""Calls in a stepped-down mode before the mode above it is tried again."""
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 CHARS_PER_TOKEN = 4
 """For estimates before a call (budget, token rate limit); the ledger uses the server's counts."""
@@ -207,7 +210,7 @@ class Gateway:
         self.calls: list[LLMCall] = []
         self._semaphore = asyncio.Semaphore(max(1, concurrency or settings.concurrency))
         self._modes: dict[str, int] = {}
-        self._mode_failures: dict[str, int] = {}
+        self._calls_in_mode: dict[str, int] = {}
         self._inflight: dict[str, asyncio.Future] = {}
         api_key = reveal(settings.api_key)
         self._secrets = [api_key]  # redacted from every error this gateway stores
@@ -319,7 +322,7 @@ class Gateway:
     async def _ask(self, messages, schema, response_model, agent, usage, attempts):
         """One completion with retries, stepping down structured-output modes the server refuses."""
         while True:
-            mode_index = self._modes.get(agent.model, 0)
+            mode_index = self._mode_for(agent.model)
             mode = OUTPUT_MODES[mode_index]
             try:
                 async for attempt in AsyncRetrying(
@@ -329,6 +332,8 @@ class Gateway:
                     with attempt:
                         attempts[0] += 1
                         response = await self._request(messages, schema, response_model, agent, mode)
+                self._modes[agent.model] = mode_index  # a probe that worked moves back up
+                self._calls_in_mode[agent.model] = self._calls_in_mode.get(agent.model, 0) + 1
                 choice = response.choices[0]
                 if response.usage is not None:
                     usage[0] += response.usage.prompt_tokens or 0
@@ -339,6 +344,8 @@ class Gateway:
                 return choice.message.content, mode, choice.finish_reason
             except _ModeRejected:
                 self._modes[agent.model] = mode_index + 1
+                self._calls_in_mode[agent.model] = 0
+                continue
 
     async def _request(self, messages, schema, response_model, agent, mode):
         kwargs: dict[str, Any] = {}
@@ -352,27 +359,30 @@ class Gateway:
                 model=agent.model, messages=messages, temperature=agent.temperature,
                 max_tokens=agent.max_tokens, **kwargs)
         except openai.APIStatusError as exc:
-            if mode != "text" and self._refuses_mode(agent.model, exc):
+            if mode != "text" and self._refuses_mode(exc):
                 raise _ModeRejected() from exc
             raise
-        self._mode_failures[agent.model] = 0
         if not response.choices:
             raise RuntimeError("reply without choices")
         return response
 
-    def _refuses_mode(self, model: str, exc: openai.APIStatusError) -> bool:
-        """A 400/422 about the format or schema, or a 5xx naming ``response_format``, is about the
-        mode; two 5xx in a row in one mode likely are too (llama.cpp's server answers ``json_schema`` with HTTP 500)."""
+    @staticmethod
+    def _refuses_mode(exc: openai.APIStatusError) -> bool:
+        """Only an answer about the format steps the mode down: a 400/422 naming the format or
+        schema, or a 5xx naming ``response_format`` (llama.cpp's server answers ``json_schema``
+        so). Any other 5xx is an outage: retried in the same mode."""
         status, message = exc.status_code, str(exc.body or exc.message).lower()
-        if (status in (400, 422) and ("response_format" in message or "schema" in message)) or \
-                (status >= 500 and "response_format" in message):
-            return True
-        if status >= 500:
-            self._mode_failures[model] = self._mode_failures.get(model, 0) + 1
-            if self._mode_failures[model] >= 2:
-                self._mode_failures[model] = 0
-                return True
-        return False
+        return (status in (400, 422) and ("response_format" in message or "schema" in message)) or \
+            (status >= 500 and "response_format" in message)
+
+    def _mode_for(self, model: str) -> int:
+        """The mode to ask in: the one that worked, and every ``PROBE_EVERY`` calls in a lower
+        mode the one above it again (a server may have been upgraded, or the refusal was a fluke)."""
+        index = self._modes.get(model, 0)
+        if index and self._calls_in_mode.get(model, 0) >= PROBE_EVERY:
+            self._calls_in_mode[model] = 0
+            return index - 1
+        return index
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_random_exponential(multiplier=self.settings.backoff_s, max=self.settings.backoff_max_s)

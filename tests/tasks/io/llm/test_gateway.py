@@ -180,3 +180,45 @@ def test_unreadable_cache_entry_is_a_miss(lake):
         entry.write_text("{not json")
         again, _ = call(settings, lake)
         assert again.ok and not again.call.cache_hit and server.log.requests == 2
+
+
+def test_an_outage_of_5xx_does_not_switch_off_structured_output(lake):
+    """Ordinary 5xx (an outage, here every request's first two attempts) are retried in the same
+    mode: only an answer about the format steps down."""
+    with ScriptedLLM(Script(fault_rate=1.0, faults=("500",))) as server:
+        settings = llm_settings(server, retries=1)
+
+        async def go():
+            gateway = Gateway(settings, lake, "run-1")
+            try:
+                results = await asyncio.gather(*(gateway.call("answer_filter", f"cand-{i}", [
+                    MESSAGES[0], {"role": "user", "content": f"{MESSAGES[1]['content']} {i}"}], Verdict, "v1", AGENT)
+                    for i in range(4)))
+            finally:
+                await gateway.aclose()
+            return results, gateway
+
+        results, gateway = asyncio.run(go())
+    assert all(r.call.status == "failed" for r in results)
+    assert mode_of(gateway, "gpt-4o-mini") == "json_schema" and set(server.log.modes) == {"json_schema"}
+
+
+def test_a_stepped_down_mode_is_probed_again(lake, monkeypatch):
+    from tasks.io.llm import gateway as gateway_module
+
+    monkeypatch.setattr(gateway_module, "PROBE_EVERY", 3)
+    with ScriptedLLM(Script(reject_json_schema=True)) as server:
+        settings = llm_settings(server)
+
+        async def go():
+            gateway = Gateway(settings, lake, "run-1")
+            try:
+                for i in range(7):
+                    await gateway.call("answer_filter", f"cand-{i}", [
+                        MESSAGES[0], {"role": "user", "content": f"{MESSAGES[1]['content']} {i}"}], Verdict, "v1", AGENT)
+            finally:
+                await gateway.aclose()
+
+        asyncio.run(go())
+    # stepped down at the first call, probed json_schema again after 3 calls in json_object, twice
+    assert server.log.modes["json_schema"] == 3 and server.log.modes["json_object"] == 7
