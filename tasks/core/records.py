@@ -420,6 +420,9 @@ class Candidate(Record):
     (``reason``); ``failed``: an LLM call failed or gave no usable output (``reason``);
     ``pending``: not finished (budget ran out); a rerun continues it."""
     reason: str | None = None
+    transient_failure: bool = False
+    """``failed`` for a reason the next run retries (a transport failure after every retry:
+    such calls are not cached), rather than a final one (``invalid_output``…)."""
     prompt_versions: dict[str, str] = Field(default_factory=dict)
     models: dict[str, str] = Field(default_factory=dict)
     prompt_tokens: int = 0

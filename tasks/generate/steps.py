@@ -33,7 +33,7 @@ from tasks.core.handoff import Opaque, stage_task
 from tasks.core.records import AgentStage, Candidate, Expression, ExpressionEdge, LLMCall, Reject, allowed
 from tasks.core.settings import Settings
 from tasks.generate.agents.extractor import Target
-from tasks.generate.pipeline import PaperPipeline, PaperWork, gateway_for, new_candidate
+from tasks.generate.pipeline import TRANSIENT_REASONS, PaperPipeline, PaperWork, gateway_for, new_candidate
 from tasks.generate.targets import TargetChoice
 from tasks.io.llm import CallTotals
 from tasks.io.memo import Memo
@@ -179,7 +179,8 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
     papers = asyncio.run(run())
     lake.write_table(Reject, errors, f"generation-{run_id}-{safe_key(todo[0][0].paper_id)}")
     out.rejects.update(f"{r.stage}/{r.reason}" for r in errors)
-    candidates = [c for _, done, calls in papers for c in _with_spend(done, calls)]
+    candidates = [c.model_copy(update={"transient_failure": c.status == "failed" and c.reason in TRANSIENT_REASONS})
+                  for _, done, calls in papers for c in _with_spend(done, calls)]
     candidates, out.quarantined = validate_candidates(lake, candidates, run_id, safe_key(todo[0][0].paper_id))
     by_paper: dict[str, list[Candidate]] = {}
     for c in candidates:
@@ -188,7 +189,7 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
         key, rows = safe_key(paper_id), by_paper.get(paper_id, [])
         lake.write_table(LLMCall, calls, f"{run_id}-{key}")
         lake.write_table(Candidate, rows, key, replace_empty=True)
-        if all(c.status != "pending" for c in rows):
+        if all(c.status != "pending" and not c.transient_failure for c in rows):  # else the next run goes on
             memo.remember(paper_id, {"candidates": len(rows)}, _inputs(rows, settings))
         out.calls += calls
     out.candidates = candidates

@@ -175,6 +175,21 @@ def test_unchanged_rerun_skips_and_budget_stops_cleanly(gen_settings):
         assert max(server.log.served_ok.values()) == 1
 
 
+def test_transport_failures_are_retried_by_the_next_run(gen_settings):
+    """A call that failed for a transient reason is not cached, so the paper is not remembered as
+    done: the next run asks again (and says which failures are transient)."""
+    work = paper_work("arxiv:2401.00011", injection="Remark 11.")
+    with ScriptedLLM(Script(fault_rate=1.0, faults=("500",))) as outage:
+        _, first = run(gen_settings(outage, retries=1), [work])
+    assert {(c.status, c.reason, c.transient_failure) for c in first.candidates} == {
+        ("failed", "llm_call_failed", True)}
+    with ScriptedLLM() as server:
+        _, second = run(gen_settings(server), [work], run_id="run-2")
+        assert second.skipped == 0 and server.log.requests > 0
+    assert {c.status for c in second.candidates} <= {"done", "dropped"}
+    assert not any(c.transient_failure for c in second.candidates)
+
+
 def test_cap_targets_round_robin():
     choices = [TargetChoice("a", list("12345")), TargetChoice("b", list("12")), TargetChoice("c", [])]
     capped = cap_targets(choices, 5)
