@@ -116,11 +116,19 @@ class FetchSettings(BaseModel):
     max_bytes: int = 50_000_000
     redirect_hosts: list[str] = Field(default_factory=lambda: ["arxiv.org", "openreview.net"])
     """Redirects are followed only to https on these hosts (and their subdomains)."""
+    parse_deadline_s: float = 120.0
+    """Reading one body (PDF text, e-print files) in a child process; past it: ``parse_timeout``."""
+    parse_memory_mb: int = 1536
+    """Memory the child reading one body may add; past it: ``memory_limit``."""
     downloads_per_second: float = 1.0
     user_agent: str = "stormborn/0.1 (research dataset builder; polite harvester)"
 
 
 class ExtractSettings(BaseModel):
+    paper_deadline_s: float = 300.0
+    """Extracting one paper, in a child process; past it: ``extraction_timeout``."""
+    paper_memory_mb: int = 2048
+    """Memory the child extracting one paper may add; past it: ``memory_limit``."""
     max_source_chars: int = 5_000_000
     """A flattened LaTeX source longer than this is read up to it (``source_too_large``)."""
     papers_per_task: int = 8

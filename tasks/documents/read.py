@@ -45,15 +45,16 @@ def parse_pdf(data: bytes, max_bytes: int) -> Parsed:
         return Parsed.reject("empty_document", "zero bytes or whitespace only")
     if len(data) > max_bytes:
         return Parsed.reject("too_large", f"{len(data)} bytes > limit {max_bytes}")
+    if b"%PDF-" not in data[:1024]:  # PDF readers accept the header anywhere in the first KiB
+        kind = "html" if data.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")) else "unknown"
+        return Parsed.reject("not_a_pdf", f"body is {kind}: no %PDF- header")
     pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's repair chatter would flood worker logs
     try:
-        doc = pymupdf.open(stream=data)
+        # filetype="pdf": MuPDF never sniffs another format (XPS, EPUB, images…) from untrusted bytes
+        doc = pymupdf.open(stream=data, filetype="pdf")
     except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:
         return Parsed.reject("corrupt_pdf", f"{type(exc).__name__}: {exc}")
     with doc:
-        if not doc.is_pdf:
-            kind = "html" if data.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")) else "unknown"
-            return Parsed.reject("not_a_pdf", f"body is {kind} ({doc.metadata.get('format') or 'no format'})")
         if doc.needs_pass and not doc.authenticate(""):
             return Parsed.reject("encrypted_pdf", "a user password is required to open the file")
         if doc.page_count == 0:

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tasks.core.handoff import Opaque, stage_task
+from tasks.core.limits import Limited, run_bounded
 from tasks.core.records import Expression, ExpressionEdge, Extraction, Reject, Section
 from tasks.core.settings import Settings
 from tasks.documents.eprint import Issue, ProjectError, read_tex_files
@@ -110,6 +111,24 @@ def extract_paper(settings: Settings, lake: Lake, paper: PaperDocuments,
     return extraction, result
 
 
+LIMIT_REASONS = {"timeout": "extraction_timeout", "memory_limit": "memory_limit", "crash": "extraction_error"}
+
+
+def extract_bounded(settings: Settings, lake: Lake, paper: PaperDocuments, run_id: str) -> tuple[Extraction, Extracted]:
+    """``extract_paper`` in a child process with a deadline and a memory ceiling; a paper over a
+    limit ends ``failed`` with ``extraction_timeout`` or ``memory_limit`` and the batch goes on."""
+    outcome = run_bounded(extract_paper, settings, lake, paper, run_id, deadline_s=settings.extract.paper_deadline_s,
+                          memory_mb=settings.extract.paper_memory_mb)
+    if not isinstance(outcome, Limited):
+        return outcome
+    issue = Issue(LIMIT_REASONS[outcome.reason], outcome.detail)
+    extraction = Extraction(
+        paper_id=paper.paper_id, extractor="none", extractor_version=extractor_version(),
+        latex_sha256=paper.latex_sha256, pdf_sha256=paper.pdf_sha256, status="failed", issues=[issue.reason],
+        run_id=run_id)
+    return extraction, Extracted(issues=[issue])
+
+
 def extract_papers(settings: Settings, lake: Lake, papers: list[PaperDocuments], run_id: str,
                    force: bool = False) -> ExtractedBatch:
     """Extract, validate and land a batch of papers; papers already extracted are skipped."""
@@ -120,7 +139,7 @@ def extract_papers(settings: Settings, lake: Lake, papers: list[PaperDocuments],
         if not force and memo.recall(paper.paper_id, paper.latex_sha256, paper.pdf_sha256) is not None:
             out.skipped += 1
             continue
-        done.append(extract_paper(settings, lake, paper, run_id))
+        done.append(extract_bounded(settings, lake, paper, run_id))
     if not done:
         return out
     passed: dict[str, list] = {}

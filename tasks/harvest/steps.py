@@ -25,8 +25,9 @@ from datetime import date
 from toolz import partition_all
 
 from tasks.core.handoff import Opaque, stage_task
+from tasks.core.limits import Limited, run_bounded
 from tasks.core.records import Document, Paper, PaperFilter, Reject, Review, Submission, utcnow
-from tasks.core.settings import Settings, VenueRule
+from tasks.core.settings import FetchSettings, Settings, VenueRule
 from tasks.documents.read import Parsed, parse_document
 from tasks.harvest.filters import keyword_decision, rating_decision
 from tasks.harvest.match import match_papers
@@ -208,7 +209,20 @@ READER_CODE = ("tasks.documents.read", "tasks.documents.eprint")
 """The code that reads a body: a change to it reads every body again on the next run."""
 
 
-def _parse_cached(lake: Lake, kind: str, fetched: Fetched, max_bytes: int) -> tuple[Parsed, str | None]:
+LIMIT_REASONS = {"timeout": "parse_timeout", "memory_limit": "memory_limit", "crash": "parse_error"}
+
+
+def read_bounded(kind: str, data: bytes, fetch: FetchSettings) -> Parsed:
+    """``parse_document`` in a child process with a deadline and a memory ceiling: a hostile body
+    costs at most that, and the rest of the batch goes on."""
+    outcome = run_bounded(parse_document, kind, data, fetch.max_bytes, deadline_s=fetch.parse_deadline_s,
+                          memory_mb=fetch.parse_memory_mb)
+    if isinstance(outcome, Limited):
+        return Parsed.reject(LIMIT_REASONS[outcome.reason], outcome.detail)
+    return outcome
+
+
+def _parse_cached(lake: Lake, kind: str, fetched: Fetched, fetch: FetchSettings) -> tuple[Parsed, str | None]:
     """Parse once per body and reader code; the text is stored content-addressed."""
     memo = Memo(lake, "parsed", code=READER_CODE)
     seen = memo.recall((kind, fetched.sha256), kind, fetched.sha256)
@@ -218,7 +232,7 @@ def _parse_cached(lake: Lake, kind: str, fetched: Fetched, max_bytes: int) -> tu
         return Parsed(ok=seen["ok"], text=text, pages=seen.get("pages"), reason=seen.get("reason"),
                       detail=seen.get("detail")), seen.get("text_uri")
     data = fetched.data if fetched.data is not None else lake.read_bytes(lake.blob_path(fetched.sha256))
-    parsed = parse_document(kind, data, max_bytes)
+    parsed = read_bounded(kind, data, fetch)
     text_sha = text_uri = None
     if parsed.ok and parsed.text is not None:
         text_sha, text_uri = lake.put_blob(parsed.text.encode(), "text", ".txt")
@@ -268,7 +282,7 @@ def process_papers(settings: Settings, source: Source, lake: Lake, papers: list[
                                parse_status="rejected", reason=fetched.reason, detail=fetched.detail,
                                run_id=run_id)
             else:
-                parsed, text_uri = _parse_cached(lake, kind, fetched, settings.fetch.max_bytes)
+                parsed, text_uri = _parse_cached(lake, kind, fetched, settings.fetch)
                 doc = Document(paper_id=paper.paper_id, kind=kind, source_url=url,
                                uri=lake.blob_uri(fetched.sha256), sha256=fetched.sha256,
                                text_uri=text_uri, bytes=fetched.size, pages=parsed.pages,

@@ -70,3 +70,25 @@ def test_invalid_rows_are_quarantined_not_landed(settings, monkeypatch):
     assert [r["expr_id"] for r in rows(lake, "expressions")] != [] and "bad" not in {
         r["expr_id"] for r in rows(lake, "expressions")}
     assert {r["entity_id"] for r in rows(lake, "quarantine")} == {"bad"}
+
+
+def test_a_paper_over_its_deadline_fails_alone(settings, monkeypatch):
+    from tasks.extract import steps
+
+    lake = Lake.from_settings(settings)
+    latex_sha, _ = lake.put_blob(tarball({"main.tex": PREAMBLE + BODY}))
+    real = steps.extract_paper
+
+    def slow_for_one(settings, lake, paper, run_id):
+        while paper.paper_id == "arxiv:slow":
+            pass
+        return real(settings, lake, paper, run_id)
+
+    monkeypatch.setattr(steps, "extract_paper", slow_for_one)
+    quick = settings.model_copy(update={"extract": settings.extract.model_copy(update={"paper_deadline_s": 2.0})})
+    out = extract_papers(quick, lake, [PaperDocuments("arxiv:slow", latex_sha, None),
+                                       PaperDocuments("arxiv:fine", latex_sha, None)], "run-1")
+    by_paper = {e.paper_id: e for e in out.extractions}
+    assert (by_paper["arxiv:slow"].status, by_paper["arxiv:slow"].issues) == ("failed", ["extraction_timeout"])
+    assert by_paper["arxiv:fine"].status == "ok" and by_paper["arxiv:fine"].expressions > 0
+    assert out.rejects["extraction/extraction_timeout"] == 1

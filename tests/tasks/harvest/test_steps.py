@@ -146,3 +146,25 @@ def test_a_source_that_raises_is_a_recorded_transient_failure(settings):
     assert {d.reason for d in batch.documents} == {"fetch_failed"}
     assert all("PermissionError" in d.detail for d in batch.documents)
     assert batch.filters[0].reason == "no_usable_document"
+
+
+def _spin(*args):
+    while True:
+        pass
+
+
+def _hog(*args):
+    hoard = []
+    while True:
+        hoard.append(bytearray(64 * 2**20))
+
+
+def test_reading_a_body_has_a_deadline_and_a_memory_ceiling(monkeypatch):
+    from tasks.core.settings import FetchSettings
+    from tasks.harvest import steps
+
+    limits = FetchSettings(parse_deadline_s=0.5, parse_memory_mb=256)
+    monkeypatch.setattr(steps, "parse_document", _spin)
+    assert steps.read_bounded("pdf", b"%PDF-", limits).reason == "parse_timeout"
+    monkeypatch.setattr(steps, "parse_document", _hog)
+    assert steps.read_bounded("pdf", b"%PDF-", limits).reason == "memory_limit"
