@@ -23,6 +23,10 @@ from tasks.documents.eprint import ProjectError, blank_comments, read_tex_files
 MIN_TEXT_CHARS_PER_PAGE = 40
 """Below this average a PDF has no usable text layer (scans, figures-only)."""
 
+OTHER_FORMATS = ((b"<!doctype", "html"), (b"<html", "html"), (b"<?xml", "xml"), (b"\x89png", "png"),
+                 (b"\xff\xd8\xff", "jpeg"), (b"gif8", "gif"), (b"pk\x03\x04", "zip"), (b"\x1f\x8b", "gzip"),
+                 (b"%!ps", "postscript"))
+"""Bodies served where a PDF was expected (an error page, an image, an archive): ``not_a_pdf``."""
 MIN_PAPER_CHARS = 1000
 """A real paper has more text than this; less is a placeholder ("this paper moved to arXiv")."""
 
@@ -46,8 +50,10 @@ def parse_pdf(data: bytes, max_bytes: int) -> Parsed:
     if len(data) > max_bytes:
         return Parsed.reject("too_large", f"{len(data)} bytes > limit {max_bytes}")
     if b"%PDF-" not in data[:1024]:  # PDF readers accept the header anywhere in the first KiB
-        kind = "html" if data.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")) else "unknown"
-        return Parsed.reject("not_a_pdf", f"body is {kind}: no %PDF- header")
+        kind = next((name for magic, name in OTHER_FORMATS if data.lstrip()[:16].lower().startswith(magic)), None)
+        if kind:
+            return Parsed.reject("not_a_pdf", f"body is {kind}, not a PDF")
+        return Parsed.reject("corrupt_pdf", "no %PDF- header in the first KiB")
     pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's repair chatter would flood worker logs
     try:
         # filetype="pdf": MuPDF never sniffs another format (XPS, EPUB, images…) from untrusted bytes
