@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tasks.core.settings import load_settings
-from tasks.io.storage import query
+from tasks.io.storage import query, query_rows
 from tests.hostile import build
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.timeout(900)]
@@ -40,13 +40,13 @@ def test_every_hostile_paper_ends_with_a_reason_and_the_run_is_bounded(tmp_path)
     code, wall, peak_mb = run_harvest(tmp_path / "papers", tmp_path / "home")
     assert code == 0, (tmp_path / "harvest.log").read_text()[-3000:]
     settings = load_settings(home=str(tmp_path / "home"))
-    recorded = query(settings, """
+    recorded = query_rows(settings, """
         SELECT paper_id, list(DISTINCT reason) FILTER (WHERE reason IS NOT NULL) AS reasons
         FROM (SELECT split_part(entity_id, '#', 1) AS paper_id, reason FROM rejects
               UNION ALL SELECT paper_id, unnest(issues) FROM extractions
               UNION ALL SELECT paper_id, reason FROM documents)
         GROUP BY paper_id""")
-    reasons = {row.paper_id: set(row.reasons) for row in recorded.itertuples()}
+    reasons = {row["paper_id"]: set(row["reasons"] or []) for row in recorded}
     documents = query(settings, "SELECT paper_id, parse_status, reason FROM documents")
     assert set(documents.paper_id) == {f"local:{stem}" for stem, _, _ in cases}  # nothing lost
     assert documents[documents.parse_status == "rejected"].reason.notna().all()
