@@ -51,7 +51,8 @@ def main() -> None:
               UNION ALL SELECT paper_id, unnest(issues) FROM extractions
               UNION ALL SELECT paper_id, reason FROM documents)
         GROUP BY paper_id""")
-    reasons = dict(zip(recorded.paper_id, recorded.reasons))
+    reasons = {p: r for p, r in zip(recorded.paper_id, recorded.reasons) if isinstance(r, str)}
+    stages = query(settings, "SELECT stage_seconds FROM runs").stage_seconds[0]
     status = dict(zip(*query(settings, "SELECT paper_id, status FROM extractions").to_dict("list").values()))
     print("| input | on disk | recorded | extraction |")
     print("|---|---:|---|---|")
@@ -60,7 +61,7 @@ def main() -> None:
         sizes = " + ".join(size_of(p) for p in files)
         print(f"| {what} | {sizes} | {reasons.get(f'local:{stem}') or '—'} | {status.get(f'local:{stem}', '—')} |")
     print(f"\nwhole run (harvest + expressions, {len(cases)} papers): {wall:.1f} s, peak RSS {peak_mb:.0f} MB "
-          f"(target < 1,536 MB); cores {os.cpu_count()}")
+          f"(target < 1,536 MB); cores {os.cpu_count()}; stages {stages}")
     shutil.rmtree(work, ignore_errors=True)
 
 

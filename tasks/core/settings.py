@@ -125,7 +125,7 @@ class FetchSettings(BaseModel):
 
 
 class ExtractSettings(BaseModel):
-    paper_deadline_s: float = 300.0
+    paper_deadline_s: float = 120.0
     """Extracting one paper, in a child process; past it: ``extraction_timeout``."""
     paper_memory_mb: int = 2048
     """Memory the child extracting one paper may add; past it: ``memory_limit``."""
