@@ -22,7 +22,8 @@ PROSE = f"\\section{{Method}}\n{DERIVATION_TEXT}\n"
 DOC = "\\documentclass{article}\n\\begin{document}\n%s\n\\end{document}\n"
 
 
-def _tar(members: list[tarfile.TarInfo | tuple[str, bytes]], compress: bool = True) -> bytes:
+def tar_of(members: list[tarfile.TarInfo | tuple[str, bytes]], compress: bool = True) -> bytes:
+    """A PAX tar (gzipped unless ``compress`` is False) of named bytes and bare headers (filled with ``%``)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for member in members:
@@ -54,7 +55,7 @@ def _sparse(main: bytes) -> bytes:
     sparse = tarfile.TarInfo("sparse.tex")
     sparse.size = 8
     sparse.pax_headers = {"GNU.sparse.size": str(10**12), "GNU.sparse.map": "0,8", "GNU.sparse.numblocks": "1"}
-    return _tar([("main.tex", main), sparse])
+    return tar_of([("main.tex", main), sparse])
 
 
 def _macro_bomb() -> bytes:
@@ -80,17 +81,17 @@ def build(folder: Path, outside: Path) -> list[tuple[str, str, set[str]]]:
     cases.append(("gzip-bomb", "tar.gz whose second member inflates to 256 MiB of zeros", {"source_too_large"}))
     write("sparse-member.tar.gz", _sparse(main))
     cases.append(("sparse-member", "PAX sparse member declaring 1 TB", {"archive_member_skipped"}))
-    write("member-flood.tar.gz", _tar([("main.tex", main)] + [(f"f/{i}.png", b"") for i in range(25_000)]))
+    write("member-flood.tar.gz", tar_of([("main.tex", main)] + [(f"f/{i}.png", b"") for i in range(25_000)]))
     cases.append(("member-flood", "25,000 archive members", {"too_many_members"}))
-    write("iffalse-blocks.tar.gz", _tar([("main.tex", (DOC % (PROSE + "\\iffalse x \\fi " * 100_000)).encode())]))
+    write("iffalse-blocks.tar.gz", tar_of([("main.tex", (DOC % (PROSE + "\\iffalse x \\fi " * 100_000)).encode())]))
     cases.append(("iffalse-blocks", "100,000 \\iffalse…\\fi blocks (quadratic blanking)", set()))
     tree = {f"l{i}.tex": ("\\input{l%d}\n" % (i + 1) * 10).encode() for i in range(12)}
     tree["l12.tex"] = b""
-    write("input-tree.tar.gz", _tar([("main.tex", (DOC % (PROSE + "\\input{l0}")).encode()), *tree.items()]))
+    write("input-tree.tar.gz", tar_of([("main.tex", (DOC % (PROSE + "\\input{l0}")).encode()), *tree.items()]))
     cases.append(("input-tree", "\\input tree 10 wide, 12 deep, of empty files", {"include_budget_exceeded"}))
-    write("macro-bomb.tar.gz", _tar([("main.tex", _macro_bomb())]))
+    write("macro-bomb.tar.gz", tar_of([("main.tex", _macro_bomb())]))
     cases.append(("macro-bomb", "\\newcommand doubling 4× over 11 levels", {"macro_expansion_too_large"}))
-    write("unbalanced.tar.gz", _tar([("main.tex", (DOC % (PROSE + "\\begin{equation} a = {b \\end{document")).encode())]))
+    write("unbalanced.tar.gz", tar_of([("main.tex", (DOC % (PROSE + "\\begin{equation} a = {b \\end{document")).encode())]))
     cases.append(("unbalanced", "unbalanced braces and environments", set()))
     write("html-as-pdf.pdf", b"<!DOCTYPE html><html><body>Rate exceeded.</body></html>")
     cases.append(("html-as-pdf", "an HTML error page saved as .pdf", {"not_a_pdf"}))
