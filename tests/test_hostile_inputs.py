@@ -5,7 +5,6 @@ reason, the ordinary paper is unharmed, and the whole run stays within its memor
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -28,11 +27,17 @@ def run_harvest(folder: Path, home: Path) -> tuple[int, float, float]:
 
     env = {**os.environ, "PREFECT_API_URL": get_current_settings().api.url, "STORMBORN_HOME": str(home),
            "STORMBORN_BATCH_SIZE": "4", "STORMBORN_EXTRACT__PAPER_DEADLINE_S": "60"}
+    # A wrapper process runs the harvest and reports the peak RSS of its own descendants: the
+    # test process's children include every server earlier tests started.
+    wrapper = ("import resource, subprocess, sys; "
+               "code = subprocess.run(sys.argv[1:]).returncode; "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
     started = time.perf_counter()
     with open(home.parent / "harvest.log", "wb") as log:
-        code = subprocess.run([sys.executable, "-m", "flows.cli", "harvest", "--source", "local", "--path",
-                               str(folder)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
-    return code, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        done = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "flows.cli", "harvest", "--source",
+                               "local", "--path", str(folder)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.PIPE)
+    peak_kb = int(done.stderr.decode().strip().splitlines()[-1])
+    return done.returncode, time.perf_counter() - started, peak_kb / 1024
 
 
 def test_every_hostile_paper_ends_with_a_reason_and_the_run_is_bounded(tmp_path):
