@@ -3,8 +3,14 @@
 FastAPI (already in the stack through Prefect) serves several concurrent reviewers from one
 process: page handlers are plain functions run in its thread pool, and every read or write is a
 short SQLite transaction (``tasks.curate.review``), so reviewers never wait on each other for more than
-one write. Logins are long random tokens (stored hashed) kept in an HttpOnly, SameSite=Strict
-cookie; API clients send ``Authorization: Bearer <token>``.
+one write.
+
+Logging in with a reviewer's token (a long random value, stored hashed) starts a server-side
+session: the browser keeps only a random session id in an HttpOnly, SameSite=Strict cookie
+(``Secure`` off loopback), logging out deletes the session, and every form carries the
+session's CSRF token (``reviewapp.security``). API clients send ``Authorization: Bearer
+<token>`` instead. Work is assigned when a reviewer logs in and when an admin loads candidates,
+not on page views.
 
 Routes: ``/login``, ``/`` (resume where you left off), ``/queue``, ``/candidates/{id}`` (review
 page), ``/candidates/{id}/review`` (form POST), ``/candidates/{id}/page.png`` (the PDF page),
@@ -15,6 +21,7 @@ JSON twins under ``/api``.
 # No ``from __future__ import annotations``: FastAPI resolves the route signatures, which use
 # dependency aliases local to ``create_app``.
 import logging
+import secrets
 import threading
 import uuid
 from contextlib import asynccontextmanager
@@ -27,7 +34,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
+from reviewapp import security
 from reviewapp.highlight import highlight
 from tasks.core.records import PRINCIPLES, Decision
 from tasks.core.settings import Settings
@@ -37,7 +46,12 @@ from tasks.curate.review import ReviewDB
 from tasks.documents.pages import page_png
 
 HERE = Path(__file__).parent
-COOKIE = "stormborn_token"
+SESSION_COOKIE = "stormborn_session"
+LOGIN_COOKIE = "stormborn_login"
+"""Holds the login form's CSRF token until the form comes back (double submit)."""
+LOGIN_BODY_LIMIT = 4096
+BODY_LIMIT = 64 * 1024
+"""Bytes a request body may have: a review form (comment ≤ 5,000 characters) fits many times."""
 PRINCIPLE_HELP = {
     "reasoning_density": "How much genuine reasoning the derivation needs per step.",
     "problem_clarity": "Is the question self-contained and unambiguous?",
@@ -105,8 +119,12 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
         if publisher:
             publisher.stop()
 
-    app = FastAPI(title="stormborn review", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    # No Swagger UI: it loads scripts from a CDN, which the CSP forbids; /openapi.json stays.
+    app = FastAPI(title="stormborn review", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(security.BodyLimit, default=BODY_LIMIT, limits={"/login": LOGIN_BODY_LIMIT})
+    app.add_middleware(security.SecurityHeaders)
     app.state.db = db
+    secure = settings.review.cookies_secure()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def changed() -> None:
@@ -114,18 +132,27 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
             publisher.request()
 
     # -- authentication ----------------------------------------------------------------------
-    def token_of(request: Request) -> str | None:
+    def bearer_of(request: Request) -> str | None:
         auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip()
-        return request.cookies.get(COOKIE)
+        return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
-    def current(request: Request) -> review.Reviewer:
-        token = token_of(request)
-        who = review.authenticate(db, token)
-        if who is None:
-            raise HTTPException(401, "unknown or missing token" if token else "log in first")
-        return who
+    async def current(request: Request) -> review.Reviewer:
+        token = bearer_of(request)
+        if token is not None:
+            # An API client: the token is sent on purpose, never by a browser on its own, so
+            # there is no cross-site request to guard against.
+            who = await run_in_threadpool(review.authenticate, db, token)
+            if who is None:
+                raise HTTPException(401, "unknown token")
+            return who
+        cookie = request.cookies.get(SESSION_COOKIE)
+        session = await run_in_threadpool(review.session_of, db, cookie)
+        if session is None:
+            raise HTTPException(401, "your session has ended: log in again" if cookie else "log in first")
+        request.state.csrf_token = session.csrf_token
+        if request.method not in security.SAFE_METHODS:
+            await security.check_csrf(request, session.csrf_token)
+        return session.reviewer
 
     def admin(who: Annotated[review.Reviewer, Depends(current)]) -> review.Reviewer:
         if not who.is_admin:
@@ -139,12 +166,22 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
         return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
 
     def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("csrf_token", getattr(request.state, "csrf_token", None))
         return templates.TemplateResponse(request, name, context, status_code=code)
+
+    def set_cookie(response: Response, name: str, value: str, max_age: int, path: str = "/") -> None:
+        response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="strict", secure=secure)
+
+    def forget_cookie(response: Response, name: str, path: str = "/") -> None:
+        response.delete_cookie(name, path=path, httponly=True, samesite="strict", secure=secure)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        if exc.status_code == 401 and wants_html(request) and not token_of(request):
-            return RedirectResponse("/login", status_code=303)
+        if exc.status_code == 401 and wants_html(request) and bearer_of(request) is None:
+            response = RedirectResponse("/login", status_code=303)
+            if request.cookies.get(SESSION_COOKIE):
+                forget_cookie(response, SESSION_COOKIE)  # ended or expired: the browser drops it too
+            return response
         if wants_html(request):
             return page(request, "error.html", exc.status_code, status=exc.status_code, message=exc.detail)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
@@ -171,35 +208,53 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    def login_form(request: Request, code: int = 200, error: str | None = None) -> HTMLResponse:
+        """The login page with a fresh CSRF token, in the page and in a short-lived cookie: a
+        login form posted from another site carries neither (SameSite keeps the cookie home)."""
+        csrf = secrets.token_urlsafe(32)
+        plain_http = request.url.scheme == "http" and request.headers.get("x-forwarded-proto", "http") == "http"
+        response = page(request, "login.html", code, error=error, csrf_token=csrf,
+                        https_only=secure and plain_http)
+        set_cookie(response, LOGIN_COOKIE, csrf, max_age=60 * 60, path="/login")
+        return response
+
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request):
-        return page(request, "login.html")
+        return login_form(request)
 
     @app.post("/login")
-    def login(request: Request, token: Annotated[str, Form()]):
+    def login(request: Request, token: Annotated[str, Form(max_length=256)],
+              csrf_token: Annotated[str, Form(max_length=256)] = ""):
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
+            return login_form(request, 403, "This login form is out of date or came from another site: try again.")
         who = review.authenticate(db, token.strip())
         if who is None:
-            return page(request, "login.html", 401, error="That token is not known.")
+            return login_form(request, 401, "That token is not known.")
+        cookie, _ = review.start_session(db, who, settings.review.session_days)
+        if not who.is_admin:
+            # Accounts made while the server runs get their share when they first log in; cheap
+            # (SQLite only) and a no-op once every candidate has k reviewers.
+            review.assign(db, settings.review.reviewers_per_candidate)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
-                            secure=settings.review.secure_cookies, max_age=60 * 60 * 24 * 30)
+        set_cookie(response, SESSION_COOKIE, cookie, max_age=int(settings.review.session_days * 86400))
+        forget_cookie(response, LOGIN_COOKIE, path="/login")
         return response
 
     @app.post("/logout")
-    def logout():
+    async def logout(request: Request):
+        """Ends the session on the server (a copied cookie stops working too)."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        session = await run_in_threadpool(review.session_of, db, cookie)
+        if session is not None:
+            await security.check_csrf(request, session.csrf_token)
+            await run_in_threadpool(review.end_session, db, cookie)
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
+        forget_cookie(response, SESSION_COOKIE)
         return response
-
-    def give_work(who: review.Reviewer) -> None:
-        # Accounts made while the server runs get their share when they first arrive; cheap
-        # (SQLite only) and a no-op once every candidate has k reviewers.
-        if not who.is_admin:
-            review.assign(db, settings.review.reviewers_per_candidate)
 
     @app.get("/")
     def home(who: Who):
-        give_work(who)
         if who.is_admin:
             return RedirectResponse("/admin", status_code=303)
         pending = review.next_pending(db, who.name)
@@ -207,7 +262,6 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
 
     @app.get("/queue", response_class=HTMLResponse)
     def queue_page(request: Request, who: Who):
-        give_work(who)
         items = review.queue(db, who.name)
         return page(request, "queue.html", who=who, items=items, done=sum(i["done"] for i in items))
 

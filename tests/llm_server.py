@@ -103,7 +103,7 @@ def reply_for(agent: str, user: str) -> dict:
         return {"drafts": drafts}
     if agent == "answer_retriever":
         blocks = _blocks(user)
-        labels = re.findall(r"^(P\d+) — (.*)$", user, re.M)
+        labels = re.findall(r"^(P\d+) — <paper>(.*)</paper>$", user, re.M)
         proof = next((label for label, where in labels if where.startswith("Proof of")), None)
         label = proof or (labels[0][0] if labels else "P1")
         text = blocks.get(label, "")
@@ -118,8 +118,8 @@ def reply_for(agent: str, user: str) -> dict:
         passages = [b.split("\n")[0][:300] for b in blocks.values() if b.strip()][:3]
         return {"passages": [*passages, "This sentence does not appear anywhere in the source."]}
     if agent == "question_refiner":
-        draft = re.search(r"^Draft question: (.*)$", user, re.M)
-        setting = re.search(r"^Setting: (.*)$", user, re.M)
+        draft = re.search(r"^Draft question: <paper>(.*)</paper>$", user, re.M)
+        setting = re.search(r"^Setting: <paper>(.*)</paper>$", user, re.M)
         return {"question": f"{setting.group(1) if setting else ''} "
                             f"{draft.group(1) if draft else 'Derive the result.'}".strip()}
     if agent == "answer_filter":

@@ -113,8 +113,13 @@ def review_serve(
     db, new, result = _load_and_assign(settings)
     _guard_lake_copy(settings, db, review)
     host, port = host or settings.review.host, port or settings.review.port
+    # The app decides Secure cookies from the interface it really listens on.
+    settings = settings.model_copy(update={"review": settings.review.model_copy(update={"host": host, "port": port})})
     console.print(f"{new} new candidates loaded, {result.assigned} assignments made. "
                   f"Review app on http://{host}:{port}/  (review database: {settings.review_db_path})")
+    if settings.review.cookies_secure():
+        console.print("Login cookies are Secure: browsers keep a login over HTTPS only. Serve the app behind "
+                      "a TLS proxy, or set review.secure_cookies = false on a network you trust.")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

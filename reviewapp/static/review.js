@@ -63,7 +63,9 @@ function reviewForm() {
   }
   function save() {
     var data = {};
-    new FormData(form).forEach(function (v, k) { if (k !== "submission_id") data[k] = v; });
+    // The draft keeps what the reviewer chose, never the form's one-time values: a draft restored
+    // after logging in again must not bring back an ended session's CSRF token.
+    new FormData(form).forEach(function (v, k) { if (k !== "submission_id" && k !== "csrf_token") data[k] = v; });
     try { localStorage.setItem(key, JSON.stringify(data)); } catch (e) { /* private mode */ }
   }
   function restore() {
@@ -73,7 +75,7 @@ function reviewForm() {
     var data = JSON.parse(raw);
     Object.keys(data).forEach(function (name) {
       var field = form.elements[name];
-      if (!field) return;
+      if (!field || field.type === "hidden") return;
       if (field instanceof RadioNodeList || field.length) {
         Array.prototype.forEach.call(field, function (r) { r.checked = (r.value === data[name]); });
       } else { field.value = data[name]; }

@@ -9,6 +9,7 @@ Business code never reads ``os.environ``; it receives a ``Settings``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -230,6 +231,10 @@ class GenerateSettings(BaseModel):
     """rapidfuzz partial-alignment score (0–100) an answer must reach against the paper text."""
     excerpt_chars: int = 12_000
     """Upper bound on the paper text sent with one call."""
+    paper_deadline_s: float = 1800.0
+    """Wall-clock limit on one paper's agents 2–6 (every call, retry and back-off). A paper over
+    it ends ``failed/generation_timeout``, retried by the next run from the LLM cache; the other
+    papers of the task go on."""
 
 
 class ReviewSettings(BaseModel):
@@ -242,11 +247,26 @@ class ReviewSettings(BaseModel):
     disagreement: float = 2.0
     """A candidate goes to adjudication when its reviewers' decisions differ, or when one
     principle's scores (1–5) are this far apart."""
-    secure_cookies: bool = False
-    """Mark the login cookie ``Secure``: set it when the app is served behind HTTPS."""
+    secure_cookies: bool | None = None
+    """Mark the login cookies ``Secure`` (sent over HTTPS only). Unset: Secure unless the app
+    listens on loopback, so an app reachable from the network never sends a session in clear
+    text; set ``false`` only on a network you trust."""
+    session_days: float = 14.0
+    """A browser login lasts this long (logging out ends it at once)."""
     snapshot_seconds: float = 10.0
     """At most one copy of the reviews into the lake (and catalog republish) per this many
     seconds while reviewers work; the copy takes ~0.5 s of the app's CPU at 4,000 reviews."""
+
+
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        if self.host == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: assume it is reachable from elsewhere
+            return True
 
 
 class SelectSettings(BaseModel):
@@ -337,6 +357,11 @@ class Settings(BaseSettings):
         """The effective settings as plain data with every secret masked."""
         return _mask(self.model_dump(mode="python"))
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, in clear, for ``redact`` only (a ``prefect-secret:``
+        reference counts as its name; the shapes ``redact`` knows catch common key formats)."""
+        return [s.get_secret_value() for s in _secrets_in(self.model_dump(mode="python"))]
+
 
 def _mask(value: Any) -> Any:
     if isinstance(value, SecretStr):
@@ -346,6 +371,16 @@ def _mask(value: Any) -> Any:
     if isinstance(value, list):
         return [_mask(v) for v in value]
     return value
+
+
+def _secrets_in(value: Any) -> list[SecretStr]:
+    if isinstance(value, SecretStr):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _secrets_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _secrets_in(v)]
+    return []
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -372,6 +407,13 @@ def redact(text: str, secrets: list[str | None]) -> str:
     for shape in _SECRET_SHAPES:
         text = shape.sub(REDACTED, text)
     return text
+
+
+def describe_error(exc: BaseException, settings: Settings) -> str:
+    """An exception as stored error text (``rejects.detail`` and the like): its class and
+    message, at most 500 characters, with every secret of ``settings`` and every key-like shape
+    redacted — a remote service's error may quote a credential or a signed URL back."""
+    return redact(f"{type(exc).__name__}: {exc}", settings.secret_values())[:500]
 
 
 def reveal(secret: SecretStr | None) -> str | None:

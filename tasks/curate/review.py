@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field
@@ -86,6 +86,41 @@ def authenticate(db: ReviewDB, token: str | None) -> Reviewer | None:
         return None
     row = db.reviewer_by_token(token_digest(token))
     return Reviewer(row["name"], row["role"]) if row else None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A browser login: who, and the CSRF token every form of theirs must carry."""
+
+    reviewer: Reviewer
+    csrf_token: str
+
+
+def _stamp(at: datetime) -> str:
+    # One fixed width, so the database compares expiry times as text correctly.
+    return at.isoformat(timespec="microseconds")
+
+
+def start_session(db: ReviewDB, who: Reviewer, days: float) -> tuple[str, Session]:
+    """A new session for a reviewer who just logged in: (the cookie value, the session). Only
+    the cookie's hash is stored, so a copy of the database logs nobody in."""
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    db.start_session(token_digest(cookie), who.name, csrf, _stamp(now), _stamp(now + timedelta(days=days)))
+    return cookie, Session(who, csrf)
+
+
+def session_of(db: ReviewDB, cookie: str | None) -> Session | None:
+    """The live session a cookie names; None when unknown, ended or expired."""
+    if not cookie:
+        return None
+    row = db.session(token_digest(cookie), _stamp(datetime.now(UTC)))
+    return Session(Reviewer(row["name"], row["role"]), row["csrf_token"]) if row else None
+
+
+def end_session(db: ReviewDB, cookie: str | None) -> None:
+    if cookie:
+        db.end_session(token_digest(cookie))
 
 
 # -- items and assignment ------------------------------------------------------------------
@@ -227,12 +262,20 @@ class LakeCopy:
     """The review database the copy came from (None: a copy older than database identities)."""
     reviews: int
     db_path: str | None = None
+    damaged: str | None = None
+    """Why the copy's review file cannot be read; ``reviews`` is then the count recorded when it
+    was written."""
 
 
 def lake_copy(settings: Settings) -> LakeCopy:
     lake = storage.Lake.from_settings(settings)
     record = lake.get_json(*COPY_RECORD) or {}
-    return LakeCopy(record.get("db_id"), len(lake.read_part(ExpertReview, LAKE_PART)), record.get("db_path"))
+    try:
+        reviews = len(lake.read_part(ExpertReview, LAKE_PART))
+    except Exception as exc:  # a damaged file is judged by the record of the copy that wrote it
+        return LakeCopy(record.get("db_id"), int(record.get("reviews") or 0), record.get("db_path"),
+                        damaged=f"{type(exc).__name__}: {str(exc)[:200]}")
+    return LakeCopy(record.get("db_id"), reviews, record.get("db_path"))
 
 
 def check_copy(settings: Settings, db: ReviewDB) -> None:
@@ -240,9 +283,16 @@ def check_copy(settings: Settings, db: ReviewDB) -> None:
     holds reviews and ``db`` is another database, or holds none, or (for a copy older than
     database identities) holds fewer."""
     copy = lake_copy(settings)
+    mine = db.count_reviews()
+    if copy.damaged and copy.db_id != db.identity:
+        raise ReviewCopyConflict(
+            f"the lake's copy of the expert reviews cannot be read ({copy.damaged}) and was not written by the "
+            f"review database at {db.path} ({db.identity}), so it cannot tell whether replacing it loses reviews. "
+            f"Point review.db (STORMBORN_REVIEW__DB) at the database that wrote it "
+            f"({copy.db_id or 'unknown'}, {copy.db_path or 'unknown path'}), or move the damaged file out of "
+            f"tables/expert_reviews/ after checking it.")
     if copy.reviews == 0:
         return
-    mine = db.count_reviews()
     if copy.db_id == db.identity and mine > 0:
         return
     if copy.db_id is None and mine >= copy.reviews:
@@ -277,6 +327,8 @@ def snapshot(settings: Settings, db: ReviewDB, publish: bool = True) -> dict[str
     """
     check_copy(settings, db)
     lake = storage.Lake.from_settings(settings)
+    for model in (ExpertReview, ReviewAssignment, Adjudication):
+        lake.set_aside_unreadable(model, LAKE_PART)  # this database wrote it: rewrite, keep the bad bytes aside
     review_rows, assigned_rows, decided_rows = db.snapshot()
     reviews = [_review(r) for r in review_rows]
     assigned = [ReviewAssignment(**r) for r in assigned_rows]

@@ -42,7 +42,7 @@ ID_SCHEME = "candidates-1"
 reviews are keyed by candidate id. Code changes re-run generation through ``tasks.io.memo``
 and update candidates in place."""
 FAILED_CALL = {"invalid_output": "invalid_output", "failed": "llm_call_failed"}
-TRANSIENT_REASONS = frozenset({"llm_call_failed"})
+TRANSIENT_REASONS = frozenset({"llm_call_failed", "generation_timeout"})
 """Failures the next run retries: the gateway caches answers, never transport failures."""
 
 

@@ -15,7 +15,8 @@ Expectations suite per agent stage checks the candidates that reached it.
 
 A candidate never disappears: it ends ``done`` (verdict ``derive``), ``dropped`` (a rule:
 ``no_answer_in_paper``, ``ungrounded_answer``, ``verdict_define``…), ``failed`` (the LLM call
-failed or its reply was unusable: ``invalid_output``, ``llm_call_failed``) or ``pending``
+failed or its reply was unusable: ``invalid_output``, ``llm_call_failed``; the paper ran over its
+deadline: ``generation_timeout``) or ``pending``
 (``budget_exhausted``: the next run continues it from the cache). A paper generated before from
 the same targets, prompts, models, settings and code is skipped (``tasks.io.memo``).
 """
@@ -31,7 +32,7 @@ from toolz import groupby
 
 from tasks.core.handoff import Opaque, stage_task
 from tasks.core.records import AgentStage, Candidate, Expression, ExpressionEdge, LLMCall, Reject, allowed
-from tasks.core.settings import Settings
+from tasks.core.settings import Settings, describe_error
 from tasks.generate.agents.extractor import Target
 from tasks.generate.pipeline import TRANSIENT_REASONS, PaperPipeline, PaperWork, gateway_for, new_candidate
 from tasks.generate.targets import TargetChoice
@@ -61,7 +62,8 @@ class GeneratedBatch:
     """Papers already generated from the same inputs, prompts and models."""
     quarantined: int = 0
     rejects: Counter = field(default_factory=Counter)
-    """``rejects`` rows written (papers whose pipeline raised: ``generation/generation_error``)."""
+    """``rejects`` rows written (papers whose pipeline raised, ``generation/generation_error``, or
+    ran over ``generate.paper_deadline_s``, ``generation/generation_timeout``)."""
     budget_exhausted: bool = False
 
 
@@ -161,11 +163,21 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
         async with gateway_for(settings, run_id, allowance) as gateway:
             async def one(work: PaperWork, targets: list[Target], candidates: list[Candidate]):
                 start = len(gateway.calls)
+                deadline = settings.generate.paper_deadline_s
                 try:
-                    done = await PaperPipeline(settings, gateway, work).run(candidates, targets)
+                    # Generation waits on the network, not on this worker's CPU or memory, so a
+                    # deadline on the event loop bounds it; cancelling closes the calls in flight.
+                    done = await asyncio.wait_for(PaperPipeline(settings, gateway, work).run(candidates, targets),
+                                                  deadline)
+                except TimeoutError:
+                    errors.append(Reject(run_id=run_id, stage="generation", entity_id=work.paper_id,
+                                         reason="generation_timeout",
+                                         detail=f"agents 2-6 took over {deadline:g} s for {len(targets)} targets"))
+                    done = [c.model_copy(update={"status": "failed", "reason": "generation_timeout"})
+                            for c in candidates]
                 except Exception as exc:  # recorded; the other papers of the task go on
                     errors.append(Reject(run_id=run_id, stage="generation", entity_id=work.paper_id,
-                                         reason="generation_error", detail=f"{type(exc).__name__}: {exc}"[:500]))
+                                         reason="generation_error", detail=describe_error(exc, settings)))
                     done = [c.model_copy(update={"status": "failed", "reason": "generation_error"})
                             for c in candidates]
                 # ledger rows of this paper: its own calls (drafts) and its candidates' calls

@@ -17,7 +17,7 @@ from toolz import groupby, partition_all
 
 from tasks.core.handoff import Opaque, stage_task
 from tasks.core.records import LLMCall, Reject
-from tasks.core.settings import Settings
+from tasks.core.settings import Settings, describe_error
 from tasks.generate.agents import extractor
 from tasks.generate.agents.extractor import Target
 from tasks.generate.pipeline import PaperWork, call_outcome, gateway_for
@@ -55,7 +55,7 @@ async def _choose(settings: Settings, gateway: Gateway | None, work: PaperWork) 
         return await _choose_targets(settings, gateway, work)
     except Exception as exc:  # one paper's surprise must not stop the others
         return TargetChoice(work.paper_id, [], reason="target_selection_error",
-                            detail=f"{type(exc).__name__}: {exc}"[:500])
+                            detail=describe_error(exc, settings))
 
 
 async def _choose_targets(settings: Settings, gateway: Gateway | None, work: PaperWork) -> TargetChoice:

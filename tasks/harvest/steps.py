@@ -27,7 +27,7 @@ from toolz import partition_all
 from tasks.core.handoff import Opaque, stage_task
 from tasks.core.limits import Limited, run_bounded
 from tasks.core.records import Document, Paper, PaperFilter, Reject, Review, Submission, utcnow
-from tasks.core.settings import FetchSettings, Settings, VenueRule
+from tasks.core.settings import FetchSettings, Settings, VenueRule, describe_error
 from tasks.documents.read import Parsed, parse_document
 from tasks.harvest.filters import keyword_decision, rating_decision
 from tasks.harvest.match import match_papers
@@ -129,7 +129,7 @@ def list_window(settings: Settings, spec: SourceSpec, window: Window, run_id: st
     except Exception as exc:
         reason = next(r for kind, r in LISTING_FAILURES if isinstance(exc, kind))
         return Listing(rejects=[Reject(run_id=run_id, stage="listing", entity_id=window.key,
-                                       reason=reason, detail=f"{type(exc).__name__}: {exc}"[:500])])
+                                       reason=reason, detail=describe_error(exc, settings))])
     return Listing(papers=[p.model_copy(update={"run_id": run_id}) for p in papers])
 
 
@@ -141,14 +141,14 @@ def fetch_venue(settings: Settings, spec: SourceSpec, rule: VenueRule, run_id: s
     except Exception as exc:
         return VenueAnswer(rejects=[Reject(run_id=run_id, stage="venues", entity_id=rule.venue_id,
                                            reason="openreview_unavailable",
-                                           detail=f"{type(exc).__name__}: {exc}"[:500])])
+                                           detail=describe_error(exc, settings))])
     answer = VenueAnswer()
     for note in notes:
         try:
             submission, rejects = parse_submission(note, rule, run_id)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             answer.rejects.append(Reject(run_id=run_id, stage="venues", entity_id=str(note.get("id")),
-                                         reason="malformed_note", detail=f"{type(exc).__name__}: {exc}"))
+                                         reason="malformed_note", detail=describe_error(exc, settings)))
             continue
         answer.submissions.append(submission)
         answer.rejects.extend(rejects)
@@ -182,7 +182,7 @@ join_reviews_task = stage_task(join_reviews, name="join_reviews")
 
 # -- documents --------------------------------------------------------------------------------
 
-def _fetch_cached(lake: Lake, source: Source, paper: Paper, kind: str, url: str) -> Fetched:
+def _fetch_cached(settings: Settings, lake: Lake, source: Source, paper: Paper, kind: str, url: str) -> Fetched:
     """Fetch once: a body already in the lake, or a permanent failure, is never fetched again."""
     memo = Memo(lake, "fetch")  # an answer from outside: our code does not change it
     seen = memo.recall((kind, paper.paper_id), url, legacy=lambda old: old if old.get("url") == url else None)
@@ -194,7 +194,7 @@ def _fetch_cached(lake: Lake, source: Source, paper: Paper, kind: str, url: str)
     try:
         fetched = source.fetch(url)
     except Exception as exc:  # e.g. an unreadable local file: recorded, retried by the next run
-        fetched = Fetched(None, "fetch_failed", f"{type(exc).__name__}: {exc}"[:500], transient=True)
+        fetched = Fetched(None, "fetch_failed", describe_error(exc, settings), transient=True)
     record = {"url": url, "reason": fetched.reason, "detail": fetched.detail,
               "transient": fetched.transient, "fetched_at": utcnow().isoformat()}
     if fetched.data is not None:
@@ -242,7 +242,7 @@ def _parse_cached(lake: Lake, kind: str, fetched: Fetched, fetch: FetchSettings)
     return parsed, text_uri
 
 
-def _with_license(lake: Lake, source: Source, paper: Paper, run_id: str,
+def _with_license(settings: Settings, lake: Lake, source: Source, paper: Paper, run_id: str,
                   rejects: list[Reject]) -> Paper:
     """Fill in the licence the source states (arXiv: OAI-PMH), asked once per paper."""
     if paper.license != "unknown" or paper.source == "local":
@@ -254,7 +254,7 @@ def _with_license(lake: Lake, source: Source, paper: Paper, run_id: str,
             seen = {"license": source.license(paper)}
         except Exception as exc:  # the paper goes on with an unknown licence; retried next run
             rejects.append(Reject(run_id=run_id, stage="licenses", entity_id=paper.paper_id,
-                                  reason="license_lookup_failed", detail=f"{type(exc).__name__}: {exc}"[:500]))
+                                  reason="license_lookup_failed", detail=describe_error(exc, settings)))
             return paper
         memo.remember(paper.paper_id, seen, paper.paper_id)
     if not seen["license"]:
@@ -270,13 +270,13 @@ def process_papers(settings: Settings, source: Source, lake: Lake, papers: list[
     """
     out = DocumentBatch()
     for paper in papers:
-        paper = _with_license(lake, source, paper, run_id, out.rejects)
+        paper = _with_license(settings, lake, source, paper, run_id, out.rejects)
         out.papers.append(paper)
         texts: dict[str, str] = {}
         for kind, url in (("latex", paper.source_url), ("pdf", paper.pdf_url)):
             if not url:
                 continue
-            fetched = _fetch_cached(lake, source, paper, kind, url)
+            fetched = _fetch_cached(settings, lake, source, paper, kind, url)
             if not fetched.ok:
                 doc = Document(paper_id=paper.paper_id, kind=kind, source_url=url,
                                parse_status="rejected", reason=fetched.reason, detail=fetched.detail,

@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
-
-from reviewapp.app import COOKIE, create_app
+from reviewapp.app import SESSION_COOKIE, create_app
 from tasks.curate import review
 from tests.factories import candidate_catalog
-
-SCORES = {"reasoning_density": 4, "problem_clarity": 5, "derivation_correctness": 4,
-          "problem_difficulty": 3, "human_heuristics": 2}
-
-
-@pytest.fixture
-def world(settings):
-    candidate_catalog(settings, papers=2, per_paper=3)
-    db = review.open_db(settings)
-    tokens = {name: review.add_reviewer(db, name) for name in ("ana", "ben", "cho")}
-    tokens["boss"] = review.add_reviewer(db, "boss", "admin")
-    review.load_items(settings, db)
-    review.assign(db, 2)
-    app = create_app(settings, publish=False)
-    return settings, db, tokens, app
-
-
-def client(app, token=None) -> TestClient:
-    c = TestClient(app)
-    if token:
-        c.headers["Authorization"] = f"Bearer {token}"
-    return c
-
-
-def form(submission_id="sub-00000001", **over):
-    return {**SCORES, "decision": "keep", "comment": "fine", "submission_id": submission_id, **over}
+from tests.reviewapp.web import HTML, browser, client, csrf_in, form
 
 
 def test_every_request_needs_a_known_token(world):
@@ -47,15 +19,19 @@ def test_every_request_needs_a_known_token(world):
     assert client(app, tokens["ana"]).get("/api/me").json() == {"name": "ana", "role": "reviewer"}
 
 
-def test_login_sets_a_cookie_and_a_wrong_token_is_401(world):
-    _, _, tokens, app = world
+def test_login_starts_a_session_and_a_wrong_token_is_401(world):
+    _, db, tokens, app = world
     c = client(app)
-    assert c.post("/login", data={"token": "wrong"}).status_code == 401
-    r = c.post("/login", data={"token": tokens["ben"]}, follow_redirects=False)
+    csrf = csrf_in(c.get("/login", headers=HTML).text)
+    assert c.post("/login", data={"token": "wrong", "csrf_token": csrf}).status_code == 401
+    csrf = csrf_in(c.get("/login", headers=HTML).text)
+    r = c.post("/login", data={"token": tokens["ben"], "csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     cookie = r.headers["set-cookie"]
-    assert COOKIE in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert SESSION_COOKIE in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert tokens["ben"] not in cookie  # the browser holds a session id, never the token
     assert c.get("/api/me").json()["name"] == "ben"
+    assert db.rows("SELECT reviewer FROM sessions") == [{"reviewer": "ben"}]
 
 
 def test_tokens_are_stored_hashed(world):
@@ -160,15 +136,18 @@ def test_review_page_renders_math_evidence_and_broken_latex(world):
     assert boss.get("/candidates/c0x0/page.png?n=9").status_code == 404
 
 
-def test_new_accounts_get_work_when_they_arrive(settings):
+def test_new_accounts_get_work_when_they_log_in_not_on_page_views(settings):
     candidate_catalog(settings, papers=1, per_paper=4)
     db = review.open_db(settings)
     review.load_items(settings, db)
     app = create_app(settings, publish=False)
     token = review.add_reviewer(db, "late")
-    c = client(app, token)
-    assert c.get("/", follow_redirects=False).headers["location"].startswith("/candidates/")
-    assert len(c.get("/api/queue").json()) == 4
+    as_api = client(app, token)
+    assert as_api.get("/", follow_redirects=False).headers["location"] == "/queue"
+    assert as_api.get("/api/queue").json() == []  # page views write nothing
+    logged_in, _ = browser(app, token)
+    assert logged_in.get("/", follow_redirects=False).headers["location"].startswith("/candidates/")
+    assert len(as_api.get("/api/queue").json()) == 4
 
 
 def test_adjudication_is_admin_only_and_leaves_the_queue(world):

@@ -29,7 +29,9 @@ AGENT = Agent("answer_retriever", RetrieverReply, PROMPTS)
 
 
 def render_pieces(pieces: list[Piece]) -> str:
-    return "\n\n".join(f"{p.label} — {p.location}\n{quote_paper(p.text, p.label)}" for p in pieces)
+    # The location holds the paper's own section and theorem titles: quoted like its text.
+    return "\n\n".join(f"{p.label} — {quote_paper(p.location, inline=True)}\n{quote_paper(p.text, p.label)}"
+                         for p in pieces)
 
 
 def fields(query: str, pieces: list[Piece]) -> dict:

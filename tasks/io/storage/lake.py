@@ -174,6 +174,14 @@ class Lake:
         self.fs.mv(path, target)
         return self.uri("quarantine", "parts", relative)
 
+    def set_aside_unreadable(self, model: type[Record], part_key: str) -> str | None:
+        """Move one part aside when it cannot be read (its new location), else None."""
+        try:
+            self.read_part(model, part_key)
+        except Exception:  # any way a file can be broken: truncated, not Parquet, unreadable
+            return self.set_aside(self.path("tables", model.TABLE, f"{safe_key(part_key)}.parquet"))
+        return None
+
     def read_part(self, model: type[Record], part_key: str) -> list[dict[str, Any]]:
         """The rows of one part of a table (``[]`` when the part does not exist)."""
         path = self.path("tables", model.TABLE, f"{safe_key(part_key)}.parquet")

@@ -4,6 +4,9 @@ Tables:
 
 - ``reviewers``: name, role (``reviewer`` | ``admin``), sha256 of the login token (the token
   itself is shown once and never stored).
+- ``sessions``: the browser logins: sha256 of the session cookie, its reviewer, the CSRF token
+  its forms carry, and when it expires. Logging out deletes the row, so a copied cookie dies
+  with it; a new token (``--rotate``) ends every session of that reviewer.
 - ``items``: a snapshot of each candidate a reviewer sees (question, derivation, evidence, the
   PDF page), copied from the catalog. The app never opens the catalog while serving, so a
   monthly flow republishing it cannot disturb a review session.
@@ -46,6 +49,13 @@ CREATE TABLE IF NOT EXISTS reviewers (
     role TEXT NOT NULL CHECK (role IN ({_in(Role)})),
     token_sha256 TEXT NOT NULL UNIQUE,
     created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_sha256 TEXT PRIMARY KEY,
+    reviewer TEXT NOT NULL REFERENCES reviewers (name),
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS items (
     candidate_id TEXT PRIMARY KEY,
@@ -157,11 +167,29 @@ class ReviewDB:
                 "INSERT INTO reviewers (name, role, token_sha256, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET token_sha256 = excluded.token_sha256, role = excluded.role",
                 (name, role, token_sha256, at))
+            con.execute("DELETE FROM sessions WHERE reviewer = ?", (name,))  # the old token's logins end too
         return True
 
     def reviewer_by_token(self, token_sha256: str) -> Row | None:
         rows = self.rows("SELECT name, role FROM reviewers WHERE token_sha256 = ?", (token_sha256,))
         return rows[0] if rows else None
+
+    # -- browser sessions --------------------------------------------------------------------
+    def start_session(self, session_sha256: str, reviewer: str, csrf_token: str, at: str, expires_at: str) -> None:
+        with self.transaction(write=True) as con:
+            con.execute("DELETE FROM sessions WHERE expires_at <= ?", (at,))  # expired ones go on the way
+            con.execute("INSERT INTO sessions (session_sha256, reviewer, csrf_token, created_at, expires_at) "
+                        "VALUES (?, ?, ?, ?, ?)", (session_sha256, reviewer, csrf_token, at, expires_at))
+
+    def session(self, session_sha256: str, now: str) -> Row | None:
+        """The live session's reviewer (name, role) and CSRF token; None when unknown or expired."""
+        rows = self.rows("SELECT r.name, r.role, s.csrf_token FROM sessions s JOIN reviewers r ON r.name = s.reviewer "
+                         "WHERE s.session_sha256 = ? AND s.expires_at > ?", (session_sha256, now))
+        return rows[0] if rows else None
+
+    def end_session(self, session_sha256: str) -> None:
+        with self.transaction(write=True) as con:
+            con.execute("DELETE FROM sessions WHERE session_sha256 = ?", (session_sha256,))
 
     # -- items and assignments --------------------------------------------------------------
     def load_items(self, items: list[tuple[str, str, str, str, str]]) -> int:

@@ -81,3 +81,34 @@ def test_a_lost_review_database_cannot_wipe_the_lake_copy_and_is_restored_from_i
         [{k: r[k] for k in (*PRINCIPLES, "candidate_id", "reviewer", "decision", "revision")} for r in before]
     with pytest.raises(ValueError, match="already holds reviews"):
         review.restore(lost, empty)
+
+
+def test_a_damaged_lake_copy_is_rewritten_by_its_own_database_and_guarded_from_others(settings, tmp_path):
+    from tasks.core.records import PRINCIPLES, ExpertReview
+    from tasks.io import storage
+    from tests.factories import candidate_catalog
+
+    ids = candidate_catalog(settings, papers=1, per_paper=2)
+    db = review.open_db(settings)
+    review.add_reviewer(db, "ana")
+    review.load_items(settings, db)
+    review.assign(db, 1)
+    review.submit(db, review.Reviewer("ana", "reviewer"), ids[0], review.ReviewForm(
+        **dict.fromkeys(PRINCIPLES, 4), decision="keep", submission_id="s-ana-0001"))
+    review.snapshot(settings, db, publish=False)
+    lake = storage.Lake.from_settings(settings)
+    part = lake.path("tables", ExpertReview.TABLE, "review-app.parquet")
+    with open(part, "wb") as f:
+        f.write(b"PAR1 not really")
+
+    copy = review.lake_copy(settings)
+    assert copy.damaged and copy.reviews == 1  # the count recorded with the copy
+    other = review.open_db(settings.model_copy(update={"review": settings.review.model_copy(
+        update={"db": str(tmp_path / "other.sqlite")})}))
+    with pytest.raises(review.ReviewCopyConflict, match="cannot be read"):
+        review.check_copy(settings, other)
+
+    assert review.snapshot(settings, db, publish=False)["expert_reviews"] == 1  # its own database repairs it
+    assert len(lake.read_part(ExpertReview, "review-app")) == 1
+    aside = lake.path("quarantine", "parts", ExpertReview.TABLE, "review-app.parquet")
+    assert open(aside, "rb").read() == b"PAR1 not really"  # the damaged bytes are kept

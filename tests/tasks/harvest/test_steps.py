@@ -148,6 +148,28 @@ def test_a_source_that_raises_is_a_recorded_transient_failure(settings):
     assert batch.filters[0].reason == "no_usable_document"
 
 
+def test_stored_error_text_never_holds_a_secret(settings):
+    """A service that quotes a credential back (a password, a key, a signed URL) in its error:
+    the stored reason says what failed, without the secret."""
+    from pydantic import SecretStr
+
+    password = "correct-horse-battery-staple"
+    settings.openreview.password = SecretStr(password)
+
+    class Leaky(CountingSource):
+        def fetch(self, url):
+            raise ConnectionError(f"login as ana:{password} failed; Authorization: Bearer tok_1234567890abcdef "
+                                  f"for https://ana:{password}@api.example.org, key sk-abcdefghijklmnop")
+
+    papers = [_paper(8)]
+    batch = process_papers(settings, Leaky({}), Lake.from_settings(settings), papers,
+                           _decisions(settings, papers), "run")
+    details = " ".join(d.detail for d in batch.documents)
+    assert "ConnectionError" in details and "failed" in details
+    for secret in (password, "tok_1234567890abcdef", "sk-abcdefghijklmnop"):
+        assert secret not in details
+
+
 def _spin(*args):
     while True:
         pass
