@@ -38,17 +38,17 @@ WHERE e.status IN ('ok', 'partial') AND e.expressions > 0
   AND (CAST($paper_ids AS VARCHAR[]) IS NULL OR list_contains(CAST($paper_ids AS VARCHAR[]), e.paper_id));
 
 -- name: review_items
--- Finished candidates as a reviewer sees them: question, derivation, evidence, the PDF page.
+-- Finished (or rules-drafted) candidates as a reviewer sees them: question, derivation, evidence, the PDF page.
 SELECT c.candidate_id, c.paper_id, p.title, p.license, p.arxiv_id,
        coalesce(p.primary_category, p.venue, p.source) AS topic,
        c.question, c.answer, c.answer_evidence, c.question_evidence, c.target_expr, c.target_kind,
        c.target_number, c.target_latex, c.setting, c.grounded_score, c.verdict_confidence,
-       e.page, e.bbox, e.context_before, e.context_after, d.uri AS pdf_uri
+       e.page, e.bbox, e.context_before, e.context_after, d.uri AS pdf_uri, c.status, c.drafted_by
 FROM candidates c
 JOIN papers p USING (paper_id)
 LEFT JOIN expressions e ON e.expr_id = c.target_expr
 LEFT JOIN documents d ON d.paper_id = c.paper_id AND d.kind = 'pdf' AND d.parse_status = 'ok'
-WHERE c.status = 'done'
+WHERE c.status IN ('done', 'drafted')
 ORDER BY c.paper_id, c.candidate_id;
 
 -- name: release_problems

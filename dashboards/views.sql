@@ -7,7 +7,7 @@
 CREATE OR REPLACE VIEW run_funnel AS
 SELECT run_id, flow, source, since, until, status, started_at, finished_at,
        listed, matched, rating_pass, documents_fetched, keyword_pass, papers_extracted,
-       expressions, expression_edges, candidates, candidates_kept, llm_calls, cost_usd,
+       expressions, expression_edges, candidates, candidates_kept, candidates_drafted, llm_calls, cost_usd,
        rejected, quarantined
 FROM runs
 ORDER BY started_at DESC;
@@ -93,13 +93,15 @@ FROM llm_calls
 GROUP BY ALL
 ORDER BY run_id, agent;
 
--- The kept derivation problems with their paper: what the expert review starts from.
+-- The derivation problems with their paper: what the expert review starts from. ``done``: kept
+-- by the LLM agents' verdict; ``drafted``: drafted by the rules from the LaTeX structure, no
+-- verdict yet.
 CREATE OR REPLACE VIEW derivation_problems AS
-SELECT c.candidate_id, c.paper_id, p.title, c.target_kind, c.target_number, c.question, c.answer,
-       c.answer_evidence, c.grounded_score, c.verdict_confidence, c.precondition_exprs
+SELECT c.candidate_id, c.paper_id, p.title, c.status, c.drafted_by, c.target_kind, c.target_number,
+       c.question, c.answer, c.answer_evidence, c.grounded_score, c.verdict_confidence, c.precondition_exprs
 FROM candidates c LEFT JOIN papers p USING (paper_id)
-WHERE c.status = 'done'
-ORDER BY c.verdict_confidence DESC NULLS LAST, c.grounded_score DESC;
+WHERE c.status IN ('done', 'drafted')
+ORDER BY c.status = 'drafted', c.verdict_confidence DESC NULLS LAST, c.grounded_score DESC;
 
 -- Expert review, per candidate: reviewers assigned and done, mean score, decisions, adjudication.
 CREATE OR REPLACE VIEW review_progress AS

@@ -40,9 +40,10 @@ def generate_stage(settings: Settings, run_id: str, paper_ids: list[str] | None 
                    target: int | None = None, force: bool = False) -> StageResult:
     """Choose targets, fan out the agents, count what came out (inside any flow)."""
     target = settings.generate.target if target is None else target
-    settings.llm.check_budget(AGENTS)  # a deployed run fails at the start, before any call
-    if settings.llm.requests_per_minute or settings.llm.tokens_per_minute:
-        ensure_rate_limits(settings)
+    if settings.llm.configured:
+        settings.llm.check_budget(AGENTS)  # a deployed run fails at the start, before any call
+        if settings.llm.requests_per_minute or settings.llm.tokens_per_minute:
+            ensure_rate_limits(settings)
     seconds: dict[str, float] = {}
     with timed(seconds, "generation_targets"):
         works = plan_generation(settings, paper_ids)
@@ -63,6 +64,7 @@ def generate_stage(settings: Settings, run_id: str, paper_ids: list[str] | None 
     totals = CallTotals.of([c for b in batches for c in b.calls] + [c for ch in choices for c in ch.calls])
     stopped = any(b.budget_exhausted for b in batches)
     counts = {"candidates": len(candidates), "candidates_kept": sum(c.status == "done" for c in candidates),
+              "candidates_drafted": sum(c.status == "drafted" for c in candidates),
               "llm_calls": totals.calls, "cost_usd": totals.cost_usd}
     reasons = count_reasons(candidates)
     outcomes = Counter({f"generation/{k}": n for k, n in reasons.items()})

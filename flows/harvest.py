@@ -1,4 +1,5 @@
-"""The monthly harvest flow: harvest → expressions → generation (when an LLM is configured).
+"""The monthly harvest flow: harvest → expressions → generation (rules-drafted problems without an
+LLM endpoint, the six agents with one).
 
 Deployed as ``monthly-harvest`` (cron ``0 3 1 * *`` UTC, see infra/prefect.yaml and
 ``flows/deployments.py``): with no dates it harvests the previous calendar month.
@@ -44,7 +45,8 @@ def previous_month(today: date) -> tuple[date, date]:
 def monthly_harvest(since: date | None = None, until: date | None = None, source: str = "live",
                     path: str | None = None, settings: Settings | None = None) -> Run:
     """Harvest one date window (default: last month) from a source into the lake and catalog,
-    then extract its accepted papers and, with an LLM endpoint, generate candidates from them."""
+    then extract its accepted papers and generate candidates from them (drafted by rules alone
+    without an LLM endpoint)."""
     settings = settings or load_settings()
     if since is None or until is None:
         since, until = previous_month(datetime.now(UTC).date())
@@ -54,10 +56,10 @@ def monthly_harvest(since: date | None = None, until: date | None = None, source
                        artifact_prefix="harvest") as run:
         accepted = run.add(harvest_stage(settings, spec, since, until, run.run_id, scope)).paper_ids
         run.add(extract_stage(settings, run.run_id, accepted))
-        if settings.llm.configured:
-            run.add(generate_stage(settings, run.run_id, accepted))
-        else:
-            get_run_logger().info("no LLM endpoint configured (llm.base_url): generation skipped")
+        if not settings.llm.configured:
+            get_run_logger().info("no LLM endpoint configured (llm.base_url): LaTeX papers get rules-drafted "
+                                  "problems (status drafted); the agents run when an endpoint is set")
+        run.add(generate_stage(settings, run.run_id, accepted))
     return run.record
 
 

@@ -147,11 +147,12 @@ def derivation(paper: int, n: int) -> str:
 
 
 def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: bool = True,
-                      answers: dict[str, str] | None = None) -> list[str]:
+                      answers: dict[str, str] | None = None, drafted: frozenset[str] = frozenset()) -> list[str]:
     """A lake with finished candidates (papers, expressions, a PDF each) and a published catalog.
 
     Returns the candidate ids. The first candidate's question has broken LaTeX when ``broken``;
-    ``answers`` replaces the derivation of some candidates (by id).
+    ``answers`` replaces the derivation of some candidates (by id); ``drafted`` ids are
+    rules-drafted (status ``drafted``, no verdict).
     """
     from tasks.core.records import Candidate, Document, Expression, Paper
     from tasks.io import storage
@@ -187,6 +188,9 @@ def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: boo
                 verdict="derive", verdict_confidence=0.9, grounded_score=97.0, answer_span=[10, 200],
                 answer_source="main.tex", stage_reached="answer_filter", status="done",
                 prompt_versions={"answer_filter": "v1abc"}, models={"answer_filter": "scripted"}))
+            if cid in drafted:
+                cands[-1] = cands[-1].model_copy(update={"status": "drafted", "drafted_by": "rules", "verdict": None,
+                                                         "stage_reached": "question_refiner"})
             ids.append(cid)
         lake.write_table(Expression, exprs, paper_id)
         lake.write_table(Candidate, cands, paper_id)

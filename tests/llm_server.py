@@ -118,8 +118,8 @@ def reply_for(agent: str, user: str) -> dict:
         passages = [b.split("\n")[0][:300] for b in blocks.values() if b.strip()][:3]
         return {"passages": [*passages, "This sentence does not appear anywhere in the source."]}
     if agent == "question_refiner":
-        draft = re.search(r"^Draft question: <paper>(.*)</paper>$", user, re.M)
-        setting = re.search(r"^Setting: <paper>(.*)</paper>$", user, re.M)
+        draft = re.search(r"^Draft question: <paper>(.*?)</paper>$", user, re.M | re.S)
+        setting = re.search(r"^Setting: <paper>(.*?)</paper>$", user, re.M | re.S)
         return {"question": f"{setting.group(1) if setting else ''} "
                             f"{draft.group(1) if draft else 'Derive the result.'}".strip()}
     if agent == "answer_filter":

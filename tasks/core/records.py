@@ -43,7 +43,8 @@ Verdict = Literal["derive", "define", "other"]
 AgentStage = Literal["target", "query_draft", "answer_retriever", "context_collector",
                      "question_refiner", "answer_filter"]
 """How far a candidate got, in pipeline order."""
-CandidateStatus = Literal["pending", "done", "dropped", "failed"]
+CandidateStatus = Literal["pending", "drafted", "done", "dropped", "failed"]
+DraftedBy = Literal["rules", "llm"]
 Decision = Literal["keep", "reject"]
 Role = Literal["reviewer", "admin"]
 SelectionReason = Literal["selected", "paper_cap", "below_cut", "rejected_by_experts",
@@ -105,6 +106,8 @@ class Run(Record):
     """Derivation candidates generated or updated in this run (any status)."""
     candidates_kept: int = 0
     """Of those, ``status == "done"`` with verdict ``derive``."""
+    candidates_drafted: int = 0
+    """Of those, ``status == "drafted"``: drafted by the rules, no LLM verdict yet."""
     llm_calls: int = 0
     """Calls sent to the LLM endpoint (cache hits not counted)."""
     cost_usd: float = 0.0
@@ -414,11 +417,17 @@ class Candidate(Record):
     """The text the answer was aligned in: a LaTeX file (offsets index it) or ``expr:<id>``."""
     evidence_grounded: float | None = None
     """Mean alignment score of the question-evidence passages."""
+    drafted_by: DraftedBy | None = None
+    """Who wrote the query and the answer: ``rules`` (the LaTeX structure: a statement and its
+    proof, a formula and the passage deriving it, ``tasks.generate.drafts``) or ``llm`` (the
+    Query Draft and Answer Retriever agents)."""
     stage_reached: AgentStage = "target"
     status: CandidateStatus = "pending"
-    """``done``: all six stages ran and the verdict is ``derive``; ``dropped``: a rule removed it
-    (``reason``); ``failed``: an LLM call failed or gave no usable output (``reason``);
-    ``pending``: not finished (budget ran out); a rerun continues it."""
+    """``done``: all six stages ran and the verdict is ``derive``; ``drafted``: drafted by the
+    rules with no LLM (a real, grounded problem, but no verdict yet: an LLM run refines it);
+    ``dropped``: a rule removed it (``reason``); ``failed``: an LLM call failed or gave no usable
+    output (``reason``); ``pending``: not finished (budget ran out, or no LLM for a target the
+    rules cannot draft: ``awaiting_llm``); a rerun continues it."""
     reason: str | None = None
     transient_failure: bool = False
     """``failed`` for a reason the next run retries (a transport failure after every retry:

@@ -231,6 +231,10 @@ class GenerateSettings(BaseModel):
     """rapidfuzz partial-alignment score (0–100) an answer must reach against the paper text."""
     excerpt_chars: int = 12_000
     """Upper bound on the paper text sent with one call."""
+    rules_drafts: bool = True
+    """Draft LaTeX targets the structure answers exactly (a statement and its proof, a formula and
+    the passage deriving it) with no LLM (``tasks.generate.drafts``); the agents then skip the
+    Query Draft and the Answer Retriever for them. Off: every target goes through all agents."""
     paper_deadline_s: float = 1800.0
     """Wall-clock limit on one paper's agents 2–6 (every call, retry and back-off). A paper over
     it ends ``failed/generation_timeout``, retried by the next run from the LLM cache; the other

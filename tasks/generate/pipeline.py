@@ -102,9 +102,14 @@ class PaperPipeline:
         self.llm = settings.llm
 
     async def run(self, candidates: list[Candidate], targets: list[Target]) -> list[Candidate]:
-        batches = list(partition_all(self.settings.generate.draft_batch, zip(candidates, targets)))
+        # Targets the rules drafted exactly need no Query Draft: only the others are batched.
+        ruled = [c for c in candidates if c.drafted_by == "rules"]
+        open_ = [(c, t) for c, t in zip(candidates, targets) if c.drafted_by != "rules"]
+        batches = list(partition_all(self.settings.generate.draft_batch, open_))
         drafted = await asyncio.gather(*(self._draft(list(b)) for b in batches))
-        return list(await asyncio.gather(*(self._finish(c) for batch in drafted for c in batch)))
+        finished = await asyncio.gather(*(self._finish(c) for c in [*ruled, *(c for b in drafted for c in b)]))
+        by_id = {c.candidate_id: c for c in finished}
+        return [by_id[c.candidate_id] for c in candidates]  # in the targets' order
 
     async def _draft(self, batch: list[tuple[Candidate, Target]]) -> list[Candidate]:
         targets = [t for _, t in batch]
@@ -122,35 +127,40 @@ class PaperPipeline:
                 out.append(candidate.model_copy(update={"status": "failed", "reason": "missing_from_draft"}))
                 continue
             out.append(candidate.model_copy(update={
-                "stage_reached": "query_draft", "query": draft.query.strip(),
+                "stage_reached": "query_draft", "query": draft.query.strip(), "drafted_by": "llm",
                 "precondition_exprs": draft.preconditions or candidate.precondition_exprs,
                 "setting": draft.setting.strip() or None,
                 "symbols": "\n".join(s for s in (candidate.symbols, draft.symbols.strip()) if s) or None}))
         return out
 
     async def _finish(self, c: Candidate) -> Candidate:
-        if c.status != "pending" or c.stage_reached != "query_draft":
+        if c.status != "pending" or c.stage_reached not in ("query_draft", "answer_retriever"):
             return c
         target = self.by_id[c.target_expr]
         pieces = pieces_for(target, self.by_id, c.precondition_exprs,
                             appendix_mentions(target, self.work.expressions),
                             self.settings.generate.excerpt_chars)
-        retrieved, collected = await asyncio.gather(
-            answer_retriever.AGENT.ask(self.gateway, self.llm, c.candidate_id,
-                                       **answer_retriever.fields(c.query, pieces)),
-            context_collector.AGENT.ask(self.gateway, self.llm, c.candidate_id,
-                                        **context_collector.fields(c.query, pieces)))
-        if not retrieved.ok:
-            return self._stop(c, *call_outcome(retrieved))
-        answer, cited, location = answer_retriever.parse(retrieved.value, pieces)
-        if answer is None:
-            return self._stop(c, "dropped", "no_answer_in_paper")
-        grounding = ground(answer, pieces, cited.label if cited else None)
-        c = c.model_copy(update={"stage_reached": "answer_retriever", "answer": answer, "answer_evidence": location,
-                                 "grounded_score": grounding.score, "answer_source": grounding.source,
-                                 "answer_span": list(grounding.span) if grounding.span else None})
-        if grounding.score < self.settings.generate.grounded_threshold:
-            return self._stop(c, "dropped", "ungrounded_answer")
+        collecting = context_collector.AGENT.ask(self.gateway, self.llm, c.candidate_id,
+                                                 **context_collector.fields(c.query, pieces))
+        if c.stage_reached == "answer_retriever":  # drafted by the rules: the answer is the paper's, exactly
+            collected = await collecting
+            answer = c.answer
+        else:
+            retrieved, collected = await asyncio.gather(
+                answer_retriever.AGENT.ask(self.gateway, self.llm, c.candidate_id,
+                                           **answer_retriever.fields(c.query, pieces)), collecting)
+            if not retrieved.ok:
+                return self._stop(c, *call_outcome(retrieved))
+            answer, cited, location = answer_retriever.parse(retrieved.value, pieces)
+            if answer is None:
+                return self._stop(c, "dropped", "no_answer_in_paper")
+            grounding = ground(answer, pieces, cited.label if cited else None)
+            c = c.model_copy(update={"stage_reached": "answer_retriever", "answer": answer,
+                                     "answer_evidence": location, "grounded_score": grounding.score,
+                                     "answer_source": grounding.source,
+                                     "answer_span": list(grounding.span) if grounding.span else None})
+            if grounding.score < self.settings.generate.grounded_threshold:
+                return self._stop(c, "dropped", "ungrounded_answer")
         if not collected.ok:
             return self._stop(c, *call_outcome(collected))
         passages = [(p, ground(p, pieces).score) for p in context_collector.parse(collected.value)]

@@ -13,6 +13,11 @@ replaced as a whole), ``llm_calls`` (the ledger, one part per paper and run), ``
 task run concurrently on one event loop (``tasks.generate.pipeline``), then one Great
 Expectations suite per agent stage checks the candidates that reached it.
 
+LaTeX targets the paper's structure answers exactly (a statement and its proof, a formula and the
+passage deriving it) are drafted by rules first (``tasks.generate.drafts``): with no LLM endpoint
+they end ``drafted``, and the rest ``pending``/``awaiting_llm``; with one, the agents skip the
+Query Draft and the Answer Retriever for them and refine and judge the draft.
+
 A candidate never disappears: it ends ``done`` (verdict ``derive``), ``dropped`` (a rule:
 ``no_answer_in_paper``, ``ungrounded_answer``, ``verdict_define``…), ``failed`` (the LLM call
 failed or its reply was unusable: ``invalid_output``, ``llm_call_failed``; the paper ran over its
@@ -34,6 +39,7 @@ from tasks.core.handoff import Opaque, stage_task
 from tasks.core.records import AgentStage, Candidate, Expression, ExpressionEdge, LLMCall, Reject, allowed
 from tasks.core.settings import Settings, describe_error
 from tasks.generate.agents.extractor import Target
+from tasks.generate.drafts import draft
 from tasks.generate.pipeline import TRANSIENT_REASONS, PaperPipeline, PaperWork, gateway_for, new_candidate
 from tasks.generate.targets import TargetChoice
 from tasks.io.llm import CallTotals
@@ -112,7 +118,9 @@ def _inputs(candidates: list[Candidate], settings: Settings) -> list:
     """What a paper's candidates were generated from: their ids (paper, target, prompt versions,
     models) and the settings that shape the pipeline."""
     g = settings.generate
-    return [sorted(c.candidate_id for c in candidates), g.grounded_threshold, g.draft_batch, g.excerpt_chars]
+    # With or without an LLM: drafts made by the rules alone are refined when an endpoint appears.
+    return [sorted(c.candidate_id for c in candidates), g.grounded_threshold, g.draft_batch, g.excerpt_chars,
+            "llm" if settings.llm.configured else "rules", g.rules_drafts]
 
 
 def validate_candidates(lake: Lake, candidates: list[Candidate], run_id: str,
@@ -131,8 +139,35 @@ def validate_candidates(lake: Lake, candidates: list[Candidate], run_id: str,
         quarantined += len(outcome.quarantined)
     # a candidate already dropped or failed keeps its first reason; its quarantine rows say the rest
     out = [c.model_copy(update={"status": "dropped", "reason": failed[c.candidate_id]})
-           if c.candidate_id in failed and c.status in ("done", "pending") else c for c in candidates]
+           if c.candidate_id in failed and c.status in ("done", "drafted", "pending") else c for c in candidates]
     return out, quarantined
+
+
+def with_drafts(settings: Settings, work: PaperWork, targets: list[Target],
+                candidates: list[Candidate]) -> list[Candidate]:
+    """Each candidate with the rules' exact draft where the LaTeX structure gives one
+    (``tasks.generate.drafts``): query, question and answer filled, ``drafted_by = rules``."""
+    if work.extractor != "latex" or not settings.generate.rules_drafts:
+        return candidates
+    out = []
+    for candidate, target in zip(candidates, targets):
+        made = draft(target, work.by_id)
+        if made is None or made.grounded_score < settings.generate.grounded_threshold:
+            out.append(candidate)
+            continue
+        out.append(candidate.model_copy(update={
+            "drafted_by": "rules", "stage_reached": "answer_retriever", "query": made.query,
+            "question": made.question, "answer": made.answer, "answer_evidence": made.answer_evidence,
+            "answer_source": made.answer_source, "answer_span": made.answer_span,
+            "grounded_score": made.grounded_score, "precondition_exprs": made.precondition_exprs,
+            "symbols": made.symbols}))
+    return out
+
+
+def _without_llm(c: Candidate) -> Candidate:
+    if c.drafted_by == "rules":
+        return c.model_copy(update={"status": "drafted", "reason": None, "stage_reached": "question_refiner"})
+    return c.model_copy(update={"status": "pending", "reason": "awaiting_llm"})
 
 
 def unchanged(settings: Settings, memo: Memo, work: PaperWork, targets: list[Target], run_id: str) -> bool:
@@ -152,7 +187,8 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
         if not force and unchanged(settings, memo, work, targets, run_id):
             out.skipped += 1
             continue
-        todo.append((work, targets, [new_candidate(settings, work, t, run_id) for t in targets]))
+        candidates = [new_candidate(settings, work, t, run_id) for t in targets]
+        todo.append((work, targets, with_drafts(settings, work, targets, candidates)))
     if not todo:
         return out
 
@@ -188,7 +224,10 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
         await warm
         return list(papers)
 
-    papers = asyncio.run(run())
+    if settings.llm.configured:
+        papers = asyncio.run(run())
+    else:  # the rules' drafts are the output; the rest waits for an endpoint
+        papers = [(work.paper_id, [_without_llm(c) for c in candidates], []) for work, _, candidates in todo]
     lake.write_table(Reject, errors, f"generation-{run_id}-{safe_key(todo[0][0].paper_id)}")
     out.rejects.update(f"{r.stage}/{r.reason}" for r in errors)
     candidates = [c.model_copy(update={"transient_failure": c.status == "failed" and c.reason in TRANSIENT_REASONS})
@@ -201,7 +240,8 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
         key, rows = safe_key(paper_id), by_paper.get(paper_id, [])
         lake.write_table(LLMCall, calls, f"{run_id}-{key}")
         lake.write_table(Candidate, rows, key, replace_empty=True)
-        if all(c.status != "pending" and not c.transient_failure for c in rows):  # else the next run goes on
+        settled = all((c.status != "pending" or c.reason == "awaiting_llm") and not c.transient_failure for c in rows)
+        if settled:  # else the next run goes on
             memo.remember(paper_id, {"candidates": len(rows)}, _inputs(rows, settings))
         out.calls += calls
     out.candidates = candidates

@@ -35,7 +35,8 @@ from tasks.io.storage import Lake, publish_catalog
 
 FUNNEL = ("listed", "matched", "rating_pass", "documents_fetched", "keyword_pass", "papers_extracted")
 SUMMARY = ("listed", "matched", "rating_pass", "documents_fetched", "keyword_pass", "papers_extracted",
-           "expressions", "expression_edges", "candidates", "candidates_kept", "llm_calls", "cost_usd",
+           "expressions", "expression_edges", "candidates", "candidates_kept",
+           "candidates_drafted", "llm_calls", "cost_usd",
            "rejected", "quarantined")
 
 

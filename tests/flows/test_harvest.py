@@ -49,6 +49,11 @@ def test_demo_snapshot_end_to_end_and_idempotent_rerun(settings):
                            "WHERE from_label = 'Tma hochster'")
     assert [tuple(r) for r in deps.itertuples(index=False)] == [("Tma hochster", "Lema-construccion", "proof")]
     assert query(settings, "SELECT count(*) AS n FROM statements_with_proofs WHERE proof_start IS NOT NULL").n[0] == 2
+    # no LLM endpoint: the two proved theorems of the LaTeX paper are drafted by rules, verbatim
+    assert (first.candidates, first.candidates_drafted, first.llm_calls) == (2, 2, 0)
+    problems = query(settings, "SELECT status, drafted_by, grounded_score, question FROM derivation_problems")
+    assert set(problems.status) == {"drafted"} and set(problems.grounded_score) == {100.0}
+    assert all(q.startswith("Prove the following") for q in problems.question)
 
     accepted = query(settings, "SELECT paper_id, keyword_text_source FROM accepted_papers ORDER BY paper_id")
     assert list(accepted.paper_id) == ["arxiv:1707.08043", "arxiv:2405.90001"]

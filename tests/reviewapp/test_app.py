@@ -185,3 +185,13 @@ def test_an_unreadable_catalog_is_a_503_and_the_app_keeps_serving(world):
     r = boss.post("/admin/load")
     assert r.status_code == 503 and "could not read candidates from the catalog" in r.json()["detail"]
     assert boss.get("/api/stats").status_code == 200
+
+
+def test_rules_drafted_problems_are_loaded_and_say_what_they_are(settings):
+    ids = candidate_catalog(settings, papers=1, per_paper=2, drafted=frozenset({"c0x1"}))
+    db = review.open_db(settings)
+    token = review.add_reviewer(db, "boss", "admin")
+    assert review.load_items(settings, db) == 2
+    boss = client(create_app(settings, publish=False), token)
+    assert "Drafted by rules" in boss.get(f"/candidates/{ids[1]}", headers=HTML).text
+    assert "Drafted by rules" not in boss.get(f"/candidates/{ids[0]}", headers=HTML).text

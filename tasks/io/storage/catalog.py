@@ -43,14 +43,16 @@ def _duck_type(t: pa.DataType) -> str:
 
 def _view_sql(lake: Lake, model: type[Record]) -> str:
     schema = arrow_schema(model)
+    # An empty table with the model's columns, so analysts' queries work from day one and a
+    # column added to a model reads as NULL in parts written before it existed.
+    cols = ", ".join(f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in schema)
+    source = f"(SELECT {cols} WHERE false)"
     if lake.table_files(model.TABLE):
         # The glob is the lake's own path (from settings), not user input; DuckDB cannot bind a
         # table function's argument in a view definition.
         glob = lake.table_glob(model.TABLE).replace("'", "''")  # a quote in the lake path stays in the string
-        source = f"read_parquet('{glob}', union_by_name = true)"
-    else:  # an empty table with the right columns, so analysts' queries work from day one
-        cols = ", ".join(f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in schema)
-        source = f"(SELECT {cols} WHERE false)"
+        source = (f"(SELECT {cols} WHERE false UNION ALL BY NAME "
+                  f"SELECT * FROM read_parquet('{glob}', union_by_name = true))")
     key = ", ".join(f'"{k}"' for k in model.KEY)
     return (
         f"CREATE OR REPLACE VIEW {model.TABLE} AS SELECT * EXCLUDE (_rank) FROM ("

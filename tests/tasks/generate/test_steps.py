@@ -44,9 +44,13 @@ def paper_work(paper_id="arxiv:2401.00001", injection="") -> PaperWork:
 
 @pytest.fixture
 def gen_settings(settings):
-    def make(server, **llm):
+    """Settings for the scripted server; ``rules_drafts`` off, so every target goes through all
+    six agents (the drafts' own path is tested in test_drafts)."""
+    def make(server, rules_drafts=False, **llm):
         base = dict(base_url=server.base_url, retries=8, backoff_s=0.01, backoff_max_s=0.05, timeout_s=1.0)
-        return settings.model_copy(update={"llm": settings.llm.model_copy(update=base | llm)})
+        return settings.model_copy(update={
+            "llm": settings.llm.model_copy(update=base | llm),
+            "generate": settings.generate.model_copy(update={"rules_drafts": rules_drafts})})
     return make
 
 

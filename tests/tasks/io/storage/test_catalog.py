@@ -104,3 +104,17 @@ def test_a_quote_in_the_lake_path_is_not_sql(settings, tmp_path):
     Lake.from_settings(quoted).write_table(Paper, [Paper(paper_id="arxiv:2", source="arxiv", title="T")], "p")
     publish_catalog(quoted)
     assert query(quoted, "SELECT paper_id FROM papers").paper_id.tolist() == ["arxiv:2"]
+
+
+def test_a_column_added_to_a_model_reads_as_null_in_older_parts(settings):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lake = Lake.from_settings(settings)
+    Path(lake.path("tables", "rejects")).mkdir(parents=True, exist_ok=True)
+    older = pa.table({"run_id": ["r"], "stage": ["s"], "entity_id": ["old"], "reason": ["x"],
+                      "at": pa.array([None], pa.timestamp("us", tz="UTC"))})  # written before `detail` existed
+    pq.write_table(older, lake.path("tables", "rejects", "old.parquet"))
+    publish_catalog(settings)
+    rows = query(settings, "SELECT entity_id, detail FROM rejects ORDER BY entity_id").to_dict("records")
+    assert rows == [{"entity_id": "old", "detail": None}]  # every part predates the column

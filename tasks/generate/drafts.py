@@ -1,0 +1,156 @@
+"""Drafts by construction: the derivation problems a LaTeX paper's structure already answers.
+
+For a LaTeX paper most of what the agents are asked is known exactly: a statement's proof is
+its answer, verbatim; the expressions it cites are its preconditions; the "where …" sentences
+define its symbols. This step drafts those problems with no LLM.
+
+Input: a ``PaperWork`` (expressions and edges of one LaTeX paper) and its ``Target``s
+(``tasks.generate.agents.extractor``).
+Output, per target it can answer exactly, a ``Draft`` with the candidate columns
+``query``/``question`` (what to prove or derive, its preconditions labelled ``(A1)…``, the
+definitions of its symbols; LaTeX with the paper's own macros expanded and labels, tags and
+references removed or resolved), ``answer`` (the paper's own text, verbatim), ``answer_evidence``,
+``answer_source``/``answer_span``/``grounded_score`` (aligned like an LLM's answer, so 100 by
+construction) and ``precondition_exprs``. Targets it cannot answer exactly are left to the agents.
+
+Two forms:
+
+- a theorem-like statement with a linked proof → "Prove the following lemma. …", answered by the
+  proof;
+- a formula derived in running text from cited displays → "Using (A1) …, derive …", answered by
+  the passage from the last cited display (or the paragraph's start) to the formula, when that
+  passage uses derivation language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tasks.core.records import Expression
+from tasks.generate.agents.excerpt import Piece, around, body, ground
+from tasks.generate.agents.extractor import DERIVATION_CUES, Target
+
+MIN_ANSWER_CHARS = 40
+"""A proof or derivation passage shorter than this ("Immediate.") is no problem to pose."""
+MAX_PRECONDITIONS = 6
+_STRIP = re.compile(r"\\(?:label|tag\*?)\s*\{[^{}]*\}|\\(?:nonumber|notag)\b")
+_REF = re.compile(r"\\(?:eqref|ref|cref|Cref|autoref|labelcref)\s*\{([^{}]*)\}")
+_SPACE = re.compile(r"[ \t]+")
+_STRUCTURE = re.compile(r"(?:\s|\\(?:end|(?:sub)*section\*?|paragraph\*?|label)\s*\{[^{}]*\}|\\\]|\$\$)*")
+"""What closes a display or opens a section between a cited formula and the next sentence."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    query: str
+    question: str
+    answer: str
+    answer_evidence: str
+    answer_source: str
+    answer_span: list[int] | None
+    grounded_score: float
+    precondition_exprs: list[str]
+    symbols: str | None
+
+
+def portable(expr: Expression, names: dict[str, str]) -> str:
+    """The expression as a reader outside the paper can compile it: the paper's macros expanded
+    (``latex_expanded``), labels, tags and ``\\nonumber`` removed, references to listed
+    preconditions turned into their names (``(A2)``), others into ``(?)``."""
+    text = expr.latex_expanded or expr.latex or expr.text
+    text = _STRIP.sub("", text)
+    text = _REF.sub(lambda m: names.get(m.group(1).split(",")[0].strip(), "(?)"), text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def _display(expr: Expression, names: dict[str, str]) -> str:
+    latex = portable(expr, names)
+    if expr.kind == "equation":
+        return f"\\[ {latex} \\]"
+    return f"{(expr.title or expr.env.rstrip('*').capitalize())}: {latex}"
+
+
+def _symbols(target: Target, preconditions: list[Expression]) -> str | None:
+    found: list[str] = []
+    for text in [target.definitions, target.expr.definitions, *(p.definitions for p in preconditions)]:
+        text = (text or "").strip()
+        if text and text not in found:
+            found.append(text)
+    return "\n".join(found) or None
+
+
+def _question(opening: str, goal: str, preconditions: list[Expression], names: dict[str, str],
+              symbols: str | None) -> str:
+    parts = [opening, goal]
+    if preconditions:
+        parts.append("You may use:\n" + "\n".join(f"{names[p.label or p.expr_id]} {_display(p, names)}"
+                                                   for p in preconditions))
+    if symbols:
+        parts.append(f"Notation: {symbols}")
+    return "\n\n".join(parts)
+
+
+def _names(preconditions: list[Expression]) -> dict[str, str]:
+    """Each precondition's name in the question, ``(A1)``…, by label (for references) and id."""
+    names = {}
+    for i, p in enumerate(preconditions, 1):
+        names[p.expr_id] = f"(A{i})"
+        if p.label:
+            names[p.label] = f"(A{i})"
+    return names
+
+
+def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
+    """The exact draft for ``target``, or None when the paper's structure does not answer it."""
+    expr = target.expr
+    preconditions = [by_id[p] for p in target.preconditions
+                     if p in by_id and p != expr.expr_id and by_id[p].kind != "proof"][:MAX_PRECONDITIONS]
+    names = _names(preconditions)
+    symbols = _symbols(target, preconditions)
+    if expr.kind == "statement":
+        proof = by_id.get(expr.proof_expr or "")
+        if proof is None or len(body(proof).strip()) < MIN_ANSWER_CHARS:
+            return None
+        kind = expr.env.rstrip("*").lower()
+        question = _question(f"Prove the following {kind}.", portable(expr, names), preconditions, names, symbols)
+        answer = body(proof)
+        pieces = [Piece("P1", f"Proof of {expr.title or kind}", answer, f"expr:{proof.expr_id}")]
+        evidence = f"Proof of {expr.title or kind} ({proof.section or 'body'})"
+    elif expr.kind == "equation" and preconditions:
+        answer = _derivation_passage(expr, preconditions)
+        if answer is None:
+            return None
+        question = _question("Using the following, derive", f"\\[ {portable(expr, names)} \\]", preconditions,
+                             names, symbols)
+        pieces = [Piece("P1", "the text before the formula", around(expr, 10 * len(answer)),
+                        f"context:{expr.expr_id}")]
+        evidence = f"the text leading to {'(' + expr.number + ')' if expr.number else 'the formula'} " \
+                   f"({expr.section or 'body'})"
+    else:
+        return None
+    grounding = ground(answer, pieces, "P1")
+    return Draft(query=question, question=question, answer=answer, answer_evidence=evidence,
+                 answer_source=grounding.source, answer_span=list(grounding.span) if grounding.span else None,
+                 grounded_score=grounding.score, precondition_exprs=[p.expr_id for p in preconditions],
+                 symbols=symbols)
+
+
+def _derivation_passage(expr: Expression, preconditions: list[Expression]) -> str | None:
+    """The running text that derives ``expr``: from the end of the last precondition written
+    just before it (else from the start of its paragraph) to the formula itself."""
+    before = expr.context_before
+    start = 0
+    for p in preconditions:
+        latex = body(p).strip()
+        at = before.rfind(latex) if latex else -1
+        if at >= 0:
+            start = max(start, at + len(latex))
+    if start == 0:
+        paragraph = before.rfind("\n\n")
+        start = paragraph + 2 if paragraph >= 0 else 0
+    passage = before[start:]
+    passage = passage[_STRUCTURE.match(passage).end():]  # from its first word, past \end{…}, \section{…}
+    if len(passage.strip()) < MIN_ANSWER_CHARS // 2 or not DERIVATION_CUES.search(passage):
+        return None
+    return f"{passage}\n{body(expr)}"

@@ -1,0 +1,89 @@
+"""Drafts by construction (tasks.generate.drafts): problems the LaTeX structure answers exactly,
+and the generation stage with no LLM (drafted) and with one (the agents refine the drafts)."""
+
+from tasks.documents.eprint import TexFiles
+from tasks.extract.parse.latex import extract_latex
+from tasks.extract.parse.project import flatten
+from tasks.generate.agents.extractor import latex_targets
+from tasks.generate.drafts import draft, portable
+from tasks.generate.pipeline import PaperWork
+from tasks.io.storage import query
+from tests.llm_server import ScriptedLLM
+from tests.tasks.generate.test_steps import gen_settings, paper_work, run  # noqa: F401 (a fixture)
+
+MACROS = r"""\documentclass{article}
+\usepackage{amsmath,amsthm}
+\newtheorem{theorem}{Theorem}
+\newcommand{\E}{\mathbb{E}}
+\newcommand{\loss}[1]{\ell(#1)}
+\begin{document}
+\section{Main}
+\begin{equation}\label{eq:def} \E[\loss{z}] \ge 0 \tag{D} \end{equation}
+\begin{theorem}\label{thm:short} The bound \eqref{eq:def} holds. \end{theorem}
+\begin{proof} Immediate. \end{proof}
+\begin{theorem}\label{thm:noproof} Something else holds. \end{theorem}
+\end{document}
+"""
+
+
+def _work(tex: str, paper_id: str = "arxiv:2402.00001") -> PaperWork:
+    out = extract_latex(flatten(TexFiles({"main.tex": tex}), 1_000_000), paper_id, "run-x")
+    return PaperWork(paper_id, "latex", out.expressions, out.edges)
+
+
+def _drafts(work: PaperWork) -> dict:
+    return {t.expr.label: draft(t, work.by_id) for t in latex_targets(work.expressions, work.edges, 20)}
+
+
+def test_a_statement_with_its_proof_is_a_problem_answered_verbatim():
+    work = paper_work()
+    made = _drafts(work)["lem:gap"]
+    proof = next(e for e in work.expressions if e.kind == "proof")
+    assert made.answer == proof.latex and made.grounded_score == 100.0
+    assert made.answer_source == f"expr:{proof.expr_id}" and made.answer_span == [0, len(proof.latex)]
+    assert made.question.startswith("Prove the following lemma.")
+    assert r"|\hat R(f) - R(f)| \le \sqrt{\log(2/\delta)/(2n)}" in made.question
+    assert "(A1) \\[ \\hat R(f) = \\frac{1}{n}" in made.question  # the display its proof cites
+    assert "\\label" not in made.question
+
+
+def test_a_formula_derived_in_running_text_is_answered_by_that_passage():
+    made = _drafts(paper_work())["eq:unbiased"]
+    assert made.answer.startswith(r"Substituting \eqref{eq:emp} into \eqref{eq:risk} and taking expectations")
+    assert made.answer.rstrip().endswith("= R(f).") and made.grounded_score == 100.0
+    assert made.question.startswith("Using the following, derive")
+    assert "(A1) \\[ R(f) := " in made.question and "(A2) \\[ \\hat R(f) = " in made.question
+    assert made.symbols == r"where $\ell$ is the loss and $(x, y)$ a labelled example."
+
+
+def test_questions_are_portable_and_unanswerable_targets_are_left_to_the_agents():
+    work = _work(MACROS)
+    by_label = {e.label: e for e in work.expressions if e.label}
+    assert portable(by_label["eq:def"], {}) == r"\mathbb{E}[\ell(z)] \ge 0"  # macros expanded, label and tag gone
+    assert portable(by_label["thm:short"], {"eq:def": "(A1)"}) == "The bound (A1) holds."
+    assert portable(by_label["thm:short"], {}) == "The bound (?) holds."
+    made = _drafts(work)
+    assert made.get("thm:short", "absent") is None  # "Immediate." is no derivation to pose
+    assert "thm:noproof" not in made  # not a target at all: nothing proves it
+
+
+def test_without_an_llm_latex_papers_land_drafted_problems(settings):
+    assert not settings.llm.configured
+    choices, batch = run(settings, [paper_work()])
+    assert {(c.status, c.drafted_by, c.stage_reached) for c in batch.candidates} == {
+        ("drafted", "rules", "question_refiner")}
+    assert not batch.calls and batch.quarantined == 0
+    rows = query(settings, "SELECT status, question, answer FROM derivation_problems").to_dict("records")
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"drafted"}
+    _, again = run(settings, [paper_work()], run_id="run-2")
+    assert again.skipped == 1  # unchanged without an LLM: nothing redone
+
+
+def test_with_an_llm_the_agents_refine_drafts_without_asking_for_them(gen_settings):  # noqa: F811
+    with ScriptedLLM() as server:
+        _, batch = run(gen_settings(server, rules_drafts=True), [paper_work()])
+        by_agent = dict(server.log.by_agent)
+    assert {(c.status, c.drafted_by) for c in batch.candidates} == {("done", "rules")}
+    assert "query_draft" not in by_agent and "answer_retriever" not in by_agent
+    assert by_agent == {"context_collector": 2, "question_refiner": 2, "answer_filter": 2}
+    assert all(c.grounded_score == 100.0 for c in batch.candidates)
