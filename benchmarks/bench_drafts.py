@@ -18,7 +18,6 @@ import argparse
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
 from benchmarks.bench_generate import synthetic_paper
 from benchmarks.common import CORPUS
