@@ -64,6 +64,14 @@ MIN_PARAGRAPH_CHARS = 200
 _SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
 _DEFINITION_START = re.compile(r"^[\s,;:.]*(where|with|here|in which|for which)\b", re.IGNORECASE)
 _TO_TEXT = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+_PROOF_HEADING = re.compile(r"^\W*proofs?\s+(?:of|for)\b", re.IGNORECASE)
+_HEADING_REF = re.compile(r"\\(?:c|C|auto|eq)?ref\s*\{([^}]+)\}")
+_HEADING_NUMBER = re.compile(r"\b([A-Z][a-z]+)\s*~?\s*([A-Z]?\d+(?:\.\d+)*)\b")
+"""``Proof of Lemma 3`` / ``Proof of Theorem A.2``: the statement by its kind and number."""
+BY_NUMBER = "\0"
+"""Prefix of a proof target given as ``kind number`` rather than a label."""
+RUN_IN_HEADINGS = frozenset({"paragraph", "textbf", "emph", "textit", "textsc"})
+"""Commands that open a run-in proof: ``\paragraph{Proof of …}``, ``\textbf{Proof of Lemma~\ref{a}:}``."""
 
 
 @dataclass
@@ -154,6 +162,9 @@ class LatexExtractor:
         self.equation_format: str | None = None
         self.subequation: list | None = None
         self.last_statement: _Item | None = None
+        self.proof_headings: list[tuple[int, int, _OpenSection | None, str, str]] = []
+        """(heading start, body start, its section if it is one, title, target label)."""
+        self.heading_starts: list[int] = []
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -168,6 +179,7 @@ class LatexExtractor:
         self._walk(body.nodelist if body is not None else nodes, None)
         for section in self.open_sections:
             section.end = len(self.text)
+        self._heading_proofs()
         rows = self._rows()
         if self.macros.recursive:
             self.issues.append(Issue("recursive_macro", f"not fully expanded: {sorted(self.macros.recursive)}"))
@@ -251,6 +263,9 @@ class LatexExtractor:
         name = node.macroname
         if name in SECTION_LEVELS:
             self._section(node)
+            self._proof_heading(node, self.sections[-1])
+        elif name in RUN_IN_HEADINGS and parent is None and self._proof_heading(node, None):
+            return
         elif name == "appendix":
             self._start_appendix()
         elif name in REF_COMMANDS:
@@ -462,6 +477,52 @@ class LatexExtractor:
         self._place(item)
         self._walk(node.nodelist, item)
 
+    def _proof_heading(self, node: LatexMacroNode, section: _OpenSection | None) -> bool:
+        """A heading that names what it proves — ``\section{Proof of Lemma~\ref{a}}``,
+        ``\paragraph{Proof of Theorem~\ref{b}.}``, ``\textbf{Proof of Eq.~\eqref{c}:}`` — is
+        remembered; its body becomes a proof when the walk is over and its end is known."""
+        if node.macroname == "paragraph" or section is not None:
+            self.heading_starts.append(node.pos)
+        arg = next((a for a in reversed(node.nodeargd.argnlist if node.nodeargd else []) if a is not None), None)
+        if arg is None:
+            return False
+        raw = arg.latex_verbatim()
+        title = _plain(raw.strip("{}"))
+        if not _PROOF_HEADING.match(title):
+            return False
+        ref, numbered = _HEADING_REF.search(raw), _HEADING_NUMBER.search(title)
+        if ref is not None:
+            target = ref.group(1).split(",")[0].strip()
+        elif numbered is not None:
+            target = f"{BY_NUMBER}{numbered.group(1).lower()} {numbered.group(2)}"
+        else:  # "Proofs for Section 3": no one statement to link
+            return False
+        self.proof_headings.append((node.pos, node.pos + node.len, section, title, target))
+        return True
+
+    def _heading_proofs(self) -> None:
+        """Proof items for the proof headings: a section's body to its end; a run-in heading's
+        text to the next heading or statement (or the end of its section)."""
+        statements = sorted(i.outer_start for i in self.items if i.kind == "statement")
+        document_end = self.text.rfind("\\end{document}")
+        document_end = document_end if document_end >= 0 else len(self.text)
+        for start, body, section, title, label in self.proof_headings:
+            if section is not None:
+                end = min(section.end, document_end)
+            else:
+                later = [p for p in (*self.heading_starts, *statements) if p > start]
+                holder = next((s for s in reversed(self.sections) if s.start <= start), None)
+                end = min([*later, holder.end if holder else len(self.text), document_end])
+                section = holder
+            body_start, body_end = self._strip(body, end)
+            if body_end <= body_start:
+                continue
+            item = _Item("proof", "section" if section is not None and section.start == start else "paragraph",
+                         body_start, body_end, start, end, title=title, proof_target=label,
+                         section=section, in_appendix=section.in_appendix if section else self.in_appendix)
+            self.items.append(item)
+        self.items.sort(key=lambda i: (i.outer_start, -(i.outer_end - i.outer_start)))
+
     def _strip(self, start: int, end: int) -> tuple[int, int]:
         chunk = self.text[start:end]
         lead = len(chunk) - len(chunk.lstrip())
@@ -495,10 +556,14 @@ class LatexExtractor:
             item.expr_id = stable_id(self.paper_id, EXTRACTOR, item.kind, file, start,
                                      self.text[item.start:item.end])
         by_label = {item.label: item for item in self.items if item.label}
+        by_label |= {f"{BY_NUMBER}{(item.title or '').split(' (')[0].lower()} {item.number}": item
+                     for item in self.items if item.kind == "statement" and item.number}
         for item in self.items:
             if item.kind == "proof" and item.proof_target in by_label:
                 statement = by_label[item.proof_target]
                 item.parent, statement.proof = statement, item
+                if item.env in ("section", "paragraph"):  # its heading said "<ref>": name the statement
+                    item.title = f"Proof of {statement.title}" + (f" {statement.number}" if statement.number else "")
         for item in self.items:
             out.expressions.append(self._expression(item))
         out.edges = self._edges(by_label)

@@ -42,6 +42,7 @@ STRUCTURE_SPECS = (
     MacroSpec("newtheorem", "*{[{["), MacroSpec("tag", "*{"), MacroSpec("numberwithin", "[{{"),
     MacroSpec("Cref", "*{"), MacroSpec("autoref", "*{"), MacroSpec("subfile", "{"),
     MacroSpec("declaretheorem", "[{["), MacroSpec("include", "{"), MacroSpec("input", "{"),
+    MacroSpec("paragraph", "*[{"), MacroSpec("subparagraph", "*[{"),
 )
 """Commands whose arguments the extractor reads and pylatexenc's default context does not know."""
 

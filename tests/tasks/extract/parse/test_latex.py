@@ -171,3 +171,59 @@ def test_theorem_equation_counter_sharing_and_declaretheorem():
     assert [(e.env, e.number) for e in out.expressions] == [
         ("equation", "1"), ("prop", "2"), ("equation", "3"), ("assumption", "1"), ("assumption", "2")]
     assert out.expressions[3].title == "Assumption"
+
+
+PROOF_HEADINGS_TEX = r"""\documentclass{article}
+\usepackage{amsmath,amsthm}
+\newtheorem{lemma}{Lemma}\newtheorem{theorem}{Theorem}
+\begin{document}
+\section{Main}
+\begin{equation}\label{eq:a} f(x) = x^2 \end{equation}
+\begin{lemma}\label{lem:one} The map $f$ is convex. \end{lemma}
+\begin{theorem}\label{thm:two} For all $x$, $f(x) \ge 0$. \end{theorem}
+\begin{lemma}\label{lem:three} $f(0) = 0$. \end{lemma}
+Some text.
+\appendix
+\section{Proof of Lemma~\ref{lem:one}}
+By \eqref{eq:a}, the second derivative is
+\begin{equation}\label{eq:b} f''(x) = 2 > 0, \end{equation}
+so $f$ is convex, as claimed in the lemma.
+\section{Other}
+\paragraph{Proof of Theorem~\ref{thm:two}.} Since $x^2 \ge 0$ for every real $x$, we get $f(x) = x^2 \ge 0$ by \eqref{eq:a}.
+\paragraph{Remark.} Nothing here.
+\noindent\textbf{Proof of Lemma~\ref{lem:three}:} Substituting $x = 0$ into \eqref{eq:a} gives $f(0) = 0^2 = 0$.
+\end{document}
+"""
+
+
+def test_proofs_under_headings_are_linked_and_cited_expressions_become_edges():
+    """Appendix style: a section "Proof of Lemma~\\ref{…}", a run-in \\paragraph{Proof of …} and a
+    bold "Proof of …:" after the statements; each body is the statement's proof."""
+    out = extract_latex(flatten(TexFiles({"main.tex": PROOF_HEADINGS_TEX}), 10**6), "p", "r")
+    by_id = {e.expr_id: e for e in out.expressions}
+    by_label = {e.label: e for e in out.expressions if e.label}
+    proofs = {label: by_id[by_label[label].proof_expr] for label in ("lem:one", "thm:two", "lem:three")
+              if by_label[label].proof_expr}
+    assert set(proofs) == {"lem:one", "thm:two", "lem:three"}
+    assert [(p.env, p.title, p.in_appendix) for p in proofs.values()] == [
+        ("section", "Proof of Lemma 1", True), ("paragraph", "Proof of Theorem 1", True),
+        ("paragraph", "Proof of Lemma 2", True)]
+    assert proofs["lem:one"].latex.startswith("By \\eqref{eq:a}, the second derivative is")
+    assert proofs["lem:one"].latex.rstrip().endswith("as claimed in the lemma.")  # to the next section
+    assert proofs["thm:two"].latex.endswith("by \\eqref{eq:a}.")  # to the next run-in heading
+    assert proofs["lem:three"].latex.endswith("= 0$.")  # not into \\end{document}
+    assert all(p.parent_expr == by_label[label].expr_id for label, p in proofs.items())
+    edges = {(by_id[e.from_expr].label, by_id[e.to_expr].label, e.via) for e in out.edges}
+    assert edges == {("lem:one", "eq:a", "proof"), ("thm:two", "eq:a", "proof"), ("lem:three", "eq:a", "proof")}
+    assert "Remark" not in " ".join(p.title for p in out.expressions if p.kind == "proof")
+
+
+def test_a_proof_heading_may_name_its_statement_by_number():
+    tex = PROOF_HEADINGS_TEX.replace(r"\noindent\textbf{Proof of Lemma~\ref{lem:three}:}",
+                                     r"\subsection*{Proof of Lemma 2}").replace(
+        r"\section{Proof of Lemma~\ref{lem:one}}", r"\section{Proofs for Section 1}")
+    out = extract_latex(flatten(TexFiles({"main.tex": tex}), 10**6), "p", "r")
+    by_label = {e.label: e for e in out.expressions if e.label}
+    by_id = {e.expr_id: e for e in out.expressions}
+    assert by_id[by_label["lem:three"].proof_expr].latex.startswith("Substituting $x = 0$")
+    assert by_label["lem:one"].proof_expr is None  # "Proofs for Section 1" names no statement
