@@ -34,7 +34,14 @@ from pylatexenc.macrospec import EnvironmentSpec
 
 from tasks.core.records import Expression, ExpressionEdge, Section, stable_id
 from tasks.documents.eprint import Issue, blank_comments
-from tasks.extract.parse.macros import DEFINING, MAX_EXPANDED_CHARS, MacroTable, iter_nodes, latex_context
+from tasks.extract.parse.macros import (
+    DEFINING,
+    MAX_EXPANDED_CHARS,
+    MacroTable,
+    blank_environment_definitions,
+    iter_nodes,
+    latex_context,
+)
 from tasks.extract.parse.project import FlatSource
 
 EXTRACTOR = "latex"
@@ -54,6 +61,9 @@ DEFAULT_STATEMENTS = {
 """Theorem-like names a class may provide without ``\\newtheorem`` (their numbers are unknown)."""
 
 PROOF_ENVS = frozenset({"proof", "proof*"})
+RESTATABLE_ENVS = frozenset({"restatable", "restatable*"})
+"""thmtools: ``\begin{restatable}[title]{lemma}{key}…`` states a lemma and defines ``\key``
+(``\key*`` in the appendix replays it; a proof after the replay proves the original)."""
 SKIP_ENVS = frozenset({"thebibliography", "verbatim", "verbatim*", "lstlisting", "minted", "comment",
                        "tikzpicture", "filecontents", "filecontents*"})
 SECTION_LEVELS = {"chapter": 0, "section": 1, "subsection": 2, "subsubsection": 3}
@@ -147,7 +157,7 @@ class LatexExtractor:
 
     def __init__(self, flat: FlatSource, paper_id: str, run_id: str = ""):
         self.flat, self.paper_id, self.run_id = flat, paper_id, run_id
-        self.text = flat.text
+        self.text = blank_environment_definitions(flat.text)
         self.issues: list[Issue] = list(flat.issues)
         self.macros = MacroTable()
         self.theorems: dict[str, TheoremKind] = {}
@@ -165,6 +175,10 @@ class LatexExtractor:
         self.proof_headings: list[tuple[int, int, _OpenSection | None, str, str]] = []
         """(heading start, body start, its section if it is one, title, target label)."""
         self.heading_starts: list[int] = []
+        self.restatable: dict[str, _Item] = {}
+        self.restated: str | None = None
+        """The label a ``rep…`` environment just restated, for the proof after it."""
+        """thmtools keys → the statement they replay."""
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -193,6 +207,11 @@ class LatexExtractor:
         context = latex_context()
         for name in self._statement_names_in_source():
             context.add_context_category(f"env-{name}", environments=[EnvironmentSpec(name, "[")], prepend=True)
+        for name in RESTATABLE_ENVS:
+            context.add_context_category(f"env-{name}", environments=[EnvironmentSpec(name, "[{{")], prepend=True)
+        for name in self._statement_names_in_source() - PROOF_ENVS:  # ``\begin{reptheorem}{label}``
+            context.add_context_category(f"env-rep{name}", environments=[EnvironmentSpec(f"rep{name}", "{")],
+                                         prepend=True)
         try:
             nodes, _, _ = LatexWalker(self.text, latex_context=context, tolerant_parsing=False).get_latex_nodes()
             return nodes
@@ -266,6 +285,8 @@ class LatexExtractor:
             self._proof_heading(node, self.sections[-1])
         elif name in RUN_IN_HEADINGS and parent is None and self._proof_heading(node, None):
             return
+        elif name in self.restatable:  # ``\key*``: the statement again; a proof after it proves the original
+            self.last_statement = self.restatable[name]
         elif name == "appendix":
             self._start_appendix()
         elif name in REF_COMMANDS:
@@ -293,6 +314,17 @@ class LatexExtractor:
             self._proof(node, parent)
         elif env in self.theorems or env.rstrip("*") in DEFAULT_STATEMENTS:
             self._statement(node, env, parent)
+        elif env.startswith("rep") and (env[3:] in self.theorems or env[3:] in DEFAULT_STATEMENTS) \
+                and (label := (_arg_text(node, 0) or "").strip()):
+            # A restatement by label: not a new statement (its displays repeat the original's);
+            # the proof that follows proves the original.
+            self.restated = label
+        elif env in RESTATABLE_ENVS and (kind := (_arg_text(node, 1) or "").strip()) and (
+                kind in self.theorems or kind.rstrip("*") in DEFAULT_STATEMENTS):
+            item = self._statement(node, kind + ("*" if env.endswith("*") else ""), parent)
+            key = (_arg_text(node, 2) or "").strip()
+            if key:
+                self.restatable[key] = item
         elif env in ("appendix", "appendices"):
             self._start_appendix()
             self._walk(node.nodelist, parent)
@@ -441,7 +473,7 @@ class LatexExtractor:
         self._place(item)
         return item
 
-    def _statement(self, node: LatexEnvironmentNode, env: str, parent: _Item | None) -> None:
+    def _statement(self, node: LatexEnvironmentNode, env: str, parent: _Item | None) -> _Item:
         kind = self.theorems.get(env) or TheoremKind(DEFAULT_STATEMENTS[env.rstrip("*")], None)
         number = self._step(kind.counter) if kind.counter and not env.endswith("*") else None
         given = _arg_text(node, 0)
@@ -452,8 +484,9 @@ class LatexExtractor:
         item = _Item("statement", env, *self._strip(start, end), node.pos, node.pos + node.len,
                      label=label.strip() if label else None, number=number, title=title, parent=parent)
         self._place(item)
-        self.last_statement = item
+        self.last_statement, self.restated = item, None
         self._walk(node.nodelist, item)
+        return item
 
     def _direct_nodes(self, nodes):
         """Nodes of a statement outside its formulas (a formula's ``\\label`` is the formula's)."""
@@ -468,9 +501,10 @@ class LatexExtractor:
         start, end = self._body_span(node)
         given = _arg_text(node, 0) or ""
         target = re.search(r"\\(?:c|C|auto)?ref\s*\{([^}]+)\}", given)
+        restated, self.restated = self.restated, None
         item = _Item("proof", node.environmentname, *self._strip(start, end), node.pos, node.pos + node.len,
                      title=_plain(given) or "Proof", parent=parent,
-                     proof_target=target.group(1).split(",")[0].strip() if target else None)
+                     proof_target=target.group(1).split(",")[0].strip() if target else restated)
         if item.proof_target is None and self.last_statement is not None and self.last_statement.proof is None:
             item.parent = self.last_statement
             self.last_statement.proof = item

@@ -234,3 +234,42 @@ class MacroTable:
                 self._collect(node.nodelist, edits)
             if isinstance(node, (LatexMacroNode, LatexEnvironmentNode)) and node.nodeargd is not None:
                 self._collect(node.nodeargd.argnlist, edits)
+
+
+_ENV_DEFINITION = re.compile(r"\\(?:re)?newenvironment\*?\s*")
+
+
+def blank_environment_definitions(text: str) -> str:
+    """``text`` with each ``\\newenvironment``/``\\renewenvironment`` definition replaced by spaces.
+
+    Their bodies hold unmatched halves (``{\\begin{theorem}}{\\end{theorem}}``) that a parser
+    reads as a real environment swallowing the document; nothing in them is an expression.
+    Lengths and newlines are kept, so offsets stay offsets into the source. The scan is linear.
+    """
+    chars = list(text)
+    for match in _ENV_DEFINITION.finditer(text):
+        i, groups = match.end(), 0
+        while i < len(text) and groups < 5:  # {name} [n] [default] {begin} {end}
+            while i < len(text) and text[i].isspace():
+                i += 1
+            if i >= len(text) or text[i] not in "{[":
+                break
+            close, depth, j = "}" if text[i] == "{" else "]", 0, i
+            while j < len(text):
+                if text[j] == "\\":
+                    j += 2
+                    continue
+                if text[j] in "{[" and text[j] == text[i]:
+                    depth += 1
+                elif text[j] == close:
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            i, groups = j + 1, groups + (text[i] == "{")
+            if groups == 3:
+                break
+        for k in range(match.start(), min(i, len(text))):
+            if chars[k] != "\n":
+                chars[k] = " "
+    return "".join(chars)

@@ -227,3 +227,58 @@ def test_a_proof_heading_may_name_its_statement_by_number():
     by_id = {e.expr_id: e for e in out.expressions}
     assert by_id[by_label["lem:three"].proof_expr].latex.startswith("Substituting $x = 0$")
     assert by_label["lem:one"].proof_expr is None  # "Proofs for Section 1" names no statement
+
+
+RESTATABLE_TEX = r"""\documentclass{article}
+\usepackage{amsmath,amsthm,thmtools,thm-restate}
+\newtheorem{lemma}{Lemma}\newtheorem{theorem}{Theorem}
+\begin{document}
+\section{Main}
+\begin{equation}\label{eq:a} f(x) = x^2 \end{equation}
+\begin{restatable}[Convexity]{lemma}{convexity}\label{lem:cvx} The map $f$ is convex. \end{restatable}
+\begin{restatable}{theorem}{positivity}\label{thm:pos} For all $x$, $f(x) \ge 0$. \end{restatable}
+\begin{lemma}\label{lem:other} Another statement. \end{lemma}
+\appendix
+\section{Proofs}
+\convexity*
+\begin{proof} By \eqref{eq:a}, $f''(x) = 2 > 0$, so $f$ is convex on the whole real line. \end{proof}
+\positivity*
+\begin{proof} Since $x^2 \ge 0$ for every real $x$, \eqref{eq:a} gives $f(x) \ge 0$ everywhere. \end{proof}
+\end{document}
+"""
+
+
+def test_thmtools_restatables_are_statements_and_their_replays_carry_the_proofs():
+    out = extract_latex(flatten(TexFiles({"main.tex": RESTATABLE_TEX}), 10**6), "p", "r")
+    by_id = {e.expr_id: e for e in out.expressions}
+    by_label = {e.label: e for e in out.expressions if e.label}
+    assert [(by_label[k].env, by_label[k].title, by_label[k].number) for k in ("lem:cvx", "thm:pos", "lem:other")] == [
+        ("lemma", "Lemma (Convexity)", "1"), ("theorem", "Theorem", "1"), ("lemma", "Lemma", "2")]
+    assert by_id[by_label["lem:cvx"].proof_expr].latex.startswith("By \\eqref{eq:a}")
+    assert by_id[by_label["thm:pos"].proof_expr].latex.startswith("Since $x^2")
+    assert by_label["lem:other"].proof_expr is None  # the proofs follow the replays, not the last statement
+    edges = {(by_id[e.from_expr].label, by_id[e.to_expr].label) for e in out.edges}
+    assert edges == {("lem:cvx", "eq:a"), ("thm:pos", "eq:a")}
+
+
+def test_a_reptheorem_restatement_hands_its_proof_to_the_original():
+    tex = r"""\documentclass{article}
+\usepackage{amsmath,amsthm}
+\newtheorem{theorem}{Theorem}\newtheorem{lemma}{Lemma}
+\newenvironment{reptheorem}[1]{\begin{theorem}}{\end{theorem}}
+\begin{document}
+\begin{theorem}\label{thm:main} The bound \begin{equation}\label{eq:m} a \le b \end{equation} holds. \end{theorem}
+\begin{lemma}\label{lem:aside} An aside. \end{lemma}
+\appendix
+\section{Proofs}
+\begin{reptheorem}{thm:main} The bound \begin{equation} a \le b \end{equation} holds. \end{reptheorem}
+\begin{proof} Write $b = a + (b - a)$ with $b - a \ge 0$ by construction, so $a \le b$ follows at once. \end{proof}
+\end{document}
+"""
+    out = extract_latex(flatten(TexFiles({"main.tex": tex}), 10**6), "p", "r")
+    by_label = {e.label: e for e in out.expressions if e.label}
+    by_id = {e.expr_id: e for e in out.expressions}
+    assert by_id[by_label["thm:main"].proof_expr].latex.startswith("Write $b = a")
+    assert by_label["lem:aside"].proof_expr is None
+    assert sum(e.kind == "equation" for e in out.expressions) == 1  # the restated display is not new
+    assert sum(e.kind == "statement" for e in out.expressions) == 2
