@@ -17,6 +17,9 @@ import re
 from dataclasses import dataclass
 
 import pymupdf
+from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latexwalker import LatexGroupNode, LatexMacroNode, LatexWalker, get_default_latex_context_db
+from pylatexenc.macrospec import MacroSpec
 
 from tasks.documents.eprint import ProjectError, blank_comments, read_tex_files
 
@@ -112,6 +115,30 @@ def parse_latex(files: dict[str, str] | Parsed) -> Parsed:
     if not text.strip():
         return Parsed.reject("empty_document", "the LaTeX files are empty")
     return Parsed(ok=True, text=text)
+
+
+_TITLE = re.compile(r"\\title\s*(?=[\[{])")
+_TITLE_NOTES = frozenset({"thanks", "footnote", "footnotemark", "label"})
+MAX_TITLE_CHARS = 300
+
+
+def latex_title(text: str) -> str | None:
+    """The paper's ``\\title{…}`` as plain text (``\\thanks`` and line breaks dropped), or None."""
+    found = _TITLE.search(text)
+    if found is None:
+        return None
+    context = get_default_latex_context_db().filter_context()
+    context.add_context_category("title", macros=[MacroSpec("title", "[{"), MacroSpec("thanks", "{")], prepend=True)
+    try:
+        nodes, _, _ = LatexWalker(text[found.start():found.start() + 4 * MAX_TITLE_CHARS], latex_context=context,
+                                  tolerant_parsing=True).get_latex_nodes(read_max_nodes=1)
+        arg = nodes[0].nodeargd.argnlist[-1]
+        kept = [n for n in (arg.nodelist if isinstance(arg, LatexGroupNode) else [])
+                if not (isinstance(n, LatexMacroNode) and n.macroname in _TITLE_NOTES)]
+        title = " ".join(LatexNodes2Text().nodelist_to_text(kept).split())
+    except Exception:  # a title pylatexenc cannot read: the folder name stays
+        return None
+    return title[:MAX_TITLE_CHARS] or None
 
 
 def parse_document(kind: str, data: bytes, max_bytes: int) -> Parsed:

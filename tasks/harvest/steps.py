@@ -28,7 +28,7 @@ from tasks.core.handoff import Opaque, stage_task
 from tasks.core.limits import Limited, run_bounded
 from tasks.core.records import Document, Paper, PaperFilter, Reject, Review, Submission, utcnow
 from tasks.core.settings import FetchSettings, Settings, VenueRule, describe_error
-from tasks.documents.read import Parsed, parse_document
+from tasks.documents.read import Parsed, latex_title, parse_document
 from tasks.harvest.filters import keyword_decision, rating_decision
 from tasks.harvest.match import match_papers
 from tasks.harvest.sources import build_source
@@ -296,6 +296,8 @@ def process_papers(settings: Settings, source: Source, lake: Lake, papers: list[
                 out.rejects.append(Reject(run_id=run_id, stage="documents",
                                           entity_id=f"{paper.paper_id}#{kind}", source_path=url,
                                           reason=doc.reason or "unknown", detail=doc.detail))
+        if paper.source == "local" and "latex" in texts and (title := latex_title(texts["latex"])):
+            paper = out.papers[-1] = paper.model_copy(update={"title": title})  # not the folder's name
         text_source = "latex" if "latex" in texts else "pdf"
         decision = keyword_decision(decisions[paper.paper_id], texts.get(text_source), text_source,
                                     settings.keywords, settings.keyword_threshold)

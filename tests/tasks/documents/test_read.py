@@ -78,3 +78,12 @@ def test_corrupt_gzip_stream_is_an_archive_error():
     good = tarball(tex_project())
     broken = good[:20] + bytes(b ^ 0xFF for b in good[20:60]) + good[60:]
     assert parse_document("latex", broken, LIMIT).reason == "corrupt_archive"
+
+
+def test_latex_title_reads_the_title_as_plain_text():
+    from tasks.documents.read import latex_title
+
+    assert latex_title(r"\documentclass{article}\title[Short]{Robust \emph{Median}\\ Regression\thanks{Funded.}}"
+                       r"\author{A}\begin{document}\end{document}") == "Robust Median Regression"
+    assert latex_title(r"\documentclass{article}\begin{document}x\end{document}") is None
+    assert latex_title(r"\title{") is None  # unbalanced: the folder name stays

@@ -80,3 +80,25 @@ def test_a_file_or_project_over_the_size_limit_is_too_large(settings, tmp_path):
     papers = _paper_urls(source)
     assert source.fetch(papers["local:big"].pdf_url).reason == "too_large"
     assert source.fetch(papers["local:project"].source_url).reason == "too_large"
+
+
+def test_a_local_paper_takes_its_latex_title_not_its_folder_name(settings, tmp_path):
+    from tasks.harvest.steps import process_papers
+    from tasks.io.storage import Lake
+    from tests.tasks.harvest.test_steps import _decisions
+
+    folder = tmp_path / "papers" / "draft_v3_final"
+    folder.mkdir(parents=True)
+    project = tex_project()
+    main = next(n for n, t in project.items() if "\\documentclass" in t)
+    project[main] = project[main].replace("\\begin{document}",
+                                          "\\title{Convex Bounds\\\\ for \\emph{Learning}\\thanks{Draft.}}\n"
+                                          "\\begin{document}", 1)
+    for name, text in project.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    source = LocalSource(settings, folder.parent)
+    papers = source.list_window(Window(date.today(), date.today(), ("local",)))
+    assert [p.title for p in papers] == ["draft_v3_final"]  # all the listing knows
+    batch = process_papers(settings, source, Lake.from_settings(settings), papers, _decisions(settings, papers), "r")
+    assert [p.title for p in batch.papers] == ["Convex Bounds for Learning"]
