@@ -43,11 +43,27 @@ def body(expr: Expression) -> str:
     return expr.latex if expr.latex is not None else expr.text
 
 
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\])|\n\s*\n")
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def _balanced(text: str) -> bool:
+    """No inline formula left open: an even number of unescaped ``$``."""
+    return len(_DOLLAR.findall(text)) % 2 == 0
+
+
 def around(expr: Expression, chars: int) -> str:
-    """The expression with the paragraphs before and after it, trimmed to about ``chars``."""
+    """The expression with the paragraphs before and after it, trimmed to about ``chars`` at
+    sentence or paragraph boundaries outside inline math (never from the middle of a ``$…$``)."""
     side = max(200, (chars - len(body(expr))) // 2)
-    before = expr.context_before[-side:]
-    after = expr.context_after[:side]
+    before, after = expr.context_before, expr.context_after
+    if len(before) > side:
+        cut = len(before) - side
+        starts = [m.end() for m in _BOUNDARY.finditer(before, cut)]
+        before = next((before[i:] for i in starts if _balanced(before[i:])), before[-side:])
+    if len(after) > side:
+        ends = [m.start() for m in _BOUNDARY.finditer(after, 0, side)][::-1]
+        after = next((after[:i] for i in ends if _balanced(after[:i])), after[:side])
     return f"{before}\n{body(expr)}\n{after}".strip()
 
 
