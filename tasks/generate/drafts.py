@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from tasks.core.records import Expression
 from tasks.generate.agents.excerpt import Piece, around, body, ground
-from tasks.generate.agents.extractor import DERIVATION_CUES, Target
+from tasks.generate.agents.extractor import ABBREVIATIONS, DERIVATION_CUES, Target
 
 MIN_ANSWER_CHARS = 40
 """A proof or derivation passage shorter than this ("Immediate.") is no problem to pose."""
@@ -91,9 +91,12 @@ def _question(opening: str, goal: str, preconditions: list[Expression], names: d
     return "\n\n".join(parts)
 
 
-def _names(preconditions: list[Expression]) -> dict[str, str]:
-    """Each precondition's name in the question, ``(A1)``…, by label (for references) and id."""
-    names = {}
+def _names(preconditions: list[Expression], by_id: dict[str, Expression]) -> dict[str, str]:
+    """Each precondition's name in the question, ``(A1)``…, by label (for references) and id;
+    other labelled statements by their own name (``Assumption 2``), so a reference the question
+    keeps still says what it points at."""
+    names = {e.label: f"{e.title.split(' (')[0]} {e.number}" for e in by_id.values()
+             if e.label and e.kind == "statement" and e.title and e.number}
     for i, p in enumerate(preconditions, 1):
         names[p.expr_id] = f"(A{i})"
         if p.label:
@@ -106,13 +109,14 @@ def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
     expr = target.expr
     preconditions = [by_id[p] for p in target.preconditions
                      if p in by_id and p != expr.expr_id and by_id[p].kind != "proof"][:MAX_PRECONDITIONS]
-    names = _names(preconditions)
+    names = _names(preconditions, by_id)
     symbols = _symbols(target, preconditions)
     if expr.kind == "statement":
         proof = by_id.get(expr.proof_expr or "")
         if proof is None or len(body(proof).strip()) < MIN_ANSWER_CHARS:
             return None
-        kind = expr.env.rstrip("*").lower()
+        name = (expr.title or "").split(" (")[0].strip().lower() or expr.env.rstrip("*").lower()
+        kind = ABBREVIATIONS.get(name, name)  # "lemma", not the paper's environment name "lem"
         question = _question(f"Prove the following {kind}.", portable(expr, names), preconditions, names, symbols)
         answer = body(proof)
         pieces = [Piece("P1", f"Proof of {expr.title or kind}", answer, f"expr:{proof.expr_id}")]

@@ -246,7 +246,9 @@ class LatexExtractor:
                 name, starred = name.strip(), _arg_text(node, 0) is not None
                 shared, title, within = _arg_text(node, 2), _arg_text(node, 3), _arg_text(node, 4)
                 counter = None if starred else (shared.strip() if shared else name)
-                self.theorems[name] = TheoremKind(_plain(title or name.title()), counter)
+                # a title may be a macro (``\protect\lemmaname``, babel-style): expanded first
+                shown = _plain(self.macros.expand((title or "").replace("\\protect", ""))) if title else ""
+                self.theorems[name] = TheoremKind(shown or name.title(), counter)
                 if counter == name and within:
                     self.counter_within[name] = within.strip()
             elif node.macroname == "declaretheorem" and (name := _arg_text(node, 1)):

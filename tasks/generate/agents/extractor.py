@@ -24,6 +24,9 @@ from tasks.generate.agents import PROMPTS
 from tasks.io.llm import Agent
 
 PROVABLE = frozenset({"theorem", "lemma", "proposition", "corollary", "claim", "fact"})
+ABBREVIATIONS = {"thm": "theorem", "theo": "theorem", "lem": "lemma", "lemm": "lemma", "prop": "proposition",
+                 "cor": "corollary", "coro": "corollary", "corr": "corollary", "clm": "claim"}
+"""Environment names papers give their theorem-likes (``\\newtheorem{lem}{Lemma}``)."""
 DERIVATION_CUES = re.compile(
     r"\b(we (?:obtain|get|have|derive|arrive at|find)|it follows|follows from|yields?|leads? to|gives?|"
     r"substitut\w*|plugging|rearrang\w*|simplif\w*|expand\w*|hence|thus|therefore|implies|"
@@ -54,6 +57,13 @@ AGENT = Agent("extractor", ExtractorReply, PROMPTS)
 PDF_DISPLAYS_PER_CALL = 40
 
 
+def provable(expr: Expression) -> bool:
+    """A theorem-like statement one proves (not a definition or an assumption), by its display
+    name (``Lemma (Hoeffding)``) or, when that is unknown, its environment (``lem``, ``thm*``)."""
+    names = [(expr.title or "").split(" (")[0].strip().lower(), expr.env.rstrip("*").lower()]
+    return any(ABBREVIATIONS.get(n, n) in PROVABLE for n in names if n)
+
+
 def _is_derived(expr: Expression, cites: set[str], in_proof: set[str]) -> bool:
     return (expr.expr_id in cites or expr.expr_id in in_proof
             or bool(DERIVATION_CUES.search(expr.context_before[-CONTEXT_TAIL:])))
@@ -66,8 +76,7 @@ def latex_targets(expressions: list[Expression], edges: list[ExpressionEdge], li
         depends.setdefault(edge.from_expr, []).append(edge.to_expr)
     kinds = {e.expr_id: e.kind for e in expressions}
     in_proof = {e.expr_id for e in expressions if e.parent_expr and kinds.get(e.parent_expr) == "proof"}
-    statements = [e for e in expressions if e.kind == "statement" and e.proof_expr
-                  and e.env.rstrip("*").lower() in PROVABLE]
+    statements = [e for e in expressions if e.kind == "statement" and e.proof_expr and provable(e)]
     formulas = [e for e in expressions if e.kind == "equation" and (e.number or e.label)
                 and _is_derived(e, set(depends), in_proof)]
     formulas.sort(key=lambda e: -len(depends.get(e.expr_id, [])))  # stable: paper order among equals

@@ -87,3 +87,25 @@ def test_with_an_llm_the_agents_refine_drafts_without_asking_for_them(gen_settin
     assert "query_draft" not in by_agent and "answer_retriever" not in by_agent
     assert by_agent == {"context_collector": 2, "question_refiner": 2, "answer_filter": 2}
     assert all(c.grounded_score == 100.0 for c in batch.candidates)
+
+
+ABBREVIATED = r"""\documentclass{article}
+\usepackage{amsmath,amsthm}
+\providecommand{\lemmaname}{Lemma}
+\newtheorem{lem}{\protect\lemmaname}
+\newtheorem{assumption}{Assumption}
+\begin{document}
+\begin{assumption}\label{as:bounded} Every $x_i$ lies in $[0, 1]$. \end{assumption}
+\begin{lem}\label{lem:sum} Under Assumption~\ref{as:bounded}, $\sum_{i=1}^n x_i \le n$. \end{lem}
+\begin{proof} Each term is at most $1$ by the assumption, and there are $n$ terms, so the sum is at most $n$. \end{proof}
+\end{document}
+"""
+
+
+def test_theorem_likes_named_by_abbreviation_or_macro_are_drafted():
+    work = _work(ABBREVIATED)
+    (lemma,) = [e for e in work.expressions if e.env == "lem"]
+    assert lemma.title == "Lemma"  # \protect\lemmaname, expanded
+    made = _drafts(work)["lem:sum"]
+    assert made.question.startswith("Prove the following lemma.")
+    assert "Under Assumption~(A1)" in made.question and "(A1) Assumption: Every $x_i$" in made.question
