@@ -6,7 +6,11 @@
    synthetic paper of 20 lemma/proof pairs) through the real project reader and extractor:
    extraction issues, expressions, statements, statements with a linked proof, targets, and
    targets the rules draft exactly (no LLM).
-2. LLM calls per candidate, the same papers' targets through the six agents against the
+2. KaTeX render rate of the drafted questions and answers (the portable answer where there is
+   one): the platform's own check (commands the vendored KaTeX lacks, ``tasks.generate.
+   renderable``) and, when ``node`` is on the PATH, the vendored KaTeX itself rendering every
+   math segment (``benchmarks/katex_render.js``).
+3. LLM calls per candidate, the same papers' targets through the six agents against the
    scripted OpenAI-compatible server of the tests (in process, no latency): ``generate.
    rules_drafts`` off (every target through every agent) and on (drafted targets skip the Query
    Draft and the Answer Retriever), side by side in one run.
@@ -15,9 +19,13 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import subprocess
 import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 from benchmarks.bench_generate import synthetic_paper
 from benchmarks.common import CORPUS
@@ -59,7 +67,23 @@ def extract(name: str, tex) -> tuple[object, dict]:
            "targets": len(targets), "drafted": len(drafts),
            "drafted_statements": sum(d.question.startswith("Prove") for d in drafts),
            "seconds": round(time.perf_counter() - started, 2)}
+    row["_drafts"] = drafts
     return (work, targets), row
+
+
+def render_rates(texts: list[str]) -> tuple[float, float | None, list[str]]:
+    """(share passing the command check, share KaTeX renders or None without node, first errors)."""
+    from tasks.generate.renderable import math_segments, unrenderable
+
+    checked = sum(not unrenderable(t) for t in texts) / max(1, len(texts))
+    node = shutil.which("node")
+    if node is None:
+        return checked, None, []
+    script = Path(__file__).with_name("katex_render.js")
+    answer = subprocess.run([node, str(script)], input=json.dumps([math_segments(t) for t in texts]),
+                            capture_output=True, text=True, check=True, cwd=script.parent)
+    errors = json.loads(answer.stdout)
+    return checked, sum(e is None for e in errors) / max(1, len(texts)), [e for e in errors if e][:5]
 
 
 def calls_per_candidate(works: list, rules_drafts: bool) -> dict:
@@ -91,6 +115,7 @@ def main() -> None:
         rows.append(row)
         if targets:
             works.append((work, targets))
+    drafts = [d for r in rows for d in r.pop("_drafts")]
     columns = list(rows[0])
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
@@ -98,6 +123,13 @@ def main() -> None:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")
     total = {c: sum(r[c] for r in rows) for c in ("statements", "proved", "targets", "drafted")}
     print(f"total: {total}")
+    for label, texts in (("questions", [d.question for d in drafts]),
+                         ("answers (portable where known)", [d.answer_portable or d.answer for d in drafts]),
+                         ("answers verbatim", [d.answer for d in drafts])):
+        checked, rendered, errors = render_rates(texts)
+        print(f"KaTeX, drafted {label}: {len(texts)}; pass the command check {checked:.3f}; "
+              f"render in KaTeX {'n/a (no node)' if rendered is None else f'{rendered:.3f}'}"
+              + (f"; e.g. {errors[:3]}" if errors else ""))
 
     off = calls_per_candidate(works, rules_drafts=False)
     on = calls_per_candidate(works, rules_drafts=True)

@@ -41,7 +41,8 @@ WHERE e.status IN ('ok', 'partial') AND e.expressions > 0
 -- Finished (or rules-drafted) candidates as a reviewer sees them: question, derivation, evidence, the PDF page.
 SELECT c.candidate_id, c.paper_id, p.title, p.license, p.arxiv_id,
        coalesce(p.primary_category, p.venue, p.source) AS topic,
-       c.question, c.answer, c.answer_evidence, c.question_evidence, c.target_expr, c.target_kind,
+       c.question, c.answer, c.answer_portable, c.unrenderable_latex, c.answer_evidence, c.question_evidence,
+       c.target_expr, c.target_kind,
        c.target_number, c.target_latex, c.setting, c.grounded_score, c.verdict_confidence,
        e.page, e.bbox, e.context_before, e.context_after, d.uri AS pdf_uri, c.status, c.drafted_by
 FROM candidates c
@@ -56,7 +57,7 @@ ORDER BY c.paper_id, c.candidate_id;
 WITH latest AS (SELECT selection_id FROM selections ORDER BY selected_at DESC LIMIT 1)
 SELECT s.selection_id, s.rank, s.expert_score, s.topic, c.candidate_id, c.paper_id, p.title,
        p.arxiv_id, p.license, p.license_source, p.source AS paper_source, p.venue,
-       c.question, c.answer, c.target_expr, c.precondition_exprs, c.answer_evidence,
+       c.question, c.answer, c.answer_portable, c.target_expr, c.precondition_exprs, c.answer_evidence,
        c.question_evidence, c.answer_span, c.answer_source, c.grounded_score,
        c.prompt_versions, c.models
 FROM selections s JOIN latest USING (selection_id)

@@ -403,6 +403,11 @@ class Candidate(Record):
     answer: str | None = None
     answer_evidence: str | None = None
     """Where the answer is in the paper: ``Proof of Lemma 3 (Appendix B)``, an expression id…"""
+    answer_portable: str | None = None
+    """The answer as a reader outside the paper can compile it (the paper's macros expanded,
+    labels removed), where it is known exactly (a rules-drafted proof); ``answer`` stays verbatim."""
+    unrenderable_latex: list[str] = Field(default_factory=list)
+    """Commands in the question's or answer's math that the review app's KaTeX cannot render."""
     question_evidence: list[str] = Field(default_factory=list)
     """Verbatim passages the question needs (Context Collector)."""
     question: str | None = None

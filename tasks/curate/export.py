@@ -137,7 +137,8 @@ def derivation_row(row: dict[str, Any], split: str, reviews: list[dict[str, Any]
         "id": row["candidate_id"],
         "paper": row["title"],
         "question": row["question"],
-        "whole_label": row["answer"],
+        "whole_label": row["answer_portable"] or row["answer"],  # portable where known exactly
+        "answer_verbatim": row["answer"],  # lineage: the paper's own text, as aligned
         "split": split,
         "paper_id": row["paper_id"],
         "arxiv_id": row["arxiv_id"],
@@ -349,7 +350,8 @@ def dataset_card(report: ExportReport, settings: Settings) -> str:
         "",
         "Each problem asks to derive a result of a recent research paper from stated premises; the",
         "answer (`whole_label`) is the paper's own derivation, retrieved verbatim and checked against",
-        "the paper text. Experts reviewed every problem on five principles (reasoning density, problem",
+        "the paper text (with the paper's own macros expanded where that is known exactly; the verbatim",
+        "text is `answer_verbatim`). Experts reviewed every problem on five principles (reasoning density, problem",
         "clarity, derivation correctness, problem difficulty, human-like heuristics) and chose this set.",
         "",
         f"Selection `{report.selection_id}`; papers are split whole (no paper is in both splits).",
@@ -371,7 +373,7 @@ def dataset_card(report: ExportReport, settings: Settings) -> str:
         "",
         "`paper` (title), `question`, `whole_label` as in STORM-BORN's release; lineage: `paper_id`,",
         "`arxiv_id`, `license`, `target_expr` and `precondition_exprs` (expression ids in the",
-        "platform's catalog), `answer_evidence`, `question_evidence`, `answer_span` in",
+        "platform's catalog), `answer_verbatim`, `answer_evidence`, `question_evidence`, `answer_span` in",
         "`answer_source`, `grounded_score`, `prompt_versions` and `models` per agent, and",
         "`expert_reviews` (pseudonymous reviewers' five scores and decision).",
         "`multiple_choice` rows have `choices` and `answer_index`; `fill_in_blank` rows have",

@@ -34,7 +34,10 @@ from tasks.generate.agents.extractor import ABBREVIATIONS, DERIVATION_CUES, Targ
 MIN_ANSWER_CHARS = 40
 """A proof or derivation passage shorter than this ("Immediate.") is no problem to pose."""
 MAX_PRECONDITIONS = 6
-_STRIP = re.compile(r"\\(?:label|tag\*?)\s*\{[^{}]*\}|\\(?:nonumber|notag)\b")
+_STRIP = re.compile(r"\\(?:label|tag\*?)\s*\{[^{}]*\}|\\(?:nonumber|notag|qedhere|xspace|ensuremath)(?![A-Za-z])")
+_KATEX_SPELLING = {r"\defeq": r"\coloneqq", r"\eqdef": r"\eqqcolon"}
+"""Common package spellings KaTeX knows by another name."""
+_SPELLING = re.compile("|".join(re.escape(k) + r"(?![A-Za-z])" for k in _KATEX_SPELLING))
 _REF = re.compile(r"\\(?:eqref|ref|cref|Cref|autoref|labelcref)\s*\{([^{}]*)\}")
 _SPACE = re.compile(r"[ \t]+")
 _STRUCTURE = re.compile(r"(?:\s|\\(?:end|(?:sub)*section\*?|paragraph\*?|label)\s*\{[^{}]*\}|\\\]|\$\$)*")
@@ -46,6 +49,7 @@ class Draft:
     query: str
     question: str
     answer: str
+    answer_portable: str | None
     answer_evidence: str
     answer_source: str
     answer_span: list[int] | None
@@ -56,10 +60,16 @@ class Draft:
 
 def portable(expr: Expression, names: dict[str, str]) -> str:
     """The expression as a reader outside the paper can compile it: the paper's macros expanded
-    (``latex_expanded``), labels, tags and ``\\nonumber`` removed, references to listed
-    preconditions turned into their names (``(A2)``), others into ``(?)``."""
-    text = expr.latex_expanded or expr.latex or expr.text
+    (``latex_expanded``); labels, tags, ``\\nonumber``, ``\\qedhere``, ``\\ensuremath`` removed;
+    ``\\defeq``-style spellings KaTeX lacks renamed; references to listed preconditions turned
+    into their names (``(A2)``), to other statements into theirs (``Assumption 2``), others into
+    ``(?)``."""
+    return _portable_text(expr.latex_expanded or expr.latex or expr.text, names)
+
+
+def _portable_text(text: str, names: dict[str, str]) -> str:
     text = _STRIP.sub("", text)
+    text = _SPELLING.sub(lambda m: _KATEX_SPELLING[m.group(0)], text)
     text = _REF.sub(lambda m: names.get(m.group(1).split(",")[0].strip(), "(?)"), text)
     return _SPACE.sub(" ", text).strip()
 
@@ -119,12 +129,16 @@ def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
         kind = ABBREVIATIONS.get(name, name)  # "lemma", not the paper's environment name "lem"
         question = _question(f"Prove the following {kind}.", portable(expr, names), preconditions, names, symbols)
         answer = body(proof)
+        answer_portable = portable(proof, names)
         pieces = [Piece("P1", f"Proof of {expr.title or kind}", answer, f"expr:{proof.expr_id}")]
         evidence = f"Proof of {expr.title or kind} ({proof.section or 'body'})"
     elif expr.kind == "equation" and preconditions:
         answer = _derivation_passage(expr, preconditions)
         if answer is None:
             return None
+        # the running text is not macro-expanded anywhere; the formula is
+        passage = answer[: len(answer) - len(body(expr))]
+        answer_portable = f"{_portable_text(passage, names)}\n\\[ {portable(expr, names)} \\]"
         question = _question("Using the following, derive", f"\\[ {portable(expr, names)} \\]", preconditions,
                              names, symbols)
         pieces = [Piece("P1", "the text before the formula", around(expr, 10 * len(answer)),
@@ -134,7 +148,8 @@ def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
     else:
         return None
     grounding = ground(answer, pieces, "P1")
-    return Draft(query=question, question=question, answer=answer, answer_evidence=evidence,
+    return Draft(query=question, question=question, answer=answer, answer_portable=answer_portable,
+                 answer_evidence=evidence,
                  answer_source=grounding.source, answer_span=list(grounding.span) if grounding.span else None,
                  grounded_score=grounding.score, precondition_exprs=[p.expr_id for p in preconditions],
                  symbols=symbols)

@@ -41,6 +41,7 @@ from tasks.core.settings import Settings, describe_error
 from tasks.generate.agents.extractor import Target
 from tasks.generate.drafts import draft
 from tasks.generate.pipeline import TRANSIENT_REASONS, PaperPipeline, PaperWork, gateway_for, new_candidate
+from tasks.generate.renderable import unrenderable
 from tasks.generate.targets import TargetChoice
 from tasks.io.llm import CallTotals
 from tasks.io.memo import Memo
@@ -157,7 +158,8 @@ def with_drafts(settings: Settings, work: PaperWork, targets: list[Target],
             continue
         out.append(candidate.model_copy(update={
             "drafted_by": "rules", "stage_reached": "answer_retriever", "query": made.query,
-            "question": made.question, "answer": made.answer, "answer_evidence": made.answer_evidence,
+            "question": made.question, "answer": made.answer, "answer_portable": made.answer_portable,
+            "answer_evidence": made.answer_evidence,
             "answer_source": made.answer_source, "answer_span": made.answer_span,
             "grounded_score": made.grounded_score, "precondition_exprs": made.precondition_exprs,
             "symbols": made.symbols}))
@@ -230,7 +232,9 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
         papers = [(work.paper_id, [_without_llm(c) for c in candidates], []) for work, _, candidates in todo]
     lake.write_table(Reject, errors, f"generation-{run_id}-{safe_key(todo[0][0].paper_id)}")
     out.rejects.update(f"{r.stage}/{r.reason}" for r in errors)
-    candidates = [c.model_copy(update={"transient_failure": c.status == "failed" and c.reason in TRANSIENT_REASONS})
+    candidates = [c.model_copy(update={"transient_failure": c.status == "failed" and c.reason in TRANSIENT_REASONS,
+                                       "unrenderable_latex": sorted(set(unrenderable(c.question))
+                                                                    | set(unrenderable(c.answer_portable or c.answer)))})
                   for _, done, calls in papers for c in _with_spend(done, calls)]
     candidates, out.quarantined = validate_candidates(lake, candidates, run_id, safe_key(todo[0][0].paper_id))
     by_paper: dict[str, list[Candidate]] = {}

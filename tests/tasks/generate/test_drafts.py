@@ -51,6 +51,8 @@ def test_a_formula_derived_in_running_text_is_answered_by_that_passage():
     made = _drafts(paper_work())["eq:unbiased"]
     assert made.answer.startswith(r"Substituting \eqref{eq:emp} into \eqref{eq:risk} and taking expectations")
     assert made.answer.rstrip().endswith("= R(f).") and made.grounded_score == 100.0
+    assert made.answer_portable.startswith("Substituting (A2) into (A1) and taking expectations, we obtain")
+    assert made.answer_portable.endswith("= R(f). \\]") and "\\label" not in made.answer_portable
     assert made.question.startswith("Using the following, derive")
     assert "(A1) \\[ R(f) := " in made.question and "(A2) \\[ \\hat R(f) = " in made.question
     assert made.symbols == r"where $\ell$ is the loss and $(x, y)$ a labelled example."
@@ -109,3 +111,18 @@ def test_theorem_likes_named_by_abbreviation_or_macro_are_drafted():
     made = _drafts(work)["lem:sum"]
     assert made.question.startswith("Prove the following lemma.")
     assert "Under Assumption~(A1)" in made.question and "(A1) Assumption: Every $x_i$" in made.question
+
+
+def test_a_drafted_proof_carries_a_portable_form_and_what_katex_cannot_render(settings):
+    tex = MACROS.replace(r"\begin{proof} Immediate. \end{proof}",
+                         r"\begin{proof} Since $\loss{z} \ge 0$ pointwise, taking $\E$ of both sides keeps the "
+                         r"sign, so \eqref{eq:def} holds. \end{proof}")
+    work = _work(tex, "arxiv:2402.00002")
+    choices, batch = run(settings, [work])
+    (short,) = [c for c in batch.candidates if c.target_expr == next(e.expr_id for e in work.expressions
+                                                                      if e.label == "thm:short")]
+    assert short.status == "drafted" and r"\E" in short.answer  # verbatim, the paper's macros
+    assert short.answer_portable.startswith(r"Since $\ell(z) \ge 0$ pointwise, taking $\mathbb{E}$")
+    assert "(A1) holds" in short.answer_portable
+    assert short.unrenderable_latex == []  # the portable form renders
+    assert batch.candidates and all(isinstance(c.unrenderable_latex, list) for c in batch.candidates)
