@@ -217,9 +217,26 @@ class LatexExtractor:
             return nodes
         except LatexWalkerError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.issues.append(Issue("unbalanced_latex", f"{first}; read tolerantly"))
+            self.issues.append(Issue("unbalanced_latex", f"{first.split(' @(')[0]}{self._where(exc)}; read tolerantly"))
         nodes, _, _ = LatexWalker(self.text, latex_context=context, tolerant_parsing=True).get_latex_nodes()
         return nodes
+
+    def _where(self, exc: LatexWalkerError) -> str:
+        """Where a human should look, in the project's own files (not the flattened text): the
+        error's file and line, and the innermost block still open there."""
+        opened = getattr(exc, "open_contexts", None) or []
+        at = self._file_line(getattr(exc, "pos", None))
+        inner = self._file_line(opened[0][1]) if opened else None
+        return ((f" at {at}" if at else "")
+                + (f"; innermost open block: {opened[0][0]} from {inner}" if inner else ""))
+
+    def _file_line(self, pos) -> str | None:
+        if not isinstance(pos, int):
+            return None
+        file, offset, _ = self.flat.span(pos, pos + 1)
+        if file is None or offset is None:
+            return None
+        return f"{file}:{self.flat.files.get(file, '')[:offset].count(chr(10)) + 1}"
 
     def _statement_names_in_source(self) -> set[str]:
         """Theorem-like names, so that ``\\begin{lem}[Title]`` takes its optional title argument."""

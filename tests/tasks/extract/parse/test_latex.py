@@ -150,7 +150,10 @@ def test_unbalanced_input_is_recorded_and_what_precedes_it_kept():
     body = ("\\begin{document}\n\\section{A}\n\\begin{equation} a = 1 \\end{equation}\n"
             "\\begin{align} b &= {2 \\end{align}\n\\begin{equation} c = 3 \\end{equation}\n\\end{document}")
     _, out = run({"main.tex": PREAMBLE + body})
-    assert "unbalanced_latex" in {i.reason for i in out.issues}
+    (issue,) = [i for i in out.issues if i.reason == "unbalanced_latex"]
+    line = (PREAMBLE + body).count("\n", 0, (PREAMBLE + body).index("{2")) + 1
+    assert f"innermost open block: open brace from main.tex:{line}" in issue.detail  # where to look
+    assert " at main.tex:" in issue.detail
     assert out.expressions[0].latex == "a = 1"
 
 
