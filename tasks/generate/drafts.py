@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from tasks.core.records import Expression
 from tasks.generate.agents.excerpt import Piece, around, body, ground
-from tasks.generate.agents.extractor import ABBREVIATIONS, DERIVATION_CUES, Target
+from tasks.generate.agents.extractor import DERIVATION_CUES, Target, statement_kind
 
 MIN_ANSWER_CHARS = 40
 """A proof or derivation passage shorter than this ("Immediate.") is no problem to pose."""
@@ -125,8 +125,7 @@ def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
         proof = by_id.get(expr.proof_expr or "")
         if proof is None or len(body(proof).strip()) < MIN_ANSWER_CHARS:
             return None
-        name = (expr.title or "").split(" (")[0].strip().lower() or expr.env.rstrip("*").lower()
-        kind = ABBREVIATIONS.get(name, name)  # "lemma", not the paper's environment name "lem"
+        kind = statement_kind(expr)  # "lemma", not the paper's environment name "lem"
         question = _question(f"Prove the following {kind}.", portable(expr, names), preconditions, names, symbols)
         answer = body(proof)
         answer_portable = portable(proof, names)

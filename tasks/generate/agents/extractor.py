@@ -57,11 +57,18 @@ AGENT = Agent("extractor", ExtractorReply, PROMPTS)
 PDF_DISPLAYS_PER_CALL = 40
 
 
+def statement_kind(expr: Expression) -> str:
+    """``lemma``, ``theorem``…: the statement's display name without its title (``Lemma
+    (Hoeffding)``), else its environment, abbreviations spelled out (``lem`` → ``lemma``)."""
+    name = (expr.title or "").split(" (")[0].strip().lower() or expr.env.rstrip("*").lower()
+    return ABBREVIATIONS.get(name, name)
+
+
 def provable(expr: Expression) -> bool:
     """A theorem-like statement one proves (not a definition or an assumption), by its display
-    name (``Lemma (Hoeffding)``) or, when that is unknown, its environment (``lem``, ``thm*``)."""
-    names = [(expr.title or "").split(" (")[0].strip().lower(), expr.env.rstrip("*").lower()]
-    return any(ABBREVIATIONS.get(n, n) in PROVABLE for n in names if n)
+    name or, when that does not say, its environment (``lem``, ``thm*``)."""
+    env = expr.env.rstrip("*").lower()
+    return statement_kind(expr) in PROVABLE or ABBREVIATIONS.get(env, env) in PROVABLE
 
 
 def _is_derived(expr: Expression, cites: set[str], in_proof: set[str]) -> bool:
