@@ -316,7 +316,7 @@ class Expression(Record):
     context_before: str = ""
     context_after: str = ""
     definitions: str | None = None
-    """The "where X is …" sentence that follows a formula."""
+    """The "where X is …" sentence that follows a formula, with the paper's macros expanded."""
     parent_expr: str | None = None
     """The statement or proof a formula sits in; a proof's statement."""
     proof_expr: str | None = None

@@ -30,16 +30,11 @@ from dataclasses import dataclass
 from tasks.core.records import Expression
 from tasks.generate.agents.excerpt import Piece, around, body, ground
 from tasks.generate.agents.extractor import DERIVATION_CUES, Target, statement_kind
+from tasks.generate.portable import display, portable_text
 
 MIN_ANSWER_CHARS = 40
 """A proof or derivation passage shorter than this ("Immediate.") is no problem to pose."""
 MAX_PRECONDITIONS = 6
-_STRIP = re.compile(r"\\(?:label|tag\*?)\s*\{[^{}]*\}|\\(?:nonumber|notag|qedhere|xspace|ensuremath)(?![A-Za-z])")
-_KATEX_SPELLING = {r"\defeq": r"\coloneqq", r"\eqdef": r"\eqqcolon"}
-"""Common package spellings KaTeX knows by another name."""
-_SPELLING = re.compile("|".join(re.escape(k) + r"(?![A-Za-z])" for k in _KATEX_SPELLING))
-_REF = re.compile(r"\\(?:eqref|ref|cref|Cref|autoref|labelcref)\s*\{([^{}]*)\}")
-_SPACE = re.compile(r"[ \t]+")
 _STRUCTURE = re.compile(r"(?:\s|\\(?:end|(?:sub)*section\*?|paragraph\*?|label)\s*\{[^{}]*\}|\\\]|\$\$)*")
 """What closes a display or opens a section between a cited formula and the next sentence."""
 
@@ -60,31 +55,23 @@ class Draft:
 
 def portable(expr: Expression, names: dict[str, str]) -> str:
     """The expression as a reader outside the paper can compile it: the paper's macros expanded
-    (``latex_expanded``); labels, tags, ``\\nonumber``, ``\\qedhere``, ``\\ensuremath`` removed;
-    ``\\defeq``-style spellings KaTeX lacks renamed; references to listed preconditions turned
-    into their names (``(A2)``), to other statements into theirs (``Assumption 2``), others into
-    ``(?)``."""
-    return _portable_text(expr.latex_expanded or expr.latex or expr.text, names)
-
-
-def _portable_text(text: str, names: dict[str, str]) -> str:
-    text = _STRIP.sub("", text)
-    text = _SPELLING.sub(lambda m: _KATEX_SPELLING[m.group(0)], text)
-    text = _REF.sub(lambda m: names.get(m.group(1).split(",")[0].strip(), "(?)"), text)
-    return _SPACE.sub(" ", text).strip()
+    (``latex_expanded``), then ``tasks.generate.portable``: labels and tags removed, package
+    spellings KaTeX lacks rewritten, references to listed preconditions turned into their names
+    (``(A2)``), to other statements into theirs (``Assumption 2``), others into ``(?)``."""
+    return portable_text(expr.latex_expanded or expr.latex or expr.text, names)
 
 
 def _display(expr: Expression, names: dict[str, str]) -> str:
     latex = portable(expr, names)
     if expr.kind == "equation":
-        return f"\\[ {latex} \\]"
+        return display(latex)
     return f"{(expr.title or expr.env.rstrip('*').capitalize())}: {latex}"
 
 
-def _symbols(target: Target, preconditions: list[Expression]) -> str | None:
+def _symbols(target: Target, preconditions: list[Expression], names: dict[str, str]) -> str | None:
     found: list[str] = []
     for text in [target.definitions, target.expr.definitions, *(p.definitions for p in preconditions)]:
-        text = (text or "").strip()
+        text = portable_text(text or "", names)
         if text and text not in found:
             found.append(text)
     return "\n".join(found) or None
@@ -120,7 +107,7 @@ def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
     preconditions = [by_id[p] for p in target.preconditions
                      if p in by_id and p != expr.expr_id and by_id[p].kind != "proof"][:MAX_PRECONDITIONS]
     names = _names(preconditions, by_id)
-    symbols = _symbols(target, preconditions)
+    symbols = _symbols(target, preconditions, names)
     if expr.kind == "statement":
         proof = by_id.get(expr.proof_expr or "")
         if proof is None or len(body(proof).strip()) < MIN_ANSWER_CHARS:
@@ -137,8 +124,8 @@ def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
             return None
         # the running text is not macro-expanded anywhere; the formula is
         passage = answer[: len(answer) - len(body(expr))]
-        answer_portable = f"{_portable_text(passage, names)}\n\\[ {portable(expr, names)} \\]"
-        question = _question("Using the following, derive", f"\\[ {portable(expr, names)} \\]", preconditions,
+        answer_portable = f"{portable_text(passage, names)}\n{display(portable(expr, names))}"
+        question = _question("Using the following, derive", display(portable(expr, names)), preconditions,
                              names, symbols)
         pieces = [Piece("P1", "the text before the formula", around(expr, 10 * len(answer)),
                         f"context:{expr.expr_id}")]

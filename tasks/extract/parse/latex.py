@@ -19,6 +19,7 @@ formula's ``number`` is the one the PDF shows wherever the source says enough to
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from pylatexenc.latex2text import LatexNodes2Text
@@ -30,10 +31,11 @@ from pylatexenc.latexwalker import (
     LatexWalker,
     LatexWalkerError,
 )
-from pylatexenc.macrospec import EnvironmentSpec
+from pylatexenc.macrospec import EnvironmentSpec, MacroSpec
 
 from tasks.core.records import Expression, ExpressionEdge, Section, stable_id
 from tasks.documents.eprint import Issue, blank_comments
+from tasks.documents.language import DERIVATION_CUES
 from tasks.extract.parse.macros import (
     DEFINING,
     MAX_EXPANDED_CHARS,
@@ -69,6 +71,9 @@ SKIP_ENVS = frozenset({"thebibliography", "verbatim", "verbatim*", "lstlisting",
 SECTION_LEVELS = {"chapter": 0, "section": 1, "subsection": 2, "subsubsection": 3}
 REF_COMMANDS = frozenset({"ref", "eqref", "cref", "Cref", "autoref", "cpageref", "labelcref",
                           "vref", "Vref", "thmref", "lemref"})
+CORE_REFERENCES = frozenset({"ref", "eqref", "cref", "Cref", "autoref", "labelcref", "label"})
+_REFSTYLE = re.compile(r"\\usepackage\s*(?:\[[^\]]*\])?\s*\{[^}]*\brefstyle\b")
+REFSTYLE_PREFIXES = ("eq", "fig", "tab", "sec", "chap", "part", "enu", "thm", "lem", "prop", "cor", "def")
 CONTEXT_CHARS = 1500
 MIN_PARAGRAPH_CHARS = 200
 _SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
@@ -82,6 +87,33 @@ BY_NUMBER = "\0"
 """Prefix of a proof target given as ``kind number`` rather than a label."""
 RUN_IN_HEADINGS = frozenset({"paragraph", "textbf", "emph", "textit", "textsc"})
 """Commands that open a run-in proof: ``\paragraph{Proof of …}``, ``\textbf{Proof of Lemma~\ref{a}:}``."""
+_REF_IN = re.compile(r"\\(?:c|C|auto|eq|labelc)?ref\s*\{([^}]+)\}")
+_LABEL_IN = re.compile(r"\\label\s*\{([^}]+)\}")
+_USER_COMMAND = re.compile(r"\\(?:(?:re)?newcommand|providecommand|DeclareRobustCommand)\*?\s*\{?\s*\\([A-Za-z]+)\s*\}?\s*(?:\[(\d)\])?\s*(?:\[[^\]]*\])?\s*(?=\{)")
+"""A ``\\newcommand`` up to its body's opening brace: name and argument count."""
+_NEW_ENVIRONMENT = re.compile(r"\\(?:re)?newenvironment\*?\s*\{\s*([^}\s]+)\s*\}(?:\s*\[[^\]]*\])*\s*(?=\{)")
+"""``\\newenvironment{ftheo}`` up to its begin code (``{\\begin{mdframed}\\begin{theo}}``)."""
+_BEGIN = re.compile(r"\\begin\s*\{\s*([^}\s]+)\s*\}")
+MAX_DEFINITION_CHARS = 2000
+"""How far a macro or environment definition's body is read for labels, refs and ``\\begin``."""
+_NAMES_ITS_TARGET = re.compile(
+    r"^\W*(?:(?:we|let\s+us|let's)\s+(?:now\s+|first\s+|next\s+|here\s+|finally\s+)?(?:prove|show|establish)"
+    r"|(?:this\s+is\s+the\s+)?proof\s+of)\b", re.IGNORECASE)
+"""A proof whose first sentence names what it proves: "We now prove Theorem~\\ref{b}.", "Proof of Lemma 3."."""
+
+
+def _group_at(text: str, start: int) -> str:
+    """The text of the brace group opening at ``text[start]`` (bounded: a definition body)."""
+    depth, i, end = 0, start, min(len(text), start + MAX_DEFINITION_CHARS)
+    while i < end:
+        if text[i] == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start + 1:i]
+        i += 1
+    return text[start + 1:end]
 
 
 @dataclass
@@ -117,7 +149,10 @@ class _Item:
     in_appendix: bool = False
     parent: _Item | None = None
     proof: _Item | None = None
-    proof_target: str | None = None
+    proof_targets: tuple[str, ...] = ()
+    """What a proof names as proved: labels, or ``BY_NUMBER`` + ``kind number``."""
+    restates: _Item | None = None
+    """A statement labelled like an earlier one of its kind: the original it repeats."""
     expr_id: str = ""
 
 
@@ -176,9 +211,15 @@ class LatexExtractor:
         """(heading start, body start, its section if it is one, title, target label)."""
         self.heading_starts: list[int] = []
         self.restatable: dict[str, _Item] = {}
+        """thmtools keys → the statement they replay."""
         self.restated: str | None = None
         """The label a ``rep…`` environment just restated, for the proof after it."""
-        """thmtools keys → the statement they replay."""
+        self.heading_target: tuple[str, ...] = ()
+        """What the last proof heading named, for a ``\\begin{proof}`` right under it."""
+        self.reference_macros, self.label_macros, self.discarding_macros = self._special_macros(flat.text)
+        self.refstyle = self._refstyle_prefixes(flat.text)
+        """refstyle: ``\\eqref{x}``/``\\eqlabel{x}`` mean the label ``eq:x`` (prefix per command)."""
+        self.wrappers = self._wrapper_environments(flat.text)
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -204,7 +245,9 @@ class LatexExtractor:
 
     def _parse(self):
         """Strict first (to notice unbalanced input), tolerant when that fails."""
-        context = latex_context()
+        specials = {**self.reference_macros, **self.label_macros, **self.discarding_macros,
+                    **dict.fromkeys(self.refstyle, 1)}
+        context = latex_context(*(MacroSpec(name, "{" * nargs) for name, nargs in specials.items()))
         for name in self._statement_names_in_source():
             context.add_context_category(f"env-{name}", environments=[EnvironmentSpec(name, "[")], prepend=True)
         for name in RESTATABLE_ENVS:
@@ -238,17 +281,62 @@ class LatexExtractor:
             return None
         return f"{file}:{self.flat.files.get(file, '')[:offset].count(chr(10)) + 1}"
 
-    def _statement_names_in_source(self) -> set[str]:
+    def _statement_names_in_source(self, text: str | None = None) -> set[str]:
         """Theorem-like names, so that ``\\begin{lem}[Title]`` takes its optional title argument."""
+        if text is None:  # the document and the local packages it loads (``frankstyle.sty``)
+            text = "\n".join([self.text, *(self.flat.files.get(p, "") for p in self.flat.packages)])
         names = set(DEFAULT_STATEMENTS) | PROOF_ENVS
-        names |= set(re.findall(r"\\newtheorem\*?\s*\{\s*([^}\s]+)\s*\}", self.text))
-        names |= set(re.findall(r"\\declaretheorem\s*(?:\[[^\]]*\])?\s*\{\s*([^}\s]+)\s*\}", self.text))
+        names |= set(re.findall(r"\\newtheorem\*?\s*\{\s*([^}\s]+)\s*\}", text))
+        names |= set(re.findall(r"\\declaretheorem\s*(?:\[[^\]]*\])?\s*\{\s*([^}\s]+)\s*\}", text))
         return names
+
+    @staticmethod
+    def _special_macros(text: str) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """User commands the walk must read through, by name → argument count: those that
+        reference (``\\lemref{x}`` → ``Lemma~\\ref{lem:x}``), those that label
+        (``\\lemlabel{x}`` → ``\\label{lem:x}``), and those that discard their argument
+        (``\\newcommand{\\cut}[1]{}``: what is inside is not in the paper). Found in the raw
+        source, before parsing, so the parse gives them their arguments."""
+        references, labels, discarding = {}, {}, {}
+        for match in _USER_COMMAND.finditer(text):
+            name, nargs = match.group(1), int(match.group(2) or 0)
+            body = _group_at(text, match.end())
+            if _LABEL_IN.search(body):
+                labels[name] = nargs
+            elif _REF_IN.search(body):
+                references[name] = nargs
+            elif nargs and not body.strip():
+                discarding[name] = nargs
+        for name in CORE_REFERENCES:  # a paper's \renewcommand{\ref} is not a new family
+            references.pop(name, None)
+            labels.pop(name, None)
+        return references, labels, discarding
+
+    @staticmethod
+    def _refstyle_prefixes(text: str) -> dict[str, str]:
+        """With refstyle loaded, ``\\<prefix>ref{x}`` and ``\\<prefix>label{x}`` stand for the label
+        ``<prefix>:x``, for its own prefixes and those ``\\newref{<prefix>}`` declares."""
+        if not _REFSTYLE.search(text):
+            return {}
+        prefixes = {*REFSTYLE_PREFIXES, *re.findall(r"\\newref\s*\{\s*([A-Za-z]+)\s*\}", text)}
+        return {f"{prefix}{what}": prefix for prefix in prefixes for what in ("ref", "label")}
+
+    def _wrapper_environments(self, text: str) -> dict[str, str]:
+        """``\\newenvironment{ftheo}{\\begin{mdframed}\\begin{theo}}{…}`` → ``{"ftheo": "theo"}``:
+        an environment that opens a theorem-like one is that statement."""
+        names = self._statement_names_in_source(text) - PROOF_ENVS
+        wrappers = {}
+        for match in _NEW_ENVIRONMENT.finditer(text):
+            opened = [m.group(1) for m in _BEGIN.finditer(_group_at(text, match.end()))]
+            inner = next((env for env in reversed(opened) if env in names), None)
+            if inner is not None and match.group(1) not in names:
+                wrappers[match.group(1)] = inner
+        return wrappers
 
     def _read_package(self, name: str) -> None:
         source = blank_comments(self.flat.files.get(name, ""))
         try:
-            nodes, _, _ = LatexWalker(source, tolerant_parsing=True).get_latex_nodes()
+            nodes, _, _ = LatexWalker(source, latex_context=latex_context(), tolerant_parsing=True).get_latex_nodes()
         except LatexWalkerError:
             return
         self.macros.read(nodes)
@@ -308,7 +396,9 @@ class LatexExtractor:
             self.last_statement = self.restatable[name]
         elif name == "appendix":
             self._start_appendix()
-        elif name in REF_COMMANDS:
+        elif name in self.discarding_macros:  # ``\cut{…}``: not in the paper
+            return
+        elif name in REF_COMMANDS or name in self.reference_macros or name in self.refstyle:
             self._collect_refs([node])
         elif name == "setcounter" and _arg_text(node, 1):
             try:
@@ -344,6 +434,9 @@ class LatexExtractor:
             key = (_arg_text(node, 2) or "").strip()
             if key:
                 self.restatable[key] = item
+        elif env in self.wrappers and (self.wrappers[env] in self.theorems
+                                       or self.wrappers[env].rstrip("*") in DEFAULT_STATEMENTS):
+            self._statement(node, self.wrappers[env], parent)
         elif env in ("appendix", "appendices"):
             self._start_appendix()
             self._walk(node.nodelist, parent)
@@ -446,7 +539,7 @@ class LatexExtractor:
         facts = []
         for row_start, row_end, row_nodes in rows:
             macros = [n for n in iter_nodes(row_nodes) if isinstance(n, LatexMacroNode)]
-            labels = [_arg_text(m, 0) for m in macros if m.macroname == "label"]
+            labels = [self._label_of(m) for m in macros]
             tag = next((_arg_text(m, 1) for m in macros if m.macroname == "tag"), None)
             silent = any(m.macroname in ("nonumber", "notag") for m in macros)
             numbered = tag is not None or (numbered_env and not silent)
@@ -481,7 +574,7 @@ class LatexExtractor:
         opening, closing = node.delimiters
         start, end = node.pos + len(opening), node.pos + node.len - len(closing)
         macros = [n for n in iter_nodes(node.nodelist) if isinstance(n, LatexMacroNode)]
-        labels = [_arg_text(m, 0) for m in macros if m.macroname == "label"]
+        labels = [self._label_of(m) for m in macros]
         tag = next((_arg_text(m, 1) for m in macros if m.macroname == "tag"), None)
         self._add_formula(opening, start, end, node, parent, labels, tag.strip() if tag else None, None)
         self._collect_refs(node.nodelist)
@@ -498,14 +591,25 @@ class LatexExtractor:
         given = _arg_text(node, 0)
         title = f"{kind.title} ({_plain(given)})" if given else kind.title
         start, end = self._body_span(node)
-        label = next((_arg_text(n, 0) for n in self._direct_nodes(node.nodelist)
-                      if isinstance(n, LatexMacroNode) and n.macroname == "label"), None)
+        label = next((found for n in self._direct_nodes(node.nodelist)
+                      if isinstance(n, LatexMacroNode) and (found := self._label_of(n))), None)
         item = _Item("statement", env, *self._strip(start, end), node.pos, node.pos + node.len,
                      label=label.strip() if label else None, number=number, title=title, parent=parent)
         self._place(item)
-        self.last_statement, self.restated = item, None
+        self.last_statement, self.restated, self.heading_target = item, None, ()
         self._walk(node.nodelist, item)
         return item
+
+    def _label_of(self, node: LatexMacroNode) -> str | None:
+        """``\\label{a}`` → ``a``; a label macro (``\\lemlabel{x}`` → ``\\label{lem:x}``) → ``lem:x``."""
+        if node.macroname == "label":
+            return _arg_text(node, 0)
+        if node.macroname in self.refstyle and node.macroname.endswith("label") and (arg := _arg_text(node, 0)):
+            return f"{self.refstyle[node.macroname]}:{arg.strip()}"
+        if node.macroname in self.label_macros:
+            found = _LABEL_IN.search(self.macros.expand(node.latex_verbatim()))
+            return found.group(1) if found else None
+        return None
 
     def _direct_nodes(self, nodes):
         """Nodes of a statement outside its formulas (a formula's ``\\label`` is the formula's)."""
@@ -517,18 +621,38 @@ class LatexExtractor:
                 yield from self._direct_nodes(node.nodelist)
 
     def _proof(self, node: LatexEnvironmentNode, parent: _Item | None) -> None:
+        """A proof environment proves, in this order: what its optional argument names
+        (``[Proof of Lemma~\\ref{a}]``, ``[Proof of Theorem 2]``), the statement a ``rep…``
+        environment just restated, what its first sentence names ("We now prove Theorem~\\ref{b}."),
+        what the proof heading right above it names, or else the statement right before it."""
         start, end = self._body_span(node)
         given = _arg_text(node, 0) or ""
-        target = re.search(r"\\(?:c|C|auto)?ref\s*\{([^}]+)\}", given)
         restated, self.restated = self.restated, None
+        heading, self.heading_target = self.heading_target, ()
+        body = self.text[start:min(end, start + 300)]
+        first_sentence = body[:m.end()] if (m := _SENTENCE_END.search(body)) else body
+        targets = (self._named_targets(given, require_cue=False) or ((restated,) if restated else ())
+                   or self._named_targets(first_sentence, require_cue=True) or heading)
         item = _Item("proof", node.environmentname, *self._strip(start, end), node.pos, node.pos + node.len,
-                     title=_plain(given) or "Proof", parent=parent,
-                     proof_target=target.group(1).split(",")[0].strip() if target else restated)
-        if item.proof_target is None and self.last_statement is not None and self.last_statement.proof is None:
+                     title=_plain(given) or "Proof", parent=parent, proof_targets=targets)
+        if not item.proof_targets and self.last_statement is not None and self.last_statement.proof is None:
             item.parent = self.last_statement
             self.last_statement.proof = item
         self._place(item)
         self._walk(node.nodelist, item)
+
+    @staticmethod
+    def _named_targets(latex: str, require_cue: bool) -> tuple[str, ...]:
+        """The statements a proof's title or first sentence names: by label, or by kind and
+        number (``Proof of Theorem 2``). Several (``Proofs of Theorems~\\ref{a} and~\\ref{b}``)
+        are all named; the proof proves those that get no proof of their own."""
+        if not latex.strip() or (require_cue and not _NAMES_ITS_TARGET.match(_plain(latex))):
+            return ()
+        labels = [label.strip() for found in _HEADING_REF.finditer(latex) for label in found.group(1).split(",")]
+        if labels:
+            return tuple(dict.fromkeys(label for label in labels if label))
+        numbered = _HEADING_NUMBER.findall(_plain(latex))
+        return tuple(f"{BY_NUMBER}{kind.lower()} {number}" for kind, number in numbered[:1])
 
     def _proof_heading(self, node: LatexMacroNode, section: _OpenSection | None) -> bool:
         """A heading that names what it proves — ``\section{Proof of Lemma~\ref{a}}``,
@@ -543,14 +667,11 @@ class LatexExtractor:
         title = _plain(raw.strip("{}"))
         if not _PROOF_HEADING.match(title):
             return False
-        ref, numbered = _HEADING_REF.search(raw), _HEADING_NUMBER.search(title)
-        if ref is not None:
-            target = ref.group(1).split(",")[0].strip()
-        elif numbered is not None:
-            target = f"{BY_NUMBER}{numbered.group(1).lower()} {numbered.group(2)}"
-        else:  # "Proofs for Section 3": no one statement to link
+        targets = self._named_targets(raw, require_cue=False)
+        if not targets:  # "Proofs for Section 3": no statement to link
             return False
-        self.proof_headings.append((node.pos, node.pos + node.len, section, title, target))
+        self.proof_headings.append((node.pos, node.pos + node.len, section, title, targets))
+        self.heading_target = targets
         return True
 
     def _heading_proofs(self) -> None:
@@ -559,9 +680,11 @@ class LatexExtractor:
         statements = sorted(i.outer_start for i in self.items if i.kind == "statement")
         document_end = self.text.rfind("\\end{document}")
         document_end = document_end if document_end >= 0 else len(self.text)
-        for start, body, section, title, label in self.proof_headings:
-            if section is not None:
-                end = min(section.end, document_end)
+        heading_starts = sorted(h[0] for h in self.proof_headings)
+        for start, body, section, title, targets in self.proof_headings:
+            next_heading = next((h for h in heading_starts if h > start), len(self.text))
+            if section is not None:  # to its end, or the next proof heading (a subsection's)
+                end = min(section.end, document_end, next_heading)
             else:
                 later = [p for p in (*self.heading_starts, *statements) if p > start]
                 holder = next((s for s in reversed(self.sections) if s.start <= start), None)
@@ -571,7 +694,7 @@ class LatexExtractor:
             if body_end <= body_start:
                 continue
             item = _Item("proof", "section" if section is not None and section.start == start else "paragraph",
-                         body_start, body_end, start, end, title=title, proof_target=label,
+                         body_start, body_end, start, end, title=title, proof_targets=targets,
                          section=section, in_appendix=section.in_appendix if section else self.in_appendix)
             self.items.append(item)
         self.items.sort(key=lambda i: (i.outer_start, -(i.outer_end - i.outer_start)))
@@ -588,10 +711,20 @@ class LatexExtractor:
 
     def _collect_refs(self, nodes) -> None:
         for node in iter_nodes(nodes):
-            if isinstance(node, LatexMacroNode) and node.macroname in REF_COMMANDS:
+            if not isinstance(node, LatexMacroNode):
+                continue
+            if node.macroname in self.refstyle and node.macroname.endswith("ref"):  # ``\eqref{x}`` → ``eq:x``
+                prefix = self.refstyle[node.macroname]
+                labels = [f"{prefix}:{lb.strip()}" for lb in (_arg_text(node, 0) or "").split(",")]
+            elif node.macroname in self.reference_macros:  # ``\lemref{x}`` → ``Lemma~\ref{lem:x}``
+                expanded = self.macros.expand(node.latex_verbatim())
+                labels = [lb.strip() for found in _REF_IN.finditer(expanded) for lb in found.group(1).split(",")]
+            elif node.macroname in REF_COMMANDS:
                 labels = [lb.strip() for lb in (_arg_text(node, 0) or _arg_text(node, 1) or "").split(",")]
-                if any(labels):
-                    self.refs.append((node.pos, node.macroname, [lb for lb in labels if lb]))
+            else:
+                continue
+            if any(labels):
+                self.refs.append((node.pos, node.macroname, [lb for lb in labels if lb]))
 
     # -- rows -------------------------------------------------------------------------------------
 
@@ -608,19 +741,69 @@ class LatexExtractor:
             file, start, _ = self.flat.span(item.start, item.end)
             item.expr_id = stable_id(self.paper_id, EXTRACTOR, item.kind, file, start,
                                      self.text[item.start:item.end])
-        by_label = {item.label: item for item in self.items if item.label}
+        by_label = self._labels()
         by_label |= {f"{BY_NUMBER}{(item.title or '').split(' (')[0].lower()} {item.number}": item
                      for item in self.items if item.kind == "statement" and item.number}
+        proofs = [i for i in self.items if i.kind == "proof" and i.proof_targets]
+        for item in proofs:
+            for target in item.proof_targets:
+                if target not in by_label:
+                    self.issues.append(Issue("dangling_proof_reference", f"{item.title} at {self._file_line(item.outer_start)} "
+                                             f"names {target.replace(BY_NUMBER, '')!r}, which no statement has"))
+        # a proof naming one statement proves it (the innermost, last one wins: a heading's
+        # \begin{proof}); one naming several proves each that has no proof of its own
+        for item in sorted(proofs, key=lambda i: len(i.proof_targets) > 1):
+            named = [by_label[t] for t in item.proof_targets if t in by_label]
+            proved = named if len(item.proof_targets) == 1 else [s for s in named if s.proof is None]
+            for statement in proved:
+                statement.proof = item
+            if proved:
+                item.parent = proved[0]
+            if len(proved) == 1 and item.env in ("section", "paragraph"):  # its heading said "<ref>"
+                statement = proved[0]
+                item.title = f"Proof of {statement.title}" + (f" {statement.number}" if statement.number else "")
         for item in self.items:
-            if item.kind == "proof" and item.proof_target in by_label:
-                statement = by_label[item.proof_target]
-                item.parent, statement.proof = statement, item
-                if item.env in ("section", "paragraph"):  # its heading said "<ref>": name the statement
-                    item.title = f"Proof of {statement.title}" + (f" {statement.number}" if statement.number else "")
+            if item.kind == "proof" and item.parent is None:  # a proof under a proof heading proves its target
+                holder = next((h for h in self.items if h.kind == "proof" and h is not item and h.parent is not None
+                               and h.outer_start <= item.outer_start and item.outer_end <= h.outer_end), None)
+                item.parent = holder.parent if holder is not None else None
         for item in self.items:
-            out.expressions.append(self._expression(item))
+            if not self._restating(item):
+                out.expressions.append(self._expression(item))
         out.edges = self._edges(by_label)
         return out
+
+    def _labels(self) -> dict[str, _Item]:
+        """Label → item, the first one where a label is used twice. A statement of the same kind
+        labelled like an earlier one is its restatement (an appendix copy): dropped, with what it
+        holds, and a proof of the copy proves the original. Any other reuse is a
+        ``duplicate_label``: references go to the first."""
+        by_label: dict[str, _Item] = {}
+        for item in self.items:
+            if not item.label or self._restating(item):
+                continue
+            first = by_label.setdefault(item.label, item)
+            if first is item:
+                continue
+            if item.kind == first.kind == "statement" and item.env == first.env:
+                item.restates = first
+                if item.proof is not None:
+                    item.proof.parent = first
+                    first.proof = first.proof or item.proof
+                continue
+            self.issues.append(Issue("duplicate_label", f"{item.label!r} at {self._file_line(first.outer_start)} "
+                                     f"and {self._file_line(item.outer_start)}; references go to the first"))
+        return by_label
+
+    @staticmethod
+    def _restating(item: _Item) -> bool:
+        """Is the item a restatement, or inside one?"""
+        seen = 0
+        while item is not None and seen < 50:
+            if item.restates is not None:
+                return True
+            item, seen = item.parent, seen + 1
+        return False
 
     def _expression(self, item: _Item) -> Expression:
         latex = self.text[item.start:item.end]
@@ -630,7 +813,7 @@ class LatexExtractor:
         definitions = None
         if item.kind == "equation" and _DEFINITION_START.match(after):
             stop = _SENTENCE_END.search(after, 1)
-            definitions = after[:stop.end() if stop else len(after)].strip(" ,;:")
+            definitions = self.macros.expand(after[:stop.end() if stop else len(after)].strip(" ,;:"))
         return Expression(
             expr_id=item.expr_id, paper_id=self.paper_id, extractor=EXTRACTOR, kind=item.kind,
             env=item.env, row=item.row, latex=latex, latex_expanded=expanded, text=_plain(expanded),
@@ -657,12 +840,21 @@ class LatexExtractor:
         return " ".join(chunk.split())
 
     def _edges(self, by_label: dict[str, _Item]) -> list[ExpressionEdge]:
-        """Each ``\\ref``/``\\eqref`` to a labelled expression, read where it stands."""
-        formulas = sorted((i for i in self.items if i.kind == "equation"), key=lambda i: i.outer_start)
-        holders = sorted(self.items, key=lambda i: i.end - i.start)  # innermost first
-        intro_zones = [(self._sentence_start(f.outer_start), f.outer_start, f) for f in formulas]
+        """Each ``\\ref``/``\\eqref`` to a labelled expression, read where it stands: inside a
+        formula, a statement or a proof; or in the sentence that introduces a display in running
+        text (the one before too when that one cites nothing: "… in Eq.~(3). Expanding it, we
+        have"), when that sentence derives it (``DERIVATION_CUES``)."""
+        kept = [i for i in self.items if not self._restating(i)]
+        copies = [i for i in self.items if i.restates is not None]
+        formulas = sorted((i for i in kept if i.kind == "equation"), key=lambda i: i.outer_start)
+        holders = sorted(kept, key=lambda i: i.end - i.start)  # innermost first
+        ref_starts = sorted(pos for pos, *_ in self.refs)
+        intro_zones = [(self._introduction_start(f.outer_start, ref_starts), f.outer_start, f) for f in formulas]
+        intro_zones = [z for z in intro_zones if DERIVATION_CUES.search(self.text, z[0], z[1])]
         edges: dict[tuple, ExpressionEdge] = {}
         for pos, command, labels in self.refs:
+            if any(c.outer_start <= pos < c.outer_end for c in copies):
+                continue
             holder = next((i for i in holders if i.start <= pos < i.end), None)
             if holder is not None:
                 via = {"equation": "equation", "statement": "statement", "proof": "proof"}[holder.kind]
@@ -681,6 +873,15 @@ class LatexExtractor:
                     paper_id=self.paper_id, from_expr=source.expr_id, to_expr=target.expr_id, via=via,
                     command=command, label=label, run_id=self.run_id))
         return list(edges.values())
+
+    def _introduction_start(self, pos: int, ref_starts: list[int]) -> int:
+        """The introducing sentence's start, or the one before it when it cites nothing."""
+        start = self._sentence_start(pos)
+        if start > 0 and bisect_left(ref_starts, start) == bisect_left(ref_starts, pos):  # no ref in between
+            earlier = self._sentence_start(start)
+            if "\n\n" not in self.text[earlier:start].strip():  # not across a paragraph break
+                return earlier
+        return start
 
     def _sentence_start(self, pos: int) -> int:
         """Where the sentence that introduces a formula begins."""

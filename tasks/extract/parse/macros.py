@@ -34,8 +34,12 @@ written: a self-multiplying macro (``\\newcommand\\b{\\a\\a}`` over eight levels
 exponentially."""
 
 DEFINING = ("newcommand", "renewcommand", "providecommand", "DeclareMathOperator", "def",
-            "DeclareRobustCommand")
+            "DeclareRobustCommand", "newcommandx", "renewcommandx", "providecommandx")
+XARGS = frozenset({"newcommandx", "renewcommandx", "providecommandx"})
+"""xargs (LyX writes these): ``\\newcommandx\\f[1][usedefault, addprefix=\\global, 1=w]{…}``."""
+_XARGS_DEFAULT = re.compile(r"(?:^|,)\s*1\s*=\s*(\{(?:[^{}]|\{[^{}]*\})*\}|[^,]*)")
 _PARAM = re.compile(r"##|#([1-9])")
+_CONTROL_WORD_END = re.compile(r"\\[A-Za-z]+$")
 
 
 STRUCTURE_SPECS = (
@@ -43,6 +47,7 @@ STRUCTURE_SPECS = (
     MacroSpec("Cref", "*{"), MacroSpec("autoref", "*{"), MacroSpec("subfile", "{"),
     MacroSpec("declaretheorem", "[{["), MacroSpec("include", "{"), MacroSpec("input", "{"),
     MacroSpec("paragraph", "*[{"), MacroSpec("subparagraph", "*[{"),
+    *(MacroSpec(name, "*{[[{") for name in ("newcommandx", "renewcommandx", "providecommandx")),
 )
 """Commands whose arguments the extractor reads and pylatexenc's default context does not know."""
 
@@ -149,7 +154,10 @@ class MacroTable:
         except ValueError:
             nargs = 0
         default = _group_text(default_node)  # ``[d]`` arrives as a group: its text is ``d``
-        if node.macroname == "providecommand" and name in self.macros:
+        if node.macroname in XARGS:  # the options name each argument's default: ``1=w``
+            found = _XARGS_DEFAULT.search(default or "")
+            default = found.group(1).strip().removeprefix("{").removesuffix("}") if found else None
+        if node.macroname.startswith("providecommand") and name in self.macros:
             return
         self.macros[name] = Macro(name, min(nargs, 9), default, _group_text(body) or "")
 
@@ -159,6 +167,11 @@ class MacroTable:
         if not rest or not isinstance(rest[0], LatexMacroNode):
             return
         name, params, body = rest[0].macroname, "", None
+        argn = [a for a in (rest[0].nodeargd.argnlist if rest[0].nodeargd else []) if a is not None]
+        if len(argn) == 1 and isinstance(argn[0], LatexGroupNode):
+            # a name the parser knows with an argument (``\hint`` is a package's): it took the body
+            self.macros[name] = Macro(name, 0, None, _group_text(argn[0]) or "")
+            return
         for node in rest[1:]:
             if isinstance(node, LatexCharsNode) and body is None and not params:
                 params = node.chars.strip()
@@ -210,6 +223,9 @@ class MacroTable:
             raise ExpansionTooLarge
         pieces, at = [], 0
         for start, end, text in sorted(edits):
+            preceding = latex[at:start] if start > at else (pieces[-1] if pieces else "")
+            if text[:1].isalpha() and _CONTROL_WORD_END.search(preceding):
+                text = " " + text  # ``\le\constop`` → ``\le C``, not the unknown ``\leC``
             pieces += [latex[at:start], text]
             at = end
         return "".join(pieces) + latex[at:]

@@ -14,12 +14,12 @@ structure; the LLM chooses among them and gives each chosen one's symbol definit
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
 from tasks.core.records import Expression, ExpressionEdge
+from tasks.documents.language import DERIVATION_CUES
 from tasks.generate.agents import PROMPTS
 from tasks.io.llm import Agent
 
@@ -27,10 +27,6 @@ PROVABLE = frozenset({"theorem", "lemma", "proposition", "corollary", "claim", "
 ABBREVIATIONS = {"thm": "theorem", "theo": "theorem", "lem": "lemma", "lemm": "lemma", "prop": "proposition",
                  "cor": "corollary", "coro": "corollary", "corr": "corollary", "clm": "claim"}
 """Environment names papers give their theorem-likes (``\\newtheorem{lem}{Lemma}``)."""
-DERIVATION_CUES = re.compile(
-    r"\b(we (?:obtain|get|have|derive|arrive at|find)|it follows|follows from|yields?|leads? to|gives?|"
-    r"substitut\w*|plugging|rearrang\w*|simplif\w*|expand\w*|hence|thus|therefore|implies|"
-    r"differentiat\w*|taking the (?:derivative|gradient|expectation)|by (?:induction|definition))\b", re.I)
 CONTEXT_TAIL = 400
 """Characters before a formula in which a derivation cue must appear."""
 

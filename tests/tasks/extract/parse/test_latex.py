@@ -285,3 +285,147 @@ def test_a_reptheorem_restatement_hands_its_proof_to_the_original():
     assert by_label["lem:aside"].proof_expr is None
     assert sum(e.kind == "equation" for e in out.expressions) == 1  # the restated display is not new
     assert sum(e.kind == "statement" for e in out.expressions) == 2
+
+
+def _extract(body: str, preamble: str = ""):
+    tex = ("\\documentclass{article}\n\\usepackage{amsmath,amsthm}\n\\newtheorem{theorem}{Theorem}\n"
+           "\\newtheorem{lemma}{Lemma}\n" + preamble + "\\begin{document}\n" + body + "\n\\end{document}\n")
+    out = extract_latex(flatten(TexFiles({"main.tex": tex}), 10**6), "p", "r")
+    by_id = {e.expr_id: e for e in out.expressions}
+    labelled = {e.label: e for e in out.expressions if e.label}
+    edges = {(by_id[e.from_expr].label, by_id[e.to_expr].label, e.via) for e in out.edges}
+    return out, by_id, labelled, edges
+
+
+def test_a_proof_under_a_heading_proves_what_the_heading_names_not_the_last_statement():
+    out, by_id, labelled, edges = _extract(r"""
+\begin{theorem}\label{thm:a} $a \le b$. \end{theorem}
+\appendix
+\begin{lemma}\label{lem:aux} An auxiliary fact stated without proof. \end{lemma}
+\subsection{Proof of Theorem~\ref{thm:a}}
+\begin{proof} By Lemma~\ref{lem:aux}, the claim $a \le b$ holds for every case we consider here. \end{proof}
+""")
+    assert labelled["lem:aux"].proof_expr is None
+    assert by_id[labelled["thm:a"].proof_expr].latex.startswith("By Lemma")
+    assert ("thm:a", "lem:aux", "proof") in edges
+
+
+def test_a_heading_naming_two_statements_proves_neither_and_its_proofs_name_their_own():
+    out, by_id, labelled, edges = _extract(r"""
+\begin{theorem}\label{thm:a} $a \le b$. \end{theorem}
+\begin{theorem}\label{thm:b} $b \le c$. \end{theorem}
+\appendix
+\section{Proofs of Theorem~\ref{thm:a} and Theorem~\ref{thm:b}}
+A shared identity used by both proofs below, stated once for the reader.
+We can now prove Theorem~\ref{thm:b} after the first one.
+\begin{proof}[Proof of Theorem~\ref{thm:a}] Direct, since $a \le b$ holds by the assumptions made. \end{proof}
+\begin{proof}[Proof of Theorem 2] By Theorem~\ref{thm:a} and transitivity, $b \le c$ follows here. \end{proof}
+""")
+    assert by_id[labelled["thm:a"].proof_expr].latex.startswith("Direct")
+    assert by_id[labelled["thm:b"].proof_expr].latex.startswith("By Theorem")  # by number: "Theorem 2"
+    assert ("thm:a", "thm:b", "proof") not in edges
+    assert ("thm:b", "thm:a", "proof") in edges
+
+
+def test_a_proof_whose_first_sentence_names_its_target():
+    out, by_id, labelled, _ = _extract(r"""
+\begin{theorem}\label{thm:a} $a \le b$. \end{theorem}
+\begin{lemma}\label{lem:b} $b \le c$. \end{lemma}
+\begin{proof} We now prove Theorem~\ref{thm:a}. It follows from the definitions of $a$ and $b$ directly. \end{proof}
+""")
+    assert by_id[labelled["thm:a"].proof_expr].latex.startswith("We now prove")
+    assert labelled["lem:b"].proof_expr is None
+
+
+def test_label_and_reference_macros_are_expanded_and_discarded_text_is_skipped():
+    out, by_id, labelled, edges = _extract(r"""
+\begin{lemma}\lemlabel{bound} $x \le 1$. \end{lemma}
+\begin{theorem}\thmlabel{main} By \lemref{bound}, \begin{equation}\eqlabel{main} x^2 \le 1 \end{equation} \end{theorem}
+\cut{\begin{lemma}\label{lem:old} A lemma the authors cut. \end{lemma}}
+""", preamble=r"""\newcommand{\lemlabel}[1]{\label{lem:#1}}
+\newcommand{\thmlabel}[1]{\label{thm:#1}}
+\newcommand{\eqlabel}[1]{\label{eq:#1}}
+\newcommand{\lemref}[1]{Lemma~\ref{lem:#1}}
+\newcommand{\cut}[1]{}
+""")
+    assert {"lem:bound", "thm:main", "eq:main"} <= set(labelled)
+    assert "lem:old" not in labelled
+    assert ("thm:main", "lem:bound", "statement") in edges
+
+
+def test_an_environment_wrapping_a_theorem_like_is_a_statement():
+    out, _, labelled, _ = _extract(r"""
+\begin{ftheo}\label{thm:boxed} A boxed theorem with $a \le b$. \end{ftheo}
+""", preamble=r"""\newtheorem*{theo}{Threat Model}
+\newenvironment{ftheo}{\begin{center}\begin{theo}}{\end{theo}\end{center}}
+""")
+    assert labelled["thm:boxed"].kind == "statement"
+    assert labelled["thm:boxed"].title == "Threat Model"
+
+
+def test_a_statement_repeated_under_its_label_is_a_restatement_and_other_reuse_is_recorded():
+    out, by_id, labelled, _ = _extract(r"""
+\begin{theorem}\label{thm:a} $a \le b$ whenever \begin{equation}\label{eq:c} a = b - c \end{equation} \end{theorem}
+\begin{equation}\label{eq:x} x = 1 \end{equation}
+\begin{equation}\label{eq:x} x = 2 \end{equation}
+\appendix
+\begin{theorem}\label{thm:a} $a \le b$ whenever \begin{equation}\label{eq:c} a = b - c \end{equation} \end{theorem}
+\begin{proof} Since $c \ge 0$, subtracting it from $b$ gives at most $b$, so $a \le b$ as claimed. \end{proof}
+\subsection{Proof of Lemma~\ref{lem:missing}}
+Some text that proves a lemma the paper never states, at reasonable length for a proof body.
+""")
+    assert sum(e.kind == "statement" for e in out.expressions) == 1
+    assert by_id[labelled["thm:a"].proof_expr].latex.startswith("Since")
+    reasons = [(i.reason, i.detail) for i in out.issues]
+    assert [r for r, _ in reasons].count("duplicate_label") == 1
+    assert "'eq:x' at main.tex:" in next(d for r, d in reasons if r == "duplicate_label")
+    assert any(r == "dangling_proof_reference" and "lem:missing" in d for r, d in reasons)
+
+
+def test_running_text_edges_need_derivation_language_and_may_cite_in_the_sentence_before():
+    out, by_id, labelled, edges = _extract(r"""
+\begin{equation}\label{eq:a} a = b + c \end{equation}
+Consider the problem in Eq.~\eqref{eq:a}. Expanding the right-hand side, we have
+\begin{equation}\label{eq:b} a = b + c_1 + c_2. \end{equation}
+Eq.~\eqref{eq:a} suggests another quantity, in which we minimize
+\begin{equation}\label{eq:c} \min_b (a - b)^2 \end{equation}
+""")
+    assert ("eq:b", "eq:a", "introduction") in edges
+    assert not any(e[0] == "eq:c" for e in edges)
+
+
+def test_a_proof_section_ends_at_the_next_proof_heading():
+    out, by_id, labelled, _ = _extract(r"""
+\begin{theorem}\label{thm:a} $a \le b$. \end{theorem}
+\begin{theorem}\label{thm:b} $b \le c$. \end{theorem}
+\appendix
+\section{Proof of Theorem~\ref{thm:a}}
+The first proof, long enough to be a proof body of its own in this paper.
+\subsection{Proof of Theorem~\ref{thm:b}}
+The second proof, also long enough to stand as the proof body of theorem b.
+""")
+    first = by_id[labelled["thm:a"].proof_expr].latex
+    assert "first proof" in first and "second proof" not in first
+    assert "second proof" in by_id[labelled["thm:b"].proof_expr].latex
+
+
+def test_lyx_definitions_and_xargs_defaults_expand_without_gluing_control_words():
+    out, _, labelled, _ = _extract(r"""
+\begin{equation}\label{eq:x} \left\Vert \hint(\theta) \right\Vert \le\constop \quad \theta\in\thetaball + \thetaw \end{equation}
+""", preamble=r"""\global\long\def\hint{\tilde{H}}
+\global\long\def\thetaball{B_{\Delta}}
+\newcommandx\constop[1][usedefault, addprefix=\global, 1={\text{\,}}]{C_{op}^{#1}}
+\newcommandx\thetaw[1][usedefault, addprefix=\global, 1=w]{\hat{\theta}\left(#1\right)}
+""")
+    expanded = labelled["eq:x"].latex_expanded
+    assert r"\tilde{H}(\theta)" in expanded and r"\le C_{op}^{\text{\,}}" in expanded
+    assert r"\in B_{\Delta}" in expanded and r"\hat{\theta}\left(w\right)" in expanded
+
+
+def test_refstyle_references_and_labels_carry_their_prefix():
+    out, _, labelled, edges = _extract(r"""
+\begin{lemma}\label{lem:a} \begin{equation}\eqlabel{base} a \le b \end{equation} \end{lemma}
+\begin{theorem}\label{thm:b} By \eqref{base} and \lemref{a}, $a \le c$. \end{theorem}
+""", preamble="\\usepackage{refstyle}\n\\newref{lem}{refcmd={Lemma \\ref{#1}}}\n")
+    assert "eq:base" in labelled
+    assert {("thm:b", "eq:base", "statement"), ("thm:b", "lem:a", "statement")} <= edges

@@ -1,0 +1,18 @@
+"""Derivation language: the words with which a paper says a result follows from another.
+
+Shared by the extractor (a running-text sentence that cites a formula is a dependency edge only
+when it derives something) and the target picker of the generation stage (a formula whose
+introduction derives it is worth a question).
+"""
+
+from __future__ import annotations
+
+import re
+
+DERIVATION_CUES = re.compile(
+    r"\b(we (?:obtain|get|have|derive|arrive at|find)|it follows|follows from|yields?|leads? to|gives?|"
+    r"substitut\w*|plugging|rearrang\w*|simplif\w*|expand\w*|hence|thus|therefore|implies|"
+    r"combin\w*|differentiat\w*|taking the (?:derivative|gradient|expectation)|by (?:induction|definition)|"
+    r"becomes|reduces? to|can be (?:written|rewritten|decomposed))\b", re.I)
+"""A cue anywhere in a sentence marks it as deriving what follows ("substituting (3) into (5)
+gives", "combining … we obtain", "this simplifies to")."""
