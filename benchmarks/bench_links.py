@@ -81,7 +81,15 @@ def score_paper(gold: dict) -> dict[str, Score]:
     def place(expr, end: bool = False) -> tuple[str | None, int | None]:
         return expr.source_file, line_of(flat, expr.source_file, expr.char_end if end else expr.char_start)
 
-    statements = [e for e in out.expressions if e.kind == "statement"]
+    def covered(expr) -> bool:
+        """A gold list may cover part of a long paper (``covered``: file and line ranges)."""
+        if "covered" not in gold:
+            return True
+        file, line = place(expr)
+        return any(c["file"] == file and line is not None and c["from_line"] <= line <= c["to_line"]
+                   for c in gold["covered"])
+
+    statements = [e for e in out.expressions if e.kind == "statement" and covered(e)]
     gold_of: dict[str, int] = {}  # extracted statement id → gold statement index
     for index, g in enumerate(gold["statements"]):
         for s in statements:
@@ -132,14 +140,15 @@ def score_paper(gold: dict) -> dict[str, Score]:
         source = by_id[edge.from_expr]
         holder = statement_of(source)
         if holder is not None:
-            found_edges.add((names[holder.expr_id], edge.label))
-        elif edge.via == "introduction" and source.kind == "equation":
+            if holder.expr_id in names:
+                found_edges.add((names[holder.expr_id], edge.label))
+        elif edge.via == "introduction" and source.kind == "equation" and covered(source):
             found_derivations.add((":".join(map(str, place(source))), edge.label))
     gold_edges = {(f"#{i} {g['label']}", label) for i, g in enumerate(gold["statements"]) for label in g["cites"]}
     scores["statement_edges"].add(found_edges, gold_edges, "statement edge")
 
     # a derivation's display: the extracted formula whose body starts on its line or just below
-    formulas = [e for e in out.expressions if e.kind == "equation" and statement_of(e) is None]
+    formulas = [e for e in out.expressions if e.kind == "equation" and statement_of(e) is None and covered(e)]
     gold_derivations = set()
     for d in gold["derivations"]:
         match = next((f for f in formulas if f.source_file == d["file"]

@@ -10,7 +10,18 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from flows.cli.common import DaskOpt, LakeOpt, app, console, fail, out, parse_date, run_flow, settings_from
+from flows.cli.common import (
+    DaskOpt,
+    LakeOpt,
+    app,
+    console,
+    fail,
+    logs_to_file,
+    out,
+    parse_date,
+    run_flow,
+    settings_from,
+)
 from tasks.core.settings import AGENTS, Settings
 
 
@@ -179,6 +190,8 @@ def _start_local(stack: contextlib.ExitStack, settings: Settings) -> Settings:
 def demo(
     dask_address: DaskOpt = None,
     llm: Annotated[Optional[str], typer.Option("--llm", help="'local': generate with the bundled local model.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect, Dask and Great Expectations logs "
+                                          "here instead of in .stormborn/logs/demo.log.")] = False,
 ) -> None:
     """The whole pipeline, offline, on the bundled snapshot, into ./.stormborn: harvest, expressions,
     and derivation problems (drafted by rules alone, or by the agents with an LLM endpoint or
@@ -190,6 +203,9 @@ def demo(
     settings = settings_from(home=".stormborn", dask_address=dask_address)
     since, until = SnapshotSource(settings).default_window
     with contextlib.ExitStack() as stack:
+        if not verbose:
+            log = stack.enter_context(logs_to_file(Path(settings.home) / "logs" / "demo.log"))
+            console.print(f"Logs of Prefect, Dask and Great Expectations: {log}")
         if llm == "local":
             console.print("starting the bundled local model (llama.cpp, Gemma 3 270M)…")
             settings = _start_local(stack, settings)

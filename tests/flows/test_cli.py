@@ -140,3 +140,31 @@ def test_the_demo_ends_with_one_readable_problem(settings, capsys):
     assert "One problem (drafted) from “Paper 0: convex learning, part 0”" in shown
     assert "∇ L_0" in shown or "L_0(θ)" in shown  # LaTeX as plain text: Greek letters, no backslashes
     assert "\\theta" not in shown and "The paper's answer (Proof of Lemma" in shown
+
+
+def test_the_demo_sends_info_logs_to_its_file_and_keeps_warnings_on_the_terminal(tmp_path):
+    import io
+    import logging
+    import os
+
+    from flows.cli.common import WORKER_CONSOLE_LEVEL, logs_to_file
+
+    terminal = io.StringIO()
+    console = logging.StreamHandler(terminal)
+    root = logging.getLogger()
+    root.addHandler(console)
+    level, root.level = root.level, logging.INFO
+    try:
+        with logs_to_file(tmp_path / "logs" / "demo.log") as log:
+            assert os.environ[WORKER_CONSOLE_LEVEL] == "WARNING"  # for the Dask workers it spawns
+            logging.getLogger("distributed.scheduler").info("Scheduler at: tcp://127.0.0.1:1")
+            logging.getLogger("great_expectations").warning("a suite is broken")
+        logging.getLogger("distributed.scheduler").info("after the demo")
+    finally:
+        root.removeHandler(console)
+        root.level = level
+    written = log.read_text()
+    assert "Scheduler at" in written and "a suite is broken" in written and "after the demo" not in written
+    assert "Scheduler at" not in terminal.getvalue() and "a suite is broken" in terminal.getvalue()
+    assert "after the demo" in terminal.getvalue()  # the console handler's level is restored
+    assert WORKER_CONSOLE_LEVEL not in os.environ or os.environ[WORKER_CONSOLE_LEVEL] != "WARNING"
