@@ -71,6 +71,8 @@ class Score:
         return self.tp / max(1, self.tp + self.fn)
 
     def __str__(self) -> str:
+        if not self.tp + self.fp + self.fn:
+            return "- (none labelled, none found)"
         return f"P {self.precision():.2f} R {self.recall():.2f} ({self.tp} right, {self.fp} false, {self.fn} missed)"
 
 

@@ -30,7 +30,7 @@ from tasks.io.memo import Memo, code_fingerprint
 from tasks.io.storage import Lake, named_rows, safe_key
 from tasks.io.validate import gate
 
-EXTRACTOR_CODE = ("tasks.extract", "tasks.documents.eprint", "tasks.documents.read")
+EXTRACTOR_CODE = ("tasks.extract", "tasks.documents.eprint", "tasks.documents.read", "tasks.documents.language")
 """The code an extraction depends on: a change to it extracts every paper again."""
 INFORMATIONAL = frozenset({"margin_line_numbers_removed", "several_main_files", "non_utf8_source"})
 """Issues that lose nothing: kept on ``extractions.issues``, not written to ``rejects``."""

@@ -429,3 +429,18 @@ def test_refstyle_references_and_labels_carry_their_prefix():
 """, preamble="\\usepackage{refstyle}\n\\newref{lem}{refcmd={Lemma \\ref{#1}}}\n")
     assert "eq:base" in labelled
     assert {("thm:b", "eq:base", "statement"), ("thm:b", "lem:a", "statement")} <= edges
+
+
+def test_a_restatement_without_its_original_and_a_proof_to_the_end_are_recorded_or_bounded():
+    out, by_id, labelled, _ = _extract(r"""
+\begin{theorem}\label{thm:a} $a \le b$. \end{theorem}
+\appendix
+\begin{reptheorem}{thm:gone} A theorem the paper no longer states. \end{reptheorem}
+\begin{proof} A proof of the theorem that is gone, kept but linked to nothing at all. \end{proof}
+\section{Proof of Theorem~\ref{thm:a}}
+It runs to the end of the document, which is where the paper stops writing.
+""", preamble="\\newenvironment{reptheorem}[1]{\\begin{theorem}}{\\end{theorem}}\n")
+    assert any(i.reason == "dangling_proof_reference" and "thm:gone" in i.detail for i in out.issues)
+    proof = by_id[labelled["thm:a"].proof_expr].latex
+    assert proof.endswith("stops writing.") and "end{document}" not in proof
+    assert sum(e.kind == "statement" for e in out.expressions) == 1
