@@ -63,13 +63,16 @@ async def _choose_targets(settings: Settings, gateway: Gateway | None, work: Pap
     if work.extractor == "latex":
         return _or_why(TargetChoice(work.paper_id, extractor.latex_targets(work.expressions, work.edges, limit)),
                        work)
+    # a PDF's proved statements (read from its layout) are targets without asking; its displays
+    # need the LLM to choose
+    proved = [t for t in extractor.latex_targets(work.expressions, work.edges, limit) if t.expr.kind == "statement"]
     displays = [e for e in work.expressions if e.kind == "equation"]
-    if not displays:
+    if not displays and not proved:
         return TargetChoice(work.paper_id, [], reason="no_displays",
                             detail=f"none of the {len(work.expressions)} expressions read from the PDF is a display")
-    if gateway is None:  # PDF papers need the LLM to choose; generation runs only with one configured
-        return TargetChoice(work.paper_id, [])
-    chosen: list[Target] = []
+    if gateway is None or not displays or len(proved) >= limit:
+        return TargetChoice(work.paper_id, proved[:limit])
+    chosen: list[Target] = list(proved)
     for chunk in partition_all(extractor.PDF_DISPLAYS_PER_CALL, displays):
         chunk = list(chunk)
         result = await extractor.AGENT.ask(gateway, settings.llm, work.paper_id,

@@ -2,9 +2,14 @@
 
 Input: a PDF body and the paper id.
 Output: ``Extracted`` (see ``tasks.extract.parse.latex``) with ``extractor = pdf``: ``sections`` (level,
-number, title, page, bbox) and ``expressions`` of kind ``equation`` (env ``display``: ``text``,
-``number``, ``page``, ``bbox``, section, contexts, "where …" definitions); no ``latex`` and no
-edges. ``map_to_pdf`` puts LaTeX rows on their PDF page.
+number, title, page, bbox); ``expressions`` of kind ``equation`` (env ``display``: ``text``,
+``number``, ``page``, ``bbox``, section, contexts, "where …" definitions, ``parent_expr``), of kind
+``statement`` (a paragraph opened by "Lemma 3." / "Theorem 2.1 (Title)."; env the kind, ``number``,
+``title``, ``proof_expr``) and ``proof`` ("Proof." / "Proof of Lemma 3." to the end-of-proof mark,
+the next statement or section; ``parent_expr`` its statement); no ``latex``; ``edges`` from text
+references by number ("Lemma 2", "Eq. (3)", "(3)" where a display has that number): inside a
+statement or proof (``via`` statement / proof, from the statement), and in the sentence before a
+display when it derives it (``via`` introduction). ``map_to_pdf`` puts LaTeX rows on their PDF page.
 
 What the layout tells, in order: margin line numbers of submitted versions (digits outside the
 text column) and page numbers are dropped; a line ending in a right-margin number such as
@@ -22,8 +27,9 @@ from dataclasses import dataclass, field
 
 import pymupdf
 
-from tasks.core.records import Expression, Section, stable_id
+from tasks.core.records import Expression, ExpressionEdge, Section, stable_id
 from tasks.documents.eprint import Issue
+from tasks.documents.language import DERIVATION_CUES
 from tasks.documents.read import repair_pdf_text
 from tasks.extract.parse.latex import CONTEXT_CHARS, Extracted
 
@@ -38,6 +44,15 @@ NAMED_HEADINGS = {"abstract", "references", "bibliography", "acknowledgments", "
                   "related work", "supplementary material"}
 REFERENCE_HEADINGS = {"references", "bibliography", "reference"}
 _WHERE = re.compile(r"^[\s,;:.]*(where|with|here|in which)\b", re.IGNORECASE)
+KINDS = r"Theorem|Lemma|Proposition|Corollary|Claim|Fact|Definition|Assumption|Conjecture"
+NUMBER = r"(?:\d+|[A-Z])(?:\.\d+)*"
+STATEMENT_START = re.compile(rf"^({KINDS})\s+({NUMBER})\s*(\([^)]{{1,80}}\))?\s*[.:]\s*(.*)$")
+PROOF_START = re.compile(rf"^Proof(?:\s+of\s+(?:({KINDS})\s+({NUMBER})|(?:Eq(?:uation)?\.?\s*)?\(({NUMBER}[a-z]?)\)))?"
+                         r"\s*[.:]\s*(.*)$")
+END_OF_PROOF = re.compile(r"(?:[□∎■◻]|\bQ\.?\s?E\.?\s?D\.?)\s*$")
+TEXT_REFERENCE = re.compile(rf"\b({KINDS})s?\s+({NUMBER})\b|\((\d+(?:\.\d+)*[a-z]?|[A-Z]\.\d+[a-z]?)\)")
+"""``Lemma 2``, ``Theorem A.1``; ``(3)``, ``Eq. (2.4)`` (a bare number counts only where a display has it)."""
+MAX_STATEMENT_LINES, MAX_PROOF_LINES = 15, 80
 
 
 @dataclass
@@ -173,7 +188,8 @@ class PdfExtractor:
                     pending.append((lines, f"number:{number}", section))
                     continue
                 pending.append((line, "text", section))
-        self._emit(pending)
+        displays = self._emit(pending)
+        self._statements_and_proofs(pending, displays)
         return self.out
 
     # -- layout rules -----------------------------------------------------------------------------
@@ -260,8 +276,9 @@ class PdfExtractor:
 
     # -- rows -------------------------------------------------------------------------------------
 
-    def _emit(self, pending: list) -> None:
-        """Turn the page-ordered stream into expressions with the prose around them as context."""
+    def _emit(self, pending: list) -> dict[int, Expression]:
+        """Turn the page-ordered stream into expressions with the prose around them as context;
+        returns each display by the index of its first entry in ``pending``."""
         texts = [self._text(p[0]) for p in pending]
         displays = []
         for index, (item, kind, section) in enumerate(pending):
@@ -281,6 +298,7 @@ class PdfExtractor:
         merged = [(i, n, lines + [p[0] for p in pending[i + 1:i + 4] if p[1] == "text"
                                   and self._is_script_of(p[0], lines)], sec) if n is None else (i, n, lines, sec)
                   for i, n, lines, sec in merged]
+        by_index: dict[int, Expression] = {}
         for index, number, lines, section in merged:
             span = len(lines) if number is None else 1
             before = " ".join(t for t in texts[max(0, index - 12):index])[-CONTEXT_CHARS:]
@@ -299,6 +317,123 @@ class PdfExtractor:
                 section_id=section.section_id if section else None,
                 in_appendix=section.in_appendix if section else False, page=lines[0].page, bbox=box,
                 context_before=before, context_after=after, definitions=definitions, run_id=self.run_id))
+            by_index.update({i: self.out.expressions[-1] for i in range(index, index + span)})
+        return by_index
+
+    # -- statements, proofs and their references ------------------------------------------------------
+
+    def _statements_and_proofs(self, pending: list, displays: dict[int, Expression]) -> None:
+        """Statements ("Lemma 3."), proofs ("Proof." / "Proof of Lemma 3.") and the references by
+        number in them and in the sentence before each display."""
+        items: list[dict] = []
+        current: dict | None = None
+        for index, (item, kind, section) in enumerate(pending):
+            text = self._text(item)
+            line = item if isinstance(item, Line) else None
+            started = STATEMENT_START.match(text) if kind == "text" and line is not None else None
+            proof = PROOF_START.match(text) if kind == "text" and line is not None and not started else None
+            if current is not None and (started or proof or section is not current["section"]
+                                        or self._ends(current, line, index, displays)):
+                items.append(current)
+                current = None
+            if started or proof:
+                current = {"kind": "statement" if started else "proof", "match": started or proof,
+                           "section": section, "entries": [], "closed": False}
+            if current is not None:
+                current["entries"].append(index)
+                if current["kind"] == "proof" and END_OF_PROOF.search(text):
+                    current["closed"] = True
+        if current is not None:
+            items.append(current)
+        self._add_items(items, pending, displays)
+
+    def _ends(self, current: dict, line: Line | None, index: int, displays: dict[int, Expression]) -> bool:
+        """Does ``pending[index]`` fall outside the open statement or proof?"""
+        if current["closed"]:
+            return True
+        cap = MAX_STATEMENT_LINES if current["kind"] == "statement" else MAX_PROOF_LINES
+        if len(current["entries"]) >= cap:
+            return True
+        # a statement is its paragraph (displays included): a new block after a full stop ends it
+        previous = current["entries"][-1]
+        return (current["kind"] == "statement" and line is not None and line.first_in_block
+                and index not in displays and previous not in displays)
+
+    def _add_items(self, items: list[dict], pending: list, displays: dict[int, Expression]) -> None:
+        texts = [self._text(p[0]) for p in pending]
+        numbered = {e.number: e for e in displays.values() if e.number}
+        statements: dict[tuple[str, str], Expression] = {}
+        edges: dict[tuple, ExpressionEdge] = {}
+        last_statement: Expression | None = None
+        made: list[tuple[dict, Expression, str]] = []
+        for entry in items:
+            indices, match, section = entry["entries"], entry["match"], entry["section"]
+            lines = [ln for i in indices for ln in (pending[i][0] if isinstance(pending[i][0], list) else [pending[i][0]])]
+            prose = " ".join(texts[i] for i in indices if i not in displays)
+            box = [round(min(ln.bbox[0] for ln in lines), 1), round(min(ln.bbox[1] for ln in lines), 1),
+                   round(max(ln.bbox[2] for ln in lines), 1), round(max(ln.bbox[3] for ln in lines), 1)]
+            if entry["kind"] == "statement":
+                kind, number, given = match.group(1), match.group(2), match.group(3)
+                title = f"{kind} ({given.strip('()')})" if given else kind
+            else:
+                named = (match.group(1), match.group(2)) if match.group(1) else None
+                title = f"Proof of {named[0]} {named[1]}" if named else "Proof"
+            expr = Expression(
+                expr_id=stable_id(self.paper_id, EXTRACTOR, entry["kind"], lines[0].page, box, prose),
+                paper_id=self.paper_id, extractor=EXTRACTOR, kind=entry["kind"],
+                env=match.group(1).lower() if entry["kind"] == "statement" else "proof",
+                text=" ".join(texts[i] for i in indices), number=number if entry["kind"] == "statement" else None,
+                title=title, section=section.path if section else None,
+                section_id=section.section_id if section else None,
+                in_appendix=section.in_appendix if section else False, page=lines[0].page, bbox=box,
+                context_before=" ".join(texts[max(0, indices[0] - 12):indices[0]])[-CONTEXT_CHARS:],
+                run_id=self.run_id)
+            if entry["kind"] == "statement":
+                statements.setdefault((kind.lower(), number), expr)
+                last_statement = expr
+            else:
+                entry["named"] = named
+                if not named and last_statement is not None and last_statement.proof_expr is None:
+                    last_statement.proof_expr, expr.parent_expr = expr.expr_id, last_statement.expr_id
+            for i in indices:
+                if i in displays and displays[i].parent_expr is None:
+                    displays[i].parent_expr = expr.expr_id
+            self.out.expressions.append(expr)
+            made.append((entry, expr, prose))
+        by_id = {e.expr_id: e for e in self.out.expressions}
+        for entry, expr, _ in made:  # proofs by name, then references, once every statement is known
+            if entry["kind"] == "proof" and entry.get("named"):
+                kind, number = entry["named"]
+                target = statements.get((kind.lower(), number))
+                if target is None:
+                    self.out.issues.append(Issue("dangling_proof_reference", f"{expr.title} on page {expr.page} "
+                                                 "names a statement the PDF does not show"))
+                else:
+                    target.proof_expr, expr.parent_expr = expr.expr_id, target.expr_id
+        for entry, expr, prose in made:
+            holder = by_id.get(expr.parent_expr) if entry["kind"] == "proof" and expr.parent_expr else expr
+            for ref_kind, ref_number, equation in (m.groups() for m in TEXT_REFERENCE.finditer(prose)):
+                to = numbered.get(equation) if equation else statements.get((ref_kind.lower(), ref_number))
+                if to is not None and to is not holder and to.expr_id != expr.expr_id:
+                    via = "statement" if entry["kind"] == "statement" else "proof"
+                    edges.setdefault((holder.expr_id, to.expr_id, via), ExpressionEdge(
+                        paper_id=self.paper_id, from_expr=holder.expr_id, to_expr=to.expr_id, via=via,
+                        command="text", label=f"({equation})" if equation else f"{ref_kind} {ref_number}",
+                        run_id=self.run_id))
+        for display in {id(e): e for e in displays.values()}.values():  # the sentence before a display
+            if display.parent_expr is not None:
+                continue
+            sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z])", display.context_before[-400:])[-1]
+            if not DERIVATION_CUES.search(sentence):
+                continue
+            for ref_kind, ref_number, equation in (m.groups() for m in TEXT_REFERENCE.finditer(sentence)):
+                to = numbered.get(equation) if equation else statements.get((ref_kind.lower(), ref_number))
+                if to is not None and to is not display:
+                    edges.setdefault((display.expr_id, to.expr_id, "introduction"), ExpressionEdge(
+                        paper_id=self.paper_id, from_expr=display.expr_id, to_expr=to.expr_id, via="introduction",
+                        command="text", label=f"({equation})" if equation else f"{ref_kind} {ref_number}",
+                        run_id=self.run_id))
+        self.out.edges = list(edges.values())
 
     def _is_script_of(self, line, lines: list[Line]) -> bool:
         return (isinstance(line, Line) and line.page == lines[0].page and line.size < self.body_size * 0.9

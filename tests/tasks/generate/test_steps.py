@@ -297,3 +297,14 @@ def test_a_paper_over_its_deadline_fails_alone_and_is_retried(gen_settings, monk
     assert by_paper["arxiv:2401.00002"].status == "done"
     rejects = query(settings, "SELECT entity_id, reason FROM rejects").to_dict("records")
     assert rejects == [{"entity_id": "arxiv:2401.00001", "reason": "generation_timeout"}]
+
+
+def test_a_pdf_papers_proved_statements_are_targets_without_an_llm(settings):
+    from tasks.extract.parse.pdf import extract_pdf
+    from tests.tasks.extract.parse.test_pdf import make_theorem_pdf
+
+    out, _ = extract_pdf(make_theorem_pdf(), "local:thm")
+    work = PaperWork("local:thm", "pdf", out.expressions, out.edges)
+    (choice,) = choose_targets(settings, [work], "run-1")  # no endpoint in these settings
+    assert sorted(t.expr.title for t in choice.targets) == ["Lemma", "Theorem (Convergence)"]
+    assert not choice.reason

@@ -60,3 +60,42 @@ def test_headings_references_and_line_numbers(extracted):
     assert "margin_line_numbers_removed" in {i.reason for i in out.issues}
     assert not any(line.strip().isdigit() for line in pages[0].splitlines())
     assert all("Another paper" not in e.context_before + e.context_after for e in out.expressions)
+
+
+def make_theorem_pdf() -> bytes:
+    """A PDF-only paper's statements, proofs and text references (no LaTeX to read them from)."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    lines = [
+        ("hebo", 12, 72, 80, "2 Results"),
+        ("tiro", 10, 72, 110, "We start from the objective of the model, stated in full as follows."),
+        ("symb", 11, 250, 140, "L = a + b"), ("tiro", 10, 520, 140, "(1)"),
+        ("tiro", 10, 72, 170, "Lemma 1. For every input the loss L of (1) is bounded below by zero."),
+        ("tiro", 10, 72, 200, "Proof. Both a and b are squares, so (1) is a sum of two nonnegative terms. Q.E.D."),
+        ("tiro", 10, 72, 230, "Substituting Lemma 1 into the update rule, we obtain the bound"),
+        ("symb", 11, 250, 260, "L' = L - c"), ("tiro", 10, 520, 260, "(2)"),
+        ("tiro", 10, 72, 290, "Theorem 2 (Convergence). The iterates of (2) converge for every c."),
+        ("hebo", 12, 72, 330, "A Proofs"),
+        ("tiro", 10, 72, 360, "Proof of Theorem 2. By Lemma 1 and (2), the sequence is monotone and bounded. Q.E.D."),
+        ("tiro", 10, 72, 390, "Proof of Lemma 7. A proof of a lemma this paper never states, kept unlinked."),
+    ]
+    for font, size, x, y, text in lines:
+        page.insert_text((x, y), text, fontsize=size, fontname=font)
+    data = doc.tobytes()
+    doc.close()
+    return data
+
+
+def test_pdf_statements_proofs_and_references_by_number():
+    out, _ = extract_pdf(make_theorem_pdf(), "local:thm")
+    by_id = {e.expr_id: e for e in out.expressions}
+    statements = {(e.title, e.number): e for e in out.expressions if e.kind == "statement"}
+    lemma, theorem = statements[("Lemma", "1")], statements[("Theorem (Convergence)", "2")]
+    assert by_id[lemma.proof_expr].text.startswith("Proof. Both a and b")
+    assert by_id[theorem.proof_expr].title == "Proof of Theorem 2" and by_id[theorem.proof_expr].in_appendix
+    names = {e.number: e for e in out.expressions if e.kind == "equation" and e.number}
+    edges = {(by_id[e.from_expr].number, by_id[e.to_expr].number, e.via) for e in out.edges}
+    assert {("1", "1", "statement"), ("1", "1", "proof"), ("2", "1", "proof"), ("2", "2", "proof"),
+            ("2", "1", "introduction")} <= edges
+    assert names["2"].number == "2"
+    assert any(i.reason == "dangling_proof_reference" and "Lemma 7" in i.detail for i in out.issues)
