@@ -41,6 +41,8 @@ class Parsed:
     pages: int | None = None
     reason: str | None = None
     detail: str | None = None
+    title: str | None = None
+    """A PDF's title: its metadata's when that looks like one, else the largest type on page 1."""
 
     @classmethod
     def reject(cls, reason: str, detail: str, pages: int | None = None) -> "Parsed":
@@ -75,6 +77,7 @@ def parse_pdf(data: bytes, max_bytes: int) -> Parsed:
             return Parsed.reject(reason, f"{type(exc).__name__}: {exc}", pages=doc.page_count)
         pages = doc.page_count
         images = sum(len(page.get_images()) for page in doc)
+        title = pdf_title(doc)
     chars = len(text.strip())
     if chars < MIN_TEXT_CHARS_PER_PAGE * pages:
         if images:
@@ -84,7 +87,32 @@ def parse_pdf(data: bytes, max_bytes: int) -> Parsed:
     if chars < MIN_PAPER_CHARS:
         return Parsed.reject("stub_document", f"only {chars} chars of text: {text.strip()[:120]!r}",
                              pages=pages)
-    return Parsed(ok=True, text=repair_pdf_text(text), pages=pages)
+    return Parsed(ok=True, text=repair_pdf_text(text), pages=pages, title=title)
+
+
+_NOT_A_TITLE = re.compile(r"\.(pdf|dvi|tex|docx?)$|^(microsoft word|untitled|title|paper|main)\b", re.IGNORECASE)
+
+
+def pdf_title(doc: pymupdf.Document) -> str | None:
+    """The title a reader sees: the metadata's when it looks like one (not ``main.pdf``,
+    ``Microsoft Word - draft``), else the lines set in the largest type in the top half of page 1."""
+    meta = " ".join(((doc.metadata or {}).get("title") or "").split())
+    if len(meta) >= 8 and " " in meta and not _NOT_A_TITLE.search(meta):
+        return meta[:MAX_TITLE_CHARS]
+    try:
+        page = doc[0]
+        blocks = page.get_text("dict", flags=pymupdf.TEXT_MEDIABOX_CLIP)["blocks"]
+    except (ValueError, RuntimeError, IndexError):
+        return None
+    spans = [(span["size"], line["bbox"][1], span["text"].strip()) for block in blocks
+             for line in block.get("lines", []) for span in line["spans"]
+             if span["text"].strip() and line["bbox"][1] < page.rect.height / 2]
+    if not spans:
+        return None
+    largest = max(size for size, _, _ in spans)
+    title = " ".join(text for size, _, text in sorted(spans, key=lambda s: s[1]) if size >= largest - 0.5)
+    title = repair_pdf_text(" ".join(title.split()))
+    return title[:MAX_TITLE_CHARS] if len(title) >= 8 and re.search(r"[A-Za-z]{3}", title) else None
 
 
 def repair_pdf_text(text: str) -> str:

@@ -230,14 +230,15 @@ def _parse_cached(lake: Lake, kind: str, fetched: Fetched, fetch: FetchSettings)
         text = (lake.read_bytes(lake.blob_path(seen["text_sha"], "text", ".txt")).decode()
                 if seen.get("text_sha") else None)
         return Parsed(ok=seen["ok"], text=text, pages=seen.get("pages"), reason=seen.get("reason"),
-                      detail=seen.get("detail")), seen.get("text_uri")
+                      detail=seen.get("detail"), title=seen.get("title")), seen.get("text_uri")
     data = fetched.data if fetched.data is not None else lake.read_bytes(lake.blob_path(fetched.sha256))
     parsed = read_bounded(kind, data, fetch)
     text_sha = text_uri = None
     if parsed.ok and parsed.text is not None:
         text_sha, text_uri = lake.put_blob(parsed.text.encode(), "text", ".txt")
     memo.remember((kind, fetched.sha256), {"ok": parsed.ok, "pages": parsed.pages, "reason": parsed.reason,
-                                           "detail": parsed.detail, "text_sha": text_sha, "text_uri": text_uri},
+                                           "detail": parsed.detail, "text_sha": text_sha, "text_uri": text_uri,
+                                           "title": parsed.title},
                   kind, fetched.sha256)
     return parsed, text_uri
 
@@ -273,6 +274,7 @@ def process_papers(settings: Settings, source: Source, lake: Lake, papers: list[
         paper = _with_license(settings, lake, source, paper, run_id, out.rejects)
         out.papers.append(paper)
         texts: dict[str, str] = {}
+        pdf_title: str | None = None
         for kind, url in (("latex", paper.source_url), ("pdf", paper.pdf_url)):
             if not url:
                 continue
@@ -291,13 +293,17 @@ def process_papers(settings: Settings, source: Source, lake: Lake, papers: list[
                                reason=parsed.reason, detail=parsed.detail, run_id=run_id)
                 if parsed.ok and parsed.text:
                     texts[kind] = parsed.text
+                if parsed.ok and parsed.title:
+                    pdf_title = parsed.title
             out.documents.append(doc)
             if doc.parse_status == "rejected":
                 out.rejects.append(Reject(run_id=run_id, stage="documents",
                                           entity_id=f"{paper.paper_id}#{kind}", source_path=url,
                                           reason=doc.reason or "unknown", detail=doc.detail))
-        if paper.source == "local" and "latex" in texts and (title := latex_title(texts["latex"])):
-            paper = out.papers[-1] = paper.model_copy(update={"title": title})  # not the folder's name
+        # a local paper is named by its folder until its source says better: \title, else the PDF's
+        title = (latex_title(texts["latex"]) if "latex" in texts else None) or pdf_title
+        if paper.source == "local" and title:
+            paper = out.papers[-1] = paper.model_copy(update={"title": title})
         text_source = "latex" if "latex" in texts else "pdf"
         decision = keyword_decision(decisions[paper.paper_id], texts.get(text_source), text_source,
                                     settings.keywords, settings.keyword_threshold)

@@ -87,3 +87,25 @@ def test_latex_title_reads_the_title_as_plain_text():
                        r"\author{A}\begin{document}\end{document}") == "Robust Median Regression"
     assert latex_title(r"\documentclass{article}\begin{document}x\end{document}") is None
     assert latex_title(r"\title{") is None  # unbalanced: the folder name stays
+
+
+def _titled_pdf(metadata_title: str) -> bytes:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 90), "Convex Bounds for", fontsize=18, fontname="hebo")
+    page.insert_text((72, 112), "Amortized Learning", fontsize=18, fontname="hebo")
+    page.insert_textbox(pymupdf.Rect(72, 140, 540, 800), (DERIVATION_TEXT + " ") * 8, fontsize=10)
+    doc.set_metadata({"title": metadata_title})
+    data = doc.tobytes()
+    doc.close()
+    return data
+
+
+def test_a_pdf_title_is_its_metadata_when_that_is_a_title_else_its_largest_type():
+    assert parse_document("pdf", _titled_pdf("Convex Bounds for Amortized Learning"), LIMIT).title \
+        == "Convex Bounds for Amortized Learning"
+    assert parse_document("pdf", _titled_pdf("main.pdf"), LIMIT).title == "Convex Bounds for Amortized Learning"
+    assert parse_document("pdf", _titled_pdf("Microsoft Word - draft3"), LIMIT).title \
+        == "Convex Bounds for Amortized Learning"

@@ -102,3 +102,17 @@ def test_a_local_paper_takes_its_latex_title_not_its_folder_name(settings, tmp_p
     assert [p.title for p in papers] == ["draft_v3_final"]  # all the listing knows
     batch = process_papers(settings, source, Lake.from_settings(settings), papers, _decisions(settings, papers), "r")
     assert [p.title for p in batch.papers] == ["Convex Bounds for Learning"]
+
+
+def test_a_local_pdf_only_paper_takes_the_pdfs_title(settings, tmp_path):
+    from tasks.harvest.steps import process_papers
+    from tasks.io.storage import Lake
+    from tests.tasks.documents.test_read import _titled_pdf
+    from tests.tasks.harvest.test_steps import _decisions
+
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "scan_0042.pdf").write_bytes(_titled_pdf("main.pdf"))
+    source = LocalSource(settings, tmp_path / "papers")
+    papers = source.list_window(Window(date.today(), date.today(), ("local",)))
+    batch = process_papers(settings, source, Lake.from_settings(settings), papers, _decisions(settings, papers), "r")
+    assert [p.title for p in batch.papers] == ["Convex Bounds for Amortized Learning"]
