@@ -2,8 +2,9 @@
 
 Agents never get the whole paper. For a target they get *pieces*: the target with the paragraphs
 around it, its proof (statements), appendix passages that name it (derivations moved to the
-appendix), and the expressions it depends on (``expression_edges``). Each piece is verbatim paper
-text with a location a reader can follow.
+appendix), and the expressions it depends on (``expression_edges``). Each piece is paper text with
+a location a reader can follow: verbatim where an answer may be taken from it, and with the paper's
+macros expanded for the expressions the target depends on (``shown``).
 
 ``ground`` aligns a text (an answer, an evidence passage) with the pieces using rapidfuzz's
 partial alignment, after collapsing whitespace on both sides (models reflow lines).
@@ -40,7 +41,15 @@ def where(expr: Expression) -> str:
 
 
 def body(expr: Expression) -> str:
+    """The expression as the paper has it: LaTeX source, or the PDF's text."""
     return expr.latex if expr.latex is not None else expr.text
+
+
+def shown(expr: Expression) -> str:
+    """The expression as a model should read it where it is context, not the answer: the paper's
+    own macros expanded (``\\vt`` → ``\\mathbf{t}``), so the formula means something outside the
+    paper and a question written from it is portable."""
+    return expr.latex_expanded or body(expr)
 
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\])|\n\s*\n")
@@ -82,8 +91,10 @@ def pieces_for(target: Expression, by_id: dict[str, Expression], preconditions: 
     for expr_id in preconditions:
         if expr_id in by_id and expr_id != target.expr_id:
             pre = by_id[expr_id]
-            text = body(pre) + (f"\n{pre.definitions}" if pre.definitions else "")
-            chosen.append((where(pre), text, f"expr:{pre.expr_id}"))
+            text = shown(pre) + (f"\n{pre.definitions}" if pre.definitions else "")
+            # "expr:" only while the piece is the expression's own source text (spans index it)
+            exact = shown(pre) == body(pre) and not pre.definitions
+            chosen.append((where(pre), text, f"{'expr' if exact else 'context'}:{pre.expr_id}"))
     pieces, used = [], 0
     for location, text, source in chosen:
         text = text[: max(0, limit_chars - used)]

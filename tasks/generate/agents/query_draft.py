@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from tasks.core.records import Expression
 from tasks.generate.agents import PROMPTS
-from tasks.generate.agents.excerpt import around, body, where
+from tasks.generate.agents.excerpt import around, shown, where
 from tasks.generate.agents.extractor import Target
 from tasks.io.llm import Agent
 
@@ -44,11 +44,13 @@ def fields(targets: list[Target], by_id: dict[str, Expression], chars_per_target
         cited += [p for p in target.preconditions if p in by_id and p not in cited]
     target_blocks = "\n\n".join(
         f"T{i + 1}: {where(t.expr)}\n{around(t.expr, chars_per_target)}"
+        + (f"\nThe formula with the paper's macros expanded: {shown(t.expr)}" if shown(t.expr) != (t.expr.latex or
+                                                                                                 shown(t.expr)) else "")
         + (f"\nDefinitions: {t.definitions}" if t.definitions else "")
         + (f"\nCites: {', '.join(f'E{cited.index(p) + 1}' for p in t.preconditions if p in cited)}"
            if t.preconditions else "")
         for i, t in enumerate(targets))
-    cited_blocks = "\n\n".join(f"E{i + 1}: {where(by_id[p])}\n{body(by_id[p])}" for i, p in enumerate(cited))
+    cited_blocks = "\n\n".join(f"E{i + 1}: {where(by_id[p])}\n{shown(by_id[p])}" for i, p in enumerate(cited))
     return {"targets": target_blocks, "cited": cited_blocks or "(none)", "count": len(targets)}, cited
 
 
