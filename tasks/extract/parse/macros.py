@@ -34,7 +34,10 @@ written: a self-multiplying macro (``\\newcommand\\b{\\a\\a}`` over eight levels
 exponentially."""
 
 DEFINING = ("newcommand", "renewcommand", "providecommand", "DeclareMathOperator", "def",
-            "DeclareRobustCommand", "newcommandx", "renewcommandx", "providecommandx")
+            "DeclareRobustCommand", "newcommandx", "renewcommandx", "providecommandx",
+            "DeclarePairedDelimiter", "DeclarePairedDelimiterX")
+PAIRED = frozenset({"DeclarePairedDelimiter", "DeclarePairedDelimiterX"})
+"""mathtools: ``\\DeclarePairedDelimiter\\abs{\\lvert}{\\rvert}``; ``…X\\infdivx[2]{(}{)}{#1\\|#2}``."""
 XARGS = frozenset({"newcommandx", "renewcommandx", "providecommandx"})
 """xargs (LyX writes these): ``\\newcommandx\\f[1][usedefault, addprefix=\\global, 1=w]{…}``."""
 _XARGS_DEFAULT = re.compile(r"(?:^|,)\s*1\s*=\s*(\{(?:[^{}]|\{[^{}]*\})*\}|[^,]*)")
@@ -48,6 +51,7 @@ STRUCTURE_SPECS = (
     MacroSpec("declaretheorem", "[{["), MacroSpec("include", "{"), MacroSpec("input", "{"),
     MacroSpec("paragraph", "*[{"), MacroSpec("subparagraph", "*[{"),
     *(MacroSpec(name, "*{[[{") for name in ("newcommandx", "renewcommandx", "providecommandx")),
+    MacroSpec("DeclarePairedDelimiter", "{{{"), MacroSpec("DeclarePairedDelimiterX", "{[{{{"),
 )
 """Commands whose arguments the extractor reads and pylatexenc's default context does not know."""
 
@@ -66,8 +70,15 @@ class Macro:
     default: str | None
     """The first argument's default when it is optional (``\\newcommand{\\x}[2][d]{…}``)."""
     body: str
+    argspec: str | None = None
+    """How a use is parsed when not ``[{…`` from ``nargs``/``default``: a paired delimiter's
+    ``\\abs*[\\big]{x}`` is ``*[{``."""
+    positions: tuple[int, ...] | None = None
+    """Which parsed arguments are ``#1``, ``#2``… (the braces after a star and a size)."""
 
     def spec(self) -> MacroSpec:
+        if self.argspec is not None:
+            return MacroSpec(self.name, self.argspec)
         return MacroSpec(self.name, ("[" if self.default is not None else "{") + "{" * (self.nargs - 1)
                          if self.nargs else "")
 
@@ -143,6 +154,9 @@ class MacroTable:
                 op = "\\operatorname*" if star is not None else "\\operatorname"
                 self.macros[name] = Macro(name, 0, None, f"{op}{{{_group_text(body)}}}")
             return
+        if node.macroname in PAIRED:
+            self._read_paired(node.macroname, args)
+            return
         if len(args) < 5:
             return
         _, name_node, nargs_node, default_node, body = args[:5]
@@ -160,6 +174,25 @@ class MacroTable:
         if node.macroname.startswith("providecommand") and name in self.macros:
             return
         self.macros[name] = Macro(name, min(nargs, 9), default, _group_text(body) or "")
+
+    def _read_paired(self, command: str, args: list) -> None:
+        """A paired delimiter as a macro: the delimiters around its argument (or, for ``…X``,
+        around its body with ``\\delimsize`` dropped); star and size are accepted and ignored."""
+        if command == "DeclarePairedDelimiter":
+            name_node, left, right = (args + [None] * 3)[:3]
+            nargs, body = 1, "#1"
+        else:
+            name_node, nargs_node, left, right, body_node = (args + [None] * 5)[:5]
+            try:
+                nargs = int((_group_text(nargs_node) or "[1]").strip("[] "))
+            except ValueError:
+                return
+            body = (_group_text(body_node) or "").replace("\\delimsize", "")
+        name = _macro_name(name_node)
+        if not name or left is None or right is None or not 0 < nargs <= 9:
+            return
+        self.macros[name] = Macro(name, nargs, None, f"{_group_text(left)} {body} {_group_text(right)}",
+                                  argspec="*[" + "{" * nargs, positions=tuple(range(2, 2 + nargs)))
 
     def _read_def(self, siblings: list, index: int) -> None:
         """``\\def\\name#1#2{body}``: pylatexenc sees ``\\def``, ``\\name``, ``#1#2``, ``{body}``."""
@@ -193,7 +226,11 @@ class MacroTable:
         """``latex`` with user macros replaced by their definitions."""
         if not self.macros or "\\" not in latex:
             return latex
-        context = self._context = getattr(self, "_context", None) or self.context()
+        # the walker context knows each macro's arguments: built again when definitions were added
+        # since (a theorem title expanded while packages are still being read must not freeze it)
+        if getattr(self, "_context_for", None) != len(self.macros):
+            self._context, self._context_for = self.context(), len(self.macros)
+        context = self._context
         written, limit = latex, max(MAX_EXPANDED_CHARS, 20 * len(latex))
         for _ in range(MAX_DEPTH):
             try:
@@ -238,6 +275,8 @@ class MacroTable:
                 macro = self.macros[node.macroname]
                 argn = node.nodeargd.argnlist if node.nodeargd is not None else []
                 args = [_group_text(a) for a in argn]
+                if macro.positions is not None:
+                    args = [args[i] if i < len(args) else None for i in macro.positions]
                 if macro.default is not None and args and args[0] is None:
                     args[0] = macro.default
                 body = macro.substitute([a or "" for a in args])

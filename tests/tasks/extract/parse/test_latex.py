@@ -444,3 +444,12 @@ It runs to the end of the document, which is where the paper stops writing.
     proof = by_id[labelled["thm:a"].proof_expr].latex
     assert proof.endswith("stops writing.") and "end{document}" not in proof
     assert sum(e.kind == "statement" for e in out.expressions) == 1
+
+
+def test_mathtools_paired_delimiters_expand_with_or_without_star_and_size():
+    _, _, labelled, _ = _extract(r"""
+\begin{equation}\label{eq:d} \abs*{x} + \abs[\big]{y} = D\infdivx{p}{q} \end{equation}
+""", preamble="\\usepackage{mathtools}\n\\DeclarePairedDelimiter\\abs{\\lvert}{\\rvert}\n"
+              "\\DeclarePairedDelimiterX{\\infdivx}[2]{(}{)}{#1\\;\\delimsize\\|\\;#2}\n")
+    expanded = " ".join(labelled["eq:d"].latex_expanded.split())
+    assert r"\lvert x \rvert + \lvert y \rvert = D( p\;\|\;q )" in expanded
