@@ -122,8 +122,13 @@ def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
         answer = _derivation_passage(expr, preconditions)
         if answer is None:
             return None
-        # the running text is not macro-expanded anywhere; the formula is
+        # the running text is not macro-expanded anywhere, but the displays in it are expressions
+        # whose expanded form is known: put those in
         passage = answer[: len(answer) - len(body(expr))]
+        for other in by_id.values():  # (the context text has its whitespace collapsed)
+            written = " ".join((other.latex or "").split())
+            if written and other.latex_expanded and other.latex_expanded != other.latex and written in passage:
+                passage = passage.replace(written, " ".join(other.latex_expanded.split()))
         answer_portable = f"{portable_text(passage, names)}\n{display(portable(expr, names))}"
         question = _question("Using the following, derive", display(portable(expr, names)), preconditions,
                              names, symbols)

@@ -126,3 +126,19 @@ def test_a_drafted_proof_carries_a_portable_form_and_what_katex_cannot_render(se
     assert "(A1) holds" in short.answer_portable
     assert short.unrenderable_latex == []  # the portable form renders
     assert batch.candidates and all(isinstance(c.unrenderable_latex, list) for c in batch.candidates)
+
+
+def test_displays_inside_a_derivation_passage_are_portable_too():
+    made = _drafts(_work(r"""\documentclass{article}
+\usepackage{amsmath}
+\newcommand{\E}{\mathbb{E}}
+\begin{document}
+\begin{equation}\label{eq:base} f(x) = \E[g(x)] \end{equation}
+Taking the gradient of \eqref{eq:base} and exchanging it with the expectation, we obtain first
+\[ \nabla f(x) = \E[\nabla g(x)] \]
+Then, with independent samples plugged into \eqref{eq:base}, we get
+\begin{equation}\label{eq:grad} \nabla f(x) \approx \frac{1}{n} \sum_i \nabla g(x_i) \end{equation}
+\end{document}
+"""))["eq:grad"]
+    assert r"\E[\nabla g(x)]" in made.answer  # verbatim
+    assert r"\mathbb{E}[\nabla g(x)]" in made.answer_portable and r"\E" not in made.answer_portable
