@@ -49,7 +49,7 @@ FROM candidates c
 JOIN papers p USING (paper_id)
 LEFT JOIN expressions e ON e.expr_id = c.target_expr
 LEFT JOIN documents d ON d.paper_id = c.paper_id AND d.kind = 'pdf' AND d.parse_status = 'ok'
-WHERE c.status IN ('done', 'drafted')
+WHERE c.status IN ('done', 'drafted') AND c.candidate_id NOT IN (SELECT candidate_id FROM superseded_drafts)
 ORDER BY c.paper_id, c.candidate_id;
 
 -- name: release_problems

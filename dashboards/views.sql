@@ -96,11 +96,21 @@ ORDER BY run_id, agent;
 -- The derivation problems with their paper: what the expert review starts from. ``done``: kept
 -- by the LLM agents' verdict; ``drafted``: drafted by the rules from the LaTeX structure, no
 -- verdict yet.
+-- A rules draft whose target the agents have since finished (a candidate ``done`` for the same
+-- paper and target expression, e.g. after an endpoint or another model was configured) is
+-- superseded: it leaves the problem lists; reviews already written of it stay.
+CREATE OR REPLACE VIEW superseded_drafts AS
+SELECT d.candidate_id
+FROM candidates d
+WHERE d.status = 'drafted'
+  AND EXISTS (SELECT 1 FROM candidates c
+              WHERE c.paper_id = d.paper_id AND c.target_expr = d.target_expr AND c.status = 'done');
+
 CREATE OR REPLACE VIEW derivation_problems AS
 SELECT c.candidate_id, c.paper_id, p.title, c.status, c.drafted_by, c.target_kind, c.target_number,
        c.question, c.answer, c.answer_evidence, c.grounded_score, c.verdict_confidence, c.precondition_exprs
 FROM candidates c LEFT JOIN papers p USING (paper_id)
-WHERE c.status IN ('done', 'drafted')
+WHERE c.status IN ('done', 'drafted') AND c.candidate_id NOT IN (SELECT candidate_id FROM superseded_drafts)
 ORDER BY c.status = 'drafted', c.verdict_confidence DESC NULLS LAST, c.grounded_score DESC;
 
 -- Expert review, per candidate: reviewers assigned and done, mean score, decisions, adjudication.

@@ -142,3 +142,20 @@ Then, with independent samples plugged into \eqref{eq:base}, we get
 """))["eq:grad"]
     assert r"\E[\nabla g(x)]" in made.answer  # verbatim
     assert r"\mathbb{E}[\nabla g(x)]" in made.answer_portable and r"\E" not in made.answer_portable
+
+
+def test_a_draft_the_agents_have_since_finished_leaves_the_problem_lists(settings):
+    from tasks.core.records import Candidate
+    from tasks.io import storage
+    from tests.factories import candidate_catalog
+
+    candidate_catalog(settings, papers=1, per_paper=2, broken=False, drafted=frozenset({"c0x0", "c0x1"}))
+    lake = storage.Lake.from_settings(settings)
+    refined = Candidate(candidate_id="c0x0-by-another-model", paper_id="arxiv:2611.00000", target_expr="e0x0",
+                        question="Derive the bound.", answer="By convexity …", status="done",
+                        stage_reached="answer_filter", verdict="derive")
+    lake.write_table(Candidate, [refined], "refined")
+    storage.publish_catalog(settings)
+    shown = set(query(settings, "SELECT candidate_id FROM derivation_problems").candidate_id)
+    assert shown == {"c0x0-by-another-model", "c0x1"}  # c0x0 superseded, c0x1 still only drafted
+    assert {r["candidate_id"] for r in storage.named_rows(settings, "review_items")} == shown
