@@ -74,6 +74,8 @@ REF_COMMANDS = frozenset({"ref", "eqref", "cref", "Cref", "autoref", "cpageref",
 CORE_REFERENCES = frozenset({"ref", "eqref", "cref", "Cref", "autoref", "labelcref", "label"})
 _REFSTYLE = re.compile(r"\\usepackage\s*(?:\[[^\]]*\])?\s*\{[^}]*\brefstyle\b")
 REFSTYLE_PREFIXES = ("eq", "fig", "tab", "sec", "chap", "part", "enu", "thm", "lem", "prop", "cor", "def")
+MAX_REPAIRS = 6
+"""Broken paragraphs left out (and the document parsed again) before reading it tolerantly."""
 CONTEXT_CHARS = 1500
 MIN_PARAGRAPH_CHARS = 200
 _SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
@@ -215,6 +217,8 @@ class LatexExtractor:
         self.restated: str | None = None
         """The label a ``rep…`` environment just restated, for the proof after it."""
         self.heading_target: tuple[str, ...] = ()
+        self.repaired: set[int] = set()
+        """Line starts already left out after a strict-parse failure (``_broken_region``)."""
         """What the last proof heading named, for a ``\\begin{proof}`` right under it."""
         self.reference_macros, self.label_macros, self.discarding_macros = self._special_macros(flat.text)
         self.refstyle = self._refstyle_prefixes(flat.text)
@@ -255,14 +259,55 @@ class LatexExtractor:
         for name in self._statement_names_in_source() - PROOF_ENVS:  # ``\begin{reptheorem}{label}``
             context.add_context_category(f"env-rep{name}", environments=[EnvironmentSpec(f"rep{name}", "{")],
                                          prepend=True)
-        try:
-            nodes, _, _ = LatexWalker(self.text, latex_context=context, tolerant_parsing=False).get_latex_nodes()
-            return nodes
-        except LatexWalkerError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.issues.append(Issue("unbalanced_latex", f"{first.split(' @(')[0]}{self._where(exc)}; read tolerantly"))
+        for attempt in range(MAX_REPAIRS + 1):
+            try:
+                nodes, _, _ = LatexWalker(self.text, latex_context=context, tolerant_parsing=False).get_latex_nodes()
+                return nodes
+            except LatexWalkerError as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                broken = self._broken_region(exc)
+                if broken is None or attempt == MAX_REPAIRS:
+                    self.issues.append(Issue("unbalanced_latex", f"{first.split(' @(')[0]}{self._where(exc)}; "
+                                             "read tolerantly"))
+                    break
+                # a broken construct costs its lines, not the rest of the paper
+                start, stop = self._file_line(self._skip_space(broken[0])), self._file_line(broken[1] - 1)
+                if start and stop and start.split(":")[0] == stop.split(":")[0]:
+                    stop = stop.split(":")[-1]
+                lines = start if start and start.endswith(f":{stop}") else f"{start}–{stop}"
+                self.issues.append(Issue("unbalanced_latex", f"{first.split(' @(')[0]}{self._where(exc)}; left out "
+                                         f"{lines} and read the rest"))
+                self.text = self.text[:broken[0]] + re.sub(r"[^\n]", " ", self.text[broken[0]:broken[1]]) \
+                    + self.text[broken[1]:]
         nodes, _, _ = LatexWalker(self.text, latex_context=context, tolerant_parsing=True).get_latex_nodes()
         return nodes
+
+    def _skip_space(self, pos: int) -> int:
+        return pos + len(self.text[pos:pos + 200]) - len(self.text[pos:pos + 200].lstrip())
+
+    def _broken_region(self, exc: LatexWalkerError) -> tuple[int, int] | None:
+        """What to leave out: from the line where the innermost block still open began (an
+        unclosed ``{``, ``$`` or ``\\begin``; else where the parser stopped) to the line where it
+        stopped, within that paragraph; never the preamble or the ``document`` environment."""
+        opened = getattr(exc, "open_contexts", None) or []
+        inner = opened[0] if opened else None
+        stopped = getattr(exc, "pos", None)
+        at = inner[1] if inner and "document" not in str(inner[0]) else stopped
+        body = self.text.find("\\begin{document}")
+        if not isinstance(at, int) or at <= body or at >= len(self.text):
+            return None
+        paragraph_end = self.text.find("\n\n", at + 1)
+        paragraph_end = paragraph_end if paragraph_end >= 0 else len(self.text)
+        end_document = self.text.rfind("\\end{document}")
+        if end_document > at:
+            paragraph_end = min(paragraph_end, end_document)
+        start = max(self.text.rfind("\n", 0, at) + 1, body + len("\\begin{document}"))
+        # first the line where it began; when that did not help, on to where the parser stopped
+        last = stopped if isinstance(stopped, int) and stopped >= at and start in self.repaired else at
+        self.repaired.add(start)
+        line_end = self.text.find("\n", last)
+        stop = min(line_end if line_end >= 0 else len(self.text), paragraph_end)
+        return (start, stop) if stop > start and self.text[start:stop].strip() else None
 
     def _where(self, exc: LatexWalkerError) -> str:
         """Where a human should look, in the project's own files (not the flattened text): the

@@ -453,3 +453,24 @@ def test_mathtools_paired_delimiters_expand_with_or_without_star_and_size():
               "\\DeclarePairedDelimiterX{\\infdivx}[2]{(}{)}{#1\\;\\delimsize\\|\\;#2}\n")
     expanded = " ".join(labelled["eq:d"].latex_expanded.split())
     assert r"\lvert x \rvert + \lvert y \rvert = D( p\;\|\;q )" in expanded
+
+
+@pytest.mark.parametrize("broken", [
+    r"A broken \textbf{emphasis that never closes.", r"A stray \end{itemize} here.",
+    r"\begin{itemize}\item a list never closed", r"A lone $ opens math and never closes it",
+    r"\begin{equation} a = b \end{align}"])
+@pytest.mark.parametrize("separator", ["\n\n", "\n"])
+def test_a_broken_construct_costs_its_lines_not_the_rest_of_the_paper(broken, separator):
+    body = ("\\begin{lemma}\\label{lem:a} $a \\le b$. \\end{lemma}\n"
+            "\\begin{proof} Since a is at most b by the assumption on the first variable here. \\end{proof}\n"
+            "\\section{Two}" + separator + broken + separator
+            + "\\begin{theorem}\\label{thm:b} $b \\le c$. \\end{theorem}\n"
+              "\\begin{proof} By Lemma~\\ref{lem:a} and the second assumption, b is at most c here. \\end{proof}\n"
+              "\\begin{equation}\\label{eq:z} z = 1 \\end{equation}\n\\section{Three}\n"
+              "\\begin{lemma}\\label{lem:c} $c \\le d$. \\end{lemma}\n")
+    out, _, labelled, edges = _extract(body)
+    assert {"lem:a", "thm:b", "eq:z", "lem:c"} <= set(labelled)
+    assert labelled["thm:b"].proof_expr and ("thm:b", "lem:a", "proof") in edges
+    (issue,) = [i for i in out.issues if i.reason == "unbalanced_latex"]
+    line = 5 + body[:body.index(broken)].count("\n") + 1  # _extract's preamble is 5 lines
+    assert issue.detail.endswith(f"left out main.tex:{line} and read the rest")
