@@ -31,10 +31,15 @@ from tasks.core.records import Expression
 from tasks.generate.agents.excerpt import Piece, around, body, ground
 from tasks.generate.agents.extractor import DERIVATION_CUES, Target, statement_kind
 from tasks.generate.portable import display, portable_text
+from tasks.generate.renderable import unrenderable
 
 MIN_ANSWER_CHARS = 40
 """A proof or derivation passage shorter than this ("Immediate.") is no problem to pose."""
 MAX_PRECONDITIONS = 6
+MAX_NOTATION, MAX_NOTATION_CHARS, NOTATION_WINDOW = 6, 400, 1200
+_NOTATION = re.compile(r"^\s*(?:let|suppose|assume|consider|fix|given)\b|\bdenotes?\b|\bwe (?:write|use|define)\b",
+                       re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\$])")
 _STRUCTURE = re.compile(r"(?:\s|\\(?:end|(?:sub)*section\*?|paragraph\*?|label)\s*\{[^{}]*\}|\\\]|\$\$)*")
 """What closes a display or opens a section between a cited formula and the next sentence."""
 
@@ -69,12 +74,26 @@ def _display(expr: Expression, names: dict[str, str]) -> str:
 
 
 def _symbols(target: Target, preconditions: list[Expression], names: dict[str, str]) -> str | None:
+    """The definitions of the symbols: the "where …" sentences after the target and its
+    preconditions, and the "Let …" / "… denote …" sentences just before them."""
     found: list[str] = []
-    for text in [target.definitions, target.expr.definitions, *(p.definitions for p in preconditions)]:
+    texts = [target.definitions, target.expr.definitions, *(p.definitions for p in preconditions)]
+    for expr in (target.expr, *preconditions):
+        # running text is not macro-expanded: a sentence using a paper macro would not render
+        texts += [s for s in _notation_sentences(expr.context_before) if not unrenderable(portable_text(s, names))]
+    for text in texts:
         text = portable_text(text or "", names)
-        if text and text not in found:
+        if text and text not in found and len(found) < MAX_NOTATION:
             found.append(text)
     return "\n".join(found) or None
+
+
+def _notation_sentences(before: str) -> list[str]:
+    """Sentences among the last few before a formula that fix notation ("Let $X$ be …", "We
+    denote by $f$ …"), without the one that introduces the formula itself."""
+    sentences = _SENTENCE.split(before[-NOTATION_WINDOW:])[:-1]
+    return [s.strip() for s in sentences[-4:] if _NOTATION.search(s) and len(s) <= MAX_NOTATION_CHARS
+            and s.count("$") % 2 == 0]
 
 
 def _question(opening: str, goal: str, preconditions: list[Expression], names: dict[str, str],

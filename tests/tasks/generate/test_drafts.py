@@ -159,3 +159,21 @@ def test_a_draft_the_agents_have_since_finished_leaves_the_problem_lists(setting
     shown = set(query(settings, "SELECT candidate_id FROM derivation_problems").candidate_id)
     assert shown == {"c0x0-by-another-model", "c0x1"}  # c0x0 superseded, c0x1 still only drafted
     assert {r["candidate_id"] for r in storage.named_rows(settings, "review_items")} == shown
+
+
+def test_notation_fixed_just_before_the_statement_goes_into_the_question():
+    made = _drafts(_work(r"""\documentclass{article}
+\usepackage{amsmath,amsthm}
+\newtheorem{lemma}{Lemma}
+\begin{document}
+We study smooth objectives. Let $f:\mathbb{R}^d \to \mathbb{R}$ be convex and $L$-smooth. We denote by
+$x^\star$ a minimiser of $f$. The next lemma bounds one gradient step.
+\begin{lemma}\label{lem:step} For $\eta \le 1/L$, $f(x - \eta \nabla f(x)) \le f(x) - \frac{\eta}{2}\|\nabla f(x)\|^2$.
+\end{lemma}
+\begin{proof} By $L$-smoothness, $f(y) \le f(x) + \langle \nabla f(x), y - x\rangle + \frac{L}{2}\|y-x\|^2$;
+take $y = x - \eta\nabla f(x)$ and use $\eta L \le 1$. \end{proof}
+\end{document}
+"""))["lem:step"]
+    assert "Let $f:\\mathbb{R}^d \\to \\mathbb{R}$ be convex and $L$-smooth." in made.symbols
+    assert "We denote by $x^\\star$ a minimiser of $f$." in made.symbols.replace("\n", " ")
+    assert "The next lemma" not in made.symbols and "Notation: " in made.question
