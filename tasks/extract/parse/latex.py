@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from pylatexenc.latex2text import LatexNodes2Text
 from pylatexenc.latexwalker import (
@@ -41,6 +42,8 @@ from tasks.extract.parse.macros import (
     MAX_EXPANDED_CHARS,
     MacroTable,
     blank_environment_definitions,
+    brace_group,
+    environment_macros,
     iter_nodes,
     latex_context,
 )
@@ -96,26 +99,10 @@ _USER_COMMAND = re.compile(r"\\(?:(?:re)?newcommand|providecommand|DeclareRobust
 _NEW_ENVIRONMENT = re.compile(r"\\(?:re)?newenvironment\*?\s*\{\s*([^}\s]+)\s*\}(?:\s*\[[^\]]*\])*\s*(?=\{)")
 """``\\newenvironment{ftheo}`` up to its begin code (``{\\begin{mdframed}\\begin{theo}}``)."""
 _BEGIN = re.compile(r"\\begin\s*\{\s*([^}\s]+)\s*\}")
-MAX_DEFINITION_CHARS = 2000
-"""How far a macro or environment definition's body is read for labels, refs and ``\\begin``."""
 _NAMES_ITS_TARGET = re.compile(
     r"^\W*(?:(?:we|let\s+us|let's)\s+(?:now\s+|first\s+|next\s+|here\s+|finally\s+)?(?:prove|show|establish)"
     r"|(?:this\s+is\s+the\s+)?proof\s+of)\b", re.IGNORECASE)
 """A proof whose first sentence names what it proves: "We now prove Theorem~\\ref{b}.", "Proof of Lemma 3."."""
-
-
-def _group_at(text: str, start: int) -> str:
-    """The text of the brace group opening at ``text[start]`` (bounded: a definition body)."""
-    depth, i, end = 0, start, min(len(text), start + MAX_DEFINITION_CHARS)
-    while i < end:
-        if text[i] == "\\":
-            i += 2
-            continue
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[start + 1:i]
-        i += 1
-    return text[start + 1:end]
 
 
 @dataclass
@@ -224,6 +211,8 @@ class LatexExtractor:
         self.refstyle = self._refstyle_prefixes(flat.text)
         """refstyle: ``\\eqref{x}``/``\\eqlabel{x}`` mean the label ``eq:x`` (prefix per command)."""
         self.wrappers = self._wrapper_environments(flat.text)
+        self.env_macros = environment_macros(flat.text)
+        """``\\beq`` → (``begin``, ``equation``, …): commands that open or close an environment."""
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -345,7 +334,7 @@ class LatexExtractor:
         references, labels, discarding = {}, {}, {}
         for match in _USER_COMMAND.finditer(text):
             name, nargs = match.group(1), int(match.group(2) or 0)
-            body = _group_at(text, match.end())
+            body = brace_group(text, match.end())
             if _LABEL_IN.search(body):
                 labels[name] = nargs
             elif _REF_IN.search(body):
@@ -372,7 +361,7 @@ class LatexExtractor:
         names = self._statement_names_in_source(text) - PROOF_ENVS
         wrappers = {}
         for match in _NEW_ENVIRONMENT.finditer(text):
-            opened = [m.group(1) for m in _BEGIN.finditer(_group_at(text, match.end()))]
+            opened = [m.group(1) for m in _BEGIN.finditer(brace_group(text, match.end()))]
             inner = next((env for env in reversed(opened) if env in names), None)
             if inner is not None and match.group(1) not in names:
                 wrappers[match.group(1)] = inner
@@ -415,10 +404,14 @@ class LatexExtractor:
     # -- the walk ---------------------------------------------------------------------------------
 
     def _walk(self, nodes, parent: _Item | None) -> None:
-        for node in nodes or []:
-            if node is None:
-                continue
-            if isinstance(node, LatexMacroNode):
+        nodes = [n for n in nodes or [] if n is not None]
+        index = 0
+        while index < len(nodes):
+            node = nodes[index]
+            index += 1
+            if isinstance(node, LatexMacroNode) and self.env_macros.get(node.macroname, ("",))[0] == "begin":
+                index = self._macro_environment(nodes, index - 1, parent)
+            elif isinstance(node, LatexMacroNode):
                 self._macro(node, parent)
             elif isinstance(node, LatexEnvironmentNode):
                 self._environment(node, parent)
@@ -429,6 +422,24 @@ class LatexExtractor:
                     self._collect_refs(node.nodelist)
             elif isinstance(node, LatexGroupNode):
                 self._walk(node.nodelist, parent)
+
+    def _macro_environment(self, nodes: list, index: int, parent: _Item | None) -> int:
+        """``\\beq … \\eeq`` where ``\\def\\beq{\\begin{equation}}``: the nodes up to the command
+        that closes the same environment, read as that environment. Returns the next index."""
+        opening = nodes[index]
+        env = self.env_macros[opening.macroname][1]
+        closing = next((j for j in range(index + 1, len(nodes)) if isinstance(nodes[j], LatexMacroNode)
+                        and self.env_macros.get(nodes[j].macroname, ("", ""))[:2] == ("end", env)), None)
+        if closing is None:
+            self.issues.append(Issue("unclosed_environment_macro", f"\\{opening.macroname} (\\begin{{{env}}}) at "
+                                     f"{self._file_line(opening.pos)} has no command closing it"))
+            return index + 1
+        end = nodes[closing]
+        stand_in = SimpleNamespace(  # what the environment handlers read of an environment node
+            environmentname=env, nodelist=nodes[index + 1:closing], nodeargd=None, pos=opening.pos,
+            len=end.pos + end.len - opening.pos, body_span=(opening.pos + opening.len, end.pos))
+        self._environment(stand_in, parent)
+        return closing + 1
 
     def _macro(self, node: LatexMacroNode, parent: _Item | None) -> None:
         name = node.macroname
@@ -566,6 +577,8 @@ class LatexExtractor:
     # -- expressions ------------------------------------------------------------------------------
 
     def _body_span(self, node: LatexEnvironmentNode) -> tuple[int, int]:
+        if getattr(node, "body_span", None) is not None:  # an environment opened by a command
+            return node.body_span
         end = node.pos + node.len
         closing = f"\\end{{{node.environmentname}}}"
         if self.text.endswith(closing, 0, end):

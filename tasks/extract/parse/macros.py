@@ -291,17 +291,62 @@ class MacroTable:
                 self._collect(node.nodeargd.argnlist, edits)
 
 
+MAX_DEFINITION_CHARS = 2000
+"""How far a definition's body is read (for labels, refs, ``\\begin``): a bound on hostile input."""
+
+
+def brace_group(text: str, start: int) -> str:
+    """The text of the brace group opening at ``text[start]``, read at most ``MAX_DEFINITION_CHARS``."""
+    depth, i, end = 0, start, min(len(text), start + MAX_DEFINITION_CHARS)
+    while i < end:
+        if text[i] == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start + 1:i]
+        i += 1
+    return text[start + 1:end]
+
+
+_COMMAND_DEFINITION = re.compile(
+    r"\\(?:(?:re)?newcommand|providecommand)\*?\s*\{?\s*\\([A-Za-z]+)\s*\}?\s*(?:\[\d\])?\s*(?:\[[^\]]*\])?\s*(?=\{)"
+    r"|\\def\s*\\([A-Za-z]+)\s*(?=\{)")
+_BEGIN_ENV = re.compile(r"\\begin\s*\{\s*([^}\s]+)\s*\}")
+_END_ENV = re.compile(r"\\end\s*\{\s*([^}\s]+)\s*\}")
+
+
+def environment_macros(text: str) -> dict[str, tuple[str, str, int, int]]:
+    """Commands that open or close an environment by themselves (``\\def\\beq{\\begin{equation}}``,
+    ``\\newcommand{\\ethm}{\\end{theorem}}``): name → (``begin`` | ``end``, environment, and the
+    definition's span in ``text``, which ``blank_environment_definitions`` blanks)."""
+    found = {}
+    for match in _COMMAND_DEFINITION.finditer(text):
+        name, body = match.group(1) or match.group(2), brace_group(text, match.end())
+        begins, ends = _BEGIN_ENV.findall(body), _END_ENV.findall(body)
+        if len(begins) != len(ends):
+            side, env = ("begin", begins[-1]) if len(begins) > len(ends) else ("end", ends[0])
+            found[name] = (side, env, match.start(), match.end() + len(body) + 2)
+    return found
+
+
 _ENV_DEFINITION = re.compile(r"\\(?:re)?newenvironment\*?\s*")
 
 
 def blank_environment_definitions(text: str) -> str:
-    """``text`` with each ``\\newenvironment``/``\\renewenvironment`` definition replaced by spaces.
+    """``text`` with each ``\\newenvironment``/``\\renewenvironment`` definition, and each command
+    definition that opens or closes an environment by itself (``environment_macros``), replaced by
+    spaces.
 
     Their bodies hold unmatched halves (``{\\begin{theorem}}{\\end{theorem}}``) that a parser
     reads as a real environment swallowing the document; nothing in them is an expression.
     Lengths and newlines are kept, so offsets stay offsets into the source. The scan is linear.
     """
     chars = list(text)
+    for _, _, start, end in environment_macros(text).values():  # ``\def\beq{\begin{equation}}``
+        for k in range(start, min(end, len(text))):
+            if chars[k] != "\n":
+                chars[k] = " "
     for match in _ENV_DEFINITION.finditer(text):
         i, groups = match.end(), 0
         while i < len(text) and groups < 5:  # {name} [n] [default] {begin} {end}

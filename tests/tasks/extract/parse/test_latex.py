@@ -474,3 +474,27 @@ def test_a_broken_construct_costs_its_lines_not_the_rest_of_the_paper(broken, se
     (issue,) = [i for i in out.issues if i.reason == "unbalanced_latex"]
     line = 5 + body[:body.index(broken)].count("\n") + 1  # _extract's preamble is 5 lines
     assert issue.detail.endswith(f"left out main.tex:{line} and read the rest")
+
+
+def test_commands_that_open_and_close_environments_are_read_as_those_environments():
+    out, _, labelled, edges = _extract(r"""
+\begin{lemma}\label{lem:a} $a \le b$. \end{lemma}
+\bthm\label{thm:b} $b \le c$. \ethm
+\begin{proof} By Lemma~\ref{lem:a} and the second assumption, b is at most c here. \end{proof}
+\beq\label{eq:z} z = \E[1] \eeq
+Substituting \eqref{eq:z} gives
+\bea y &=& 2 \label{eq:y} \\ w &=& 3 \label{eq:w} \eea
+\beq an opening command never closed
+""", preamble=r"""\newcommand{\bthm}{\begin{theorem}}
+\newcommand{\ethm}{\end{theorem}}
+\def\beq{\begin{equation}}
+\def\eeq{\end{equation}}
+\newcommand{\bea}{\begin{eqnarray}}
+\newcommand{\eea}{\end{eqnarray}}
+\newcommand{\E}{\mathbb{E}}
+""")
+    assert labelled["thm:b"].kind == "statement" and labelled["thm:b"].proof_expr
+    assert (labelled["eq:z"].number, labelled["eq:y"].number, labelled["eq:w"].number) == ("1", "2", "3")
+    assert labelled["eq:z"].latex_expanded.endswith(r"z = \mathbb{E}[1]")
+    assert {("thm:b", "lem:a", "proof"), ("eq:y", "eq:z", "introduction")} <= edges
+    assert [i.reason for i in out.issues] == ["unclosed_environment_macro"]  # and no unbalanced_latex
