@@ -10,8 +10,10 @@ and scored:
 
 - statements: an extracted statement matches a gold one in the same file whose body starts
   on the gold ``\\begin`` line or up to 3 lines below it;
-- proof links (``proof_expr``): right when the extracted proof's span covers the gold proof's
-  first line (a heading and the ``\\begin{proof}`` under it are one proof);
+- proof links (``proof_expr``): right when the extracted proof starts within 3 lines of the gold
+  proof's first line, or after only comments and blank lines below the gold heading (a heading
+  and the ``\\begin{proof}`` under it are one proof; a whole section that merely contains the
+  proof is not);
 - statement edges: (statement, cited label) from edges whose source is the statement, its
   proof, or a formula inside either (the extractor files a ``\\ref`` inside a display under
   the display; a statement depends on what its displays cite);
@@ -112,8 +114,9 @@ def score_paper(gold: dict) -> dict[str, Score]:
         if proof is None or proof.source_file != g["proof"]["file"]:
             return False
         first = line_of(flat, proof.source_file, proof.char_start)
-        last = line_of(flat, proof.source_file, proof.char_end)
-        if first - LINE_SLACK <= g["proof"]["line"] <= last:
+        if first is None:
+            return False
+        if abs(first - g["proof"]["line"]) <= LINE_SLACK:  # the proof starts where the gold one does
             return True
         # a heading, then only comments and blank lines before the proof's first words
         between = flat.files[proof.source_file].splitlines()[g["proof"]["line"]:first - 1]

@@ -82,13 +82,17 @@ def logs_to_file(path: Path, console_level: int = logging.WARNING):
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setLevel(logging.INFO)
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    consoles = [h for h in root.handlers if isinstance(h, logging.StreamHandler)
-                and not isinstance(h, logging.FileHandler)]
+    # the root logger, and loggers that keep their records to themselves (``distributed`` has
+    # its own stderr handler and does not propagate): quiet their consoles, give them the file
+    loggers = [logging.getLogger(), *(lg for lg in list(logging.Logger.manager.loggerDict.values())
+                                      if isinstance(lg, logging.Logger) and lg.handlers and not lg.propagate)]
+    consoles = [h for lg in loggers for h in lg.handlers
+                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
     levels = [h.level for h in consoles]
     for handler in consoles:
         handler.setLevel(max(handler.level, console_level))
-    root.addHandler(to_file)
+    for logger in loggers:
+        logger.addHandler(to_file)
     # Dask worker processes (spawned inside) configure Prefect's logging from the environment:
     # their console handler gets the same level; their task-run logs still reach the Prefect UI.
     worker_console = os.environ.get(WORKER_CONSOLE_LEVEL)
@@ -96,7 +100,8 @@ def logs_to_file(path: Path, console_level: int = logging.WARNING):
     try:
         yield path
     finally:
-        root.removeHandler(to_file)
+        for logger in loggers:
+            logger.removeHandler(to_file)
         to_file.close()
         for handler, level in zip(consoles, levels):
             handler.setLevel(level)

@@ -90,6 +90,7 @@ def parse_pdf(data: bytes, max_bytes: int) -> Parsed:
     return Parsed(ok=True, text=repair_pdf_text(text), pages=pages, title=title)
 
 
+_ARXIV_STAMP = re.compile(r"arXiv:\d{4}\.\d{4,5}", re.IGNORECASE)
 _NOT_A_TITLE = re.compile(r"\.(pdf|dvi|tex|docx?)$|^(microsoft word|untitled|title|paper|main)\b", re.IGNORECASE)
 
 
@@ -104,9 +105,12 @@ def pdf_title(doc: pymupdf.Document) -> str | None:
         blocks = page.get_text("dict", flags=pymupdf.TEXT_MEDIABOX_CLIP)["blocks"]
     except (ValueError, RuntimeError, IndexError):
         return None
+    # horizontal lines of the top half only: arXiv's rotated side stamp is set larger than titles
     spans = [(span["size"], line["bbox"][1], span["text"].strip()) for block in blocks
-             for line in block.get("lines", []) for span in line["spans"]
-             if span["text"].strip() and line["bbox"][1] < page.rect.height / 2]
+             for line in block.get("lines", []) if tuple(round(d, 3) for d in line.get("dir", (1, 0))) == (1, 0)
+             for span in line["spans"]
+             if span["text"].strip() and line["bbox"][1] < page.rect.height / 2
+             and not _ARXIV_STAMP.match(span["text"].strip())]
     if not spans:
         return None
     largest = max(size for size, _, _ in spans)

@@ -32,7 +32,7 @@ _ONE_ARGUMENT = re.compile(r"\\(" + "|".join(ONE_ARGUMENT) + r")\s*\{")
 _ENVIRONMENT = re.compile(r"\\(begin|end)\{(" + "|".join(re.escape(e) for e in ENVIRONMENTS) + r")\}")
 _REF = re.compile(r"\\(?:eqref|ref|cref|Cref|autoref|labelcref)\s*\{([^{}]*)\}")
 _SPACE = re.compile(r"[ \t]+")
-_TOP_LEVEL_ENV = re.compile(r"\\begin\{")
+_AMPERSAND_OR_ENV = re.compile(r"&|\\(begin|end)\s*\{")
 
 
 def portable_text(text: str, names: dict[str, str]) -> str:
@@ -46,11 +46,23 @@ def portable_text(text: str, names: dict[str, str]) -> str:
 
 
 def display(latex: str) -> str:
-    """A formula as one display: rows with alignment points (``a &= b``, a row of an ``align``)
-    go inside ``aligned``, which KaTeX needs for ``&`` outside an environment."""
-    if "&" in latex and not _TOP_LEVEL_ENV.search(latex):
+    """A formula as one display: rows with alignment points (``a &= b``, a row of an ``align``,
+    ``f &= \\begin{cases}…\\end{cases}``) go inside ``aligned``, which KaTeX needs for an ``&``
+    that no environment holds."""
+    if _has_free_ampersand(latex):
         return f"\\[ \\begin{{aligned}} {latex} \\end{{aligned}} \\]"
     return f"\\[ {latex} \\]"
+
+
+def _has_free_ampersand(latex: str) -> bool:
+    depth = 0
+    for match in _AMPERSAND_OR_ENV.finditer(latex):
+        if match.group(0) == "&":
+            if depth == 0 and latex[match.start() - 1:match.start()] != "\\":
+                return True
+        else:
+            depth += 1 if match.group(1) == "begin" else -1
+    return False
 
 
 def _rewrite_one_argument(text: str) -> str:

@@ -147,6 +147,8 @@ def test_the_demo_sends_info_logs_to_its_file_and_keeps_warnings_on_the_terminal
     import logging
     import os
 
+    import distributed  # noqa: F401  (its logger has a console handler of its own and does not propagate)
+
     from flows.cli.common import WORKER_CONSOLE_LEVEL, logs_to_file
 
     terminal = io.StringIO()
@@ -158,6 +160,7 @@ def test_the_demo_sends_info_logs_to_its_file_and_keeps_warnings_on_the_terminal
         with logs_to_file(tmp_path / "logs" / "demo.log") as log:
             assert os.environ[WORKER_CONSOLE_LEVEL] == "WARNING"  # for the Dask workers it spawns
             logging.getLogger("distributed.scheduler").info("Scheduler at: tcp://127.0.0.1:1")
+            logging.getLogger("distributed").info("Dask's own logger")
             logging.getLogger("great_expectations").warning("a suite is broken")
         logging.getLogger("distributed.scheduler").info("after the demo")
     finally:
@@ -165,6 +168,7 @@ def test_the_demo_sends_info_logs_to_its_file_and_keeps_warnings_on_the_terminal
         root.level = level
     written = log.read_text()
     assert "Scheduler at" in written and "a suite is broken" in written and "after the demo" not in written
+    assert "Dask's own logger" in written
     assert "Scheduler at" not in terminal.getvalue() and "a suite is broken" in terminal.getvalue()
     assert "after the demo" in terminal.getvalue()  # the console handler's level is restored
     assert WORKER_CONSOLE_LEVEL not in os.environ or os.environ[WORKER_CONSOLE_LEVEL] != "WARNING"

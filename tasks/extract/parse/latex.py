@@ -19,7 +19,8 @@ formula's ``number`` is the one the PDF shows wherever the source says enough to
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+import time
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -40,6 +41,7 @@ from tasks.documents.language import DERIVATION_CUES
 from tasks.extract.parse.macros import (
     DEFINING,
     MAX_EXPANDED_CHARS,
+    Macro,
     MacroTable,
     blank_environment_definitions,
     brace_group,
@@ -78,7 +80,10 @@ CORE_REFERENCES = frozenset({"ref", "eqref", "cref", "Cref", "autoref", "labelcr
 _REFSTYLE = re.compile(r"\\usepackage\s*(?:\[[^\]]*\])?\s*\{[^}]*\brefstyle\b")
 REFSTYLE_PREFIXES = ("eq", "fig", "tab", "sec", "chap", "part", "enu", "thm", "lem", "prop", "cor", "def")
 MAX_REPAIRS = 6
-"""Broken paragraphs left out (and the document parsed again) before reading it tolerantly."""
+"""Broken lines left out (and the document parsed again) before reading it tolerantly."""
+REPAIR_BUDGET_S = 20.0
+"""Seconds of strict parsing a paper may spend on repairs: a long thesis with many breaks is read
+tolerantly rather than run into the extraction deadline and lose everything."""
 CONTEXT_CHARS = 1500
 MIN_PARAGRAPH_CHARS = 200
 _SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
@@ -86,7 +91,7 @@ _DEFINITION_START = re.compile(r"^[\s,;:.]*(where|with|here|in which|for which)\
 _TO_TEXT = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
 _PROOF_HEADING = re.compile(r"^\W*proofs?\s+(?:of|for)\b", re.IGNORECASE)
 _HEADING_REF = re.compile(r"\\(?:c|C|auto|eq)?ref\s*\{([^}]+)\}")
-_HEADING_NUMBER = re.compile(r"\b([A-Z][a-z]+)\s*~?\s*([A-Z]?\d+(?:\.\d+)*)\b")
+_HEADING_NUMBER = re.compile(r"\b([A-Z][a-z]+)\s*~?\s*((?:\d+|[A-Z])(?:\.\d+)*)\b")
 """``Proof of Lemma 3`` / ``Proof of Theorem A.2``: the statement by its kind and number."""
 BY_NUMBER = "\0"
 """Prefix of a proof target given as ``kind number`` rather than a label."""
@@ -94,14 +99,16 @@ RUN_IN_HEADINGS = frozenset({"paragraph", "textbf", "emph", "textit", "textsc"})
 """Commands that open a run-in proof: ``\paragraph{Proof of …}``, ``\textbf{Proof of Lemma~\ref{a}:}``."""
 _REF_IN = re.compile(r"\\(?:c|C|auto|eq|labelc)?ref\s*\{([^}]+)\}")
 _LABEL_IN = re.compile(r"\\label\s*\{([^}]+)\}")
-_USER_COMMAND = re.compile(r"\\(?:(?:re)?newcommand|providecommand|DeclareRobustCommand)\*?\s*\{?\s*\\([A-Za-z]+)\s*\}?\s*(?:\[(\d)\])?\s*(?:\[[^\]]*\])?\s*(?=\{)")
-"""A ``\\newcommand`` up to its body's opening brace: name and argument count."""
-_NEW_ENVIRONMENT = re.compile(r"\\(?:re)?newenvironment\*?\s*\{\s*([^}\s]+)\s*\}(?:\s*\[[^\]]*\])*\s*(?=\{)")
+_USER_COMMAND = re.compile(r"\\(?:(?:re)?newcommand|providecommand|DeclareRobustCommand)\*?\s*\{?\s*\\([A-Za-z]+)\s*\}?"
+                           r"\s*(?:\[(\d)\])?\s*(\[[^\]\n]{0,200}\])?\s*(?=\{)")
+"""A ``\\newcommand`` up to its body's opening brace: name, argument count, optional first argument."""
+_NEW_ENVIRONMENT = re.compile(r"\\(?:re)?newenvironment\*?\s*\{\s*([^}\s]+)\s*\}(?:\s*\[[^\]\n]{0,200}\])*\s*(?=\{)")
 """``\\newenvironment{ftheo}`` up to its begin code (``{\\begin{mdframed}\\begin{theo}}``)."""
 _BEGIN = re.compile(r"\\begin\s*\{\s*([^}\s]+)\s*\}")
 _NAMES_ITS_TARGET = re.compile(
-    r"^\W*(?:(?:we|let\s+us|let's)\s+(?:now\s+|first\s+|next\s+|here\s+|finally\s+)?(?:prove|show|establish)"
-    r"|(?:this\s+is\s+the\s+)?proof\s+of)\b", re.IGNORECASE)
+    r"^\W*(?i:(?:we|let\s+us|let's)\s+(?:now\s+|first\s+|next\s+|here\s+|finally\s+)?(?:prove|show|establish)"
+    r"|(?:this\s+is\s+the\s+)?proof\s+of)\s+(?:the\s+)?(?:[A-Z][a-z]+\.?\s*~?\s*)?"
+    r"(?:\\(?:c|C|auto)?ref\s*\{|(?:\d+|[A-Z])(?:\.\d+)*\b)")
 """A proof whose first sentence names what it proves: "We now prove Theorem~\\ref{b}.", "Proof of Lemma 3."."""
 
 
@@ -140,6 +147,8 @@ class _Item:
     proof: _Item | None = None
     proof_targets: tuple[str, ...] = ()
     """What a proof names as proved: labels, or ``BY_NUMBER`` + ``kind number``."""
+    adjacent: _Item | None = None
+    """The statement right before a proof that names another: its proof if the name leads nowhere."""
     restates: _Item | None = None
     """A statement labelled like an earlier one of its kind: the original it repeats."""
     expr_id: str = ""
@@ -208,7 +217,8 @@ class LatexExtractor:
         """Line starts already left out after a strict-parse failure (``_broken_region``)."""
         """What the last proof heading named, for a ``\\begin{proof}`` right under it."""
         self.reference_macros, self.label_macros, self.discarding_macros = self._special_macros(flat.text)
-        self.refstyle = self._refstyle_prefixes(flat.text)
+        self.refstyle = {name: prefix for name, prefix in self._refstyle_prefixes(flat.text).items()
+                         if name not in self.reference_macros and name not in self.label_macros}  # the paper's own win
         """refstyle: ``\\eqref{x}``/``\\eqlabel{x}`` mean the label ``eq:x`` (prefix per command)."""
         self.wrappers = self._wrapper_environments(flat.text)
         self.env_macros = environment_macros(flat.text)
@@ -221,6 +231,8 @@ class LatexExtractor:
         for package in self.flat.packages:
             self._read_package(package)
         self.macros.read(nodes)
+        for name, (side, env, *_) in self.env_macros.items():  # blanked definitions: ``\bpm`` in a formula
+            self.macros.define(name, Macro(name, 0, None, f"\\{side}{{{env}}}"))
         self._read_declarations(nodes)
         body = next((n for n in nodes if isinstance(n, LatexEnvironmentNode)
                      and n.environmentname == "document"), None)
@@ -239,8 +251,8 @@ class LatexExtractor:
     def _parse(self):
         """Strict first (to notice unbalanced input), tolerant when that fails."""
         specials = {**self.reference_macros, **self.label_macros, **self.discarding_macros,
-                    **dict.fromkeys(self.refstyle, 1)}
-        context = latex_context(*(MacroSpec(name, "{" * nargs) for name, nargs in specials.items()))
+                    **{name: "[{" if name.endswith("ref") else "{" for name in self.refstyle}}  # \eqref[s]{a}
+        context = latex_context(*(MacroSpec(name, spec) for name, spec in specials.items()))
         for name in self._statement_names_in_source():
             context.add_context_category(f"env-{name}", environments=[EnvironmentSpec(name, "[")], prepend=True)
         for name in RESTATABLE_ENVS:
@@ -248,6 +260,7 @@ class LatexExtractor:
         for name in self._statement_names_in_source() - PROOF_ENVS:  # ``\begin{reptheorem}{label}``
             context.add_context_category(f"env-rep{name}", environments=[EnvironmentSpec(f"rep{name}", "{")],
                                          prepend=True)
+        started = time.perf_counter()
         for attempt in range(MAX_REPAIRS + 1):
             try:
                 nodes, _, _ = LatexWalker(self.text, latex_context=context, tolerant_parsing=False).get_latex_nodes()
@@ -255,7 +268,8 @@ class LatexExtractor:
             except LatexWalkerError as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 broken = self._broken_region(exc)
-                if broken is None or attempt == MAX_REPAIRS:
+                spent = time.perf_counter() - started  # another strict parse costs about spent / attempts
+                if broken is None or attempt == MAX_REPAIRS or spent * (attempt + 2) / (attempt + 1) > REPAIR_BUDGET_S:
                     self.issues.append(Issue("unbalanced_latex", f"{first.split(' @(')[0]}{self._where(exc)}; "
                                              "read tolerantly"))
                     break
@@ -325,22 +339,26 @@ class LatexExtractor:
         return names
 
     @staticmethod
-    def _special_macros(text: str) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-        """User commands the walk must read through, by name → argument count: those that
-        reference (``\\lemref{x}`` → ``Lemma~\\ref{lem:x}``), those that label
+    def _special_macros(text: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """User commands the walk must read through, by name → pylatexenc argument spec: those
+        that reference (``\\lemref{x}`` → ``Lemma~\\ref{lem:x}``), those that label
         (``\\lemlabel{x}`` → ``\\label{lem:x}``), and those that discard their argument
         (``\\newcommand{\\cut}[1]{}``: what is inside is not in the paper). Found in the raw
-        source, before parsing, so the parse gives them their arguments."""
+        source, before parsing, so the parse gives them their arguments; the last definition of
+        a name decides (``\\renewcommand{\\cut}[1]{#1}`` in a final version keeps the text)."""
         references, labels, discarding = {}, {}, {}
         for match in _USER_COMMAND.finditer(text):
-            name, nargs = match.group(1), int(match.group(2) or 0)
+            name, nargs, optional = match.group(1), int(match.group(2) or 0), match.group(3) is not None
+            spec = ("[" + "{" * (nargs - 1)) if optional and nargs else "{" * nargs
             body = brace_group(text, match.end())
+            for family in (references, labels, discarding):
+                family.pop(name, None)
             if _LABEL_IN.search(body):
-                labels[name] = nargs
+                labels[name] = spec
             elif _REF_IN.search(body):
-                references[name] = nargs
-            elif nargs and not body.strip():
-                discarding[name] = nargs
+                references[name] = spec
+            elif nargs and not optional and not body.strip():
+                discarding[name] = spec
         for name in CORE_REFERENCES:  # a paper's \renewcommand{\ref} is not a new family
             references.pop(name, None)
             labels.pop(name, None)
@@ -353,7 +371,8 @@ class LatexExtractor:
         if not _REFSTYLE.search(text):
             return {}
         prefixes = {*REFSTYLE_PREFIXES, *re.findall(r"\\newref\s*\{\s*([A-Za-z]+)\s*\}", text)}
-        return {f"{prefix}{what}": prefix for prefix in prefixes for what in ("ref", "label")}
+        return {f"{initial}{prefix[1:]}{what}": prefix for prefix in prefixes for what in ("ref", "label")
+                for initial in {prefix[0], prefix[0].upper()} if not (what == "label" and initial.isupper())}
 
     def _wrapper_environments(self, text: str) -> dict[str, str]:
         """``\\newenvironment{ftheo}{\\begin{mdframed}\\begin{theo}}{…}`` → ``{"ftheo": "theo"}``:
@@ -597,7 +616,7 @@ class LatexExtractor:
         facts = []
         for row_start, row_end, row_nodes in rows:
             macros = [n for n in iter_nodes(row_nodes) if isinstance(n, LatexMacroNode)]
-            labels = [self._label_of(m) for m in macros]
+            labels = [label for m in macros if (label := self._label_of(m))]
             tag = next((_arg_text(m, 1) for m in macros if m.macroname == "tag"), None)
             silent = any(m.macroname in ("nonumber", "notag") for m in macros)
             numbered = tag is not None or (numbered_env and not silent)
@@ -632,7 +651,7 @@ class LatexExtractor:
         opening, closing = node.delimiters
         start, end = node.pos + len(opening), node.pos + node.len - len(closing)
         macros = [n for n in iter_nodes(node.nodelist) if isinstance(n, LatexMacroNode)]
-        labels = [self._label_of(m) for m in macros]
+        labels = [label for m in macros if (label := self._label_of(m))]
         tag = next((_arg_text(m, 1) for m in macros if m.macroname == "tag"), None)
         self._add_formula(opening, start, end, node, parent, labels, tag.strip() if tag else None, None)
         self._collect_refs(node.nodelist)
@@ -693,6 +712,8 @@ class LatexExtractor:
                    or self._named_targets(first_sentence, require_cue=True) or heading)
         item = _Item("proof", node.environmentname, *self._strip(start, end), node.pos, node.pos + node.len,
                      title=_plain(given) or "Proof", parent=parent, proof_targets=targets)
+        if item.proof_targets and self.last_statement is not None and self.last_statement.proof is None:
+            item.adjacent = self.last_statement
         if not item.proof_targets and self.last_statement is not None and self.last_statement.proof is None:
             item.parent = self.last_statement
             self.last_statement.proof = item
@@ -702,14 +723,27 @@ class LatexExtractor:
     @staticmethod
     def _named_targets(latex: str, require_cue: bool) -> tuple[str, ...]:
         """The statements a proof's title or first sentence names: by label, or by kind and
-        number (``Proof of Theorem 2``). Several (``Proofs of Theorems~\\ref{a} and~\\ref{b}``)
-        are all named; the proof proves those that get no proof of their own."""
-        if not latex.strip() or (require_cue and not _NAMES_ITS_TARGET.match(_plain(latex))):
+        number (``Proof of Theorem 2``: only in a "Proof of …" title, so ``[Step 1]`` names
+        nothing). Several in a title (``Proofs of Theorems~\\ref{a} and~\\ref{b}``) are all named;
+        the proof proves those that get no proof of their own. A first sentence names one, and
+        only as the object of its verb ("We now prove Theorem~\\ref{b}", not "We first show
+        that $f \\le 1$ using Lemma~\\ref{c}")."""
+        if not latex.strip():
             return ()
+        if require_cue:
+            cue = _NAMES_ITS_TARGET.match(latex)
+            if cue is None:
+                return ()
+            latex = latex[cue.start():cue.end() + 200]
         labels = [label.strip() for found in _HEADING_REF.finditer(latex) for label in found.group(1).split(",")]
+        if require_cue:
+            labels = labels[:1]
         if labels:
             return tuple(dict.fromkeys(label for label in labels if label))
-        numbered = _HEADING_NUMBER.findall(_plain(latex))
+        plain = _plain(latex)
+        if not require_cue and not _PROOF_HEADING.match(plain):
+            return ()
+        numbered = _HEADING_NUMBER.findall(plain)
         return tuple(f"{BY_NUMBER}{kind.lower()} {number}" for kind, number in numbered[:1])
 
     def _proof_heading(self, node: LatexMacroNode, section: _OpenSection | None) -> bool:
@@ -723,10 +757,10 @@ class LatexExtractor:
             return False
         raw = arg.latex_verbatim()
         title = _plain(raw.strip("{}"))
-        if not _PROOF_HEADING.match(title):
-            return False
-        targets = self._named_targets(raw, require_cue=False)
-        if not targets:  # "Proofs for Section 3": no statement to link
+        targets = self._named_targets(raw, require_cue=False) if _PROOF_HEADING.match(title) else ()
+        if not targets:  # not a proof heading, or "Proofs for Section 3": no statement to link
+            if node.macroname == "paragraph" or section is not None:
+                self.heading_target = ()  # a later \begin{proof} is not under the last proof heading
             return False
         self.proof_headings.append((node.pos, node.pos + node.len, section, title, targets))
         self.heading_target = targets
@@ -740,7 +774,8 @@ class LatexExtractor:
         document_end = document_end if document_end >= 0 else len(self.text)
         heading_starts = sorted(h[0] for h in self.proof_headings)
         for start, body, section, title, targets in self.proof_headings:
-            next_heading = next((h for h in heading_starts if h > start), len(self.text))
+            later = bisect_right(heading_starts, start)
+            next_heading = heading_starts[later] if later < len(heading_starts) else len(self.text)
             if section is not None:  # to its end, or the next proof heading (a subsection's)
                 end = min(section.end, document_end, next_heading)
             else:
@@ -773,7 +808,7 @@ class LatexExtractor:
                 continue
             if node.macroname in self.refstyle and node.macroname.endswith("ref"):  # ``\eqref{x}`` → ``eq:x``
                 prefix = self.refstyle[node.macroname]
-                labels = [f"{prefix}:{lb.strip()}" for lb in (_arg_text(node, 0) or "").split(",")]
+                labels = [f"{prefix}:{lb.strip()}" for lb in (_arg_text(node, 1) or _arg_text(node, 0) or "").split(",")]
             elif node.macroname in self.reference_macros:  # ``\lemref{x}`` → ``Lemma~\ref{lem:x}``
                 expanded = self.macros.expand(node.latex_verbatim())
                 labels = [lb.strip() for found in _REF_IN.finditer(expanded) for lb in found.group(1).split(",")]
@@ -812,6 +847,8 @@ class LatexExtractor:
         # \begin{proof}); one naming several proves each that has no proof of its own
         for item in sorted(proofs, key=lambda i: len(i.proof_targets) > 1):
             named = [by_label[t] for t in item.proof_targets if t in by_label]
+            if not named and item.adjacent is not None and item.adjacent.proof is None:
+                named = [item.adjacent]  # "[Proof of Theorem 9]" with no Theorem 9: the one above
             proved = named if len(item.proof_targets) == 1 else [s for s in named if s.proof is None]
             for statement in proved:
                 statement.proof = item
@@ -820,11 +857,16 @@ class LatexExtractor:
             if len(proved) == 1 and item.env in ("section", "paragraph"):  # its heading said "<ref>"
                 statement = proved[0]
                 item.title = f"Proof of {statement.title}" + (f" {statement.number}" if statement.number else "")
+        # a proof under a proof heading proves its target: the nearest heading proof before it
+        # that encloses it (heading proofs end at the next proof heading, so they do not nest)
+        headed = [h for h in self.items if h.kind == "proof" and h.env in ("section", "paragraph") and h.parent]
+        starts = [h.outer_start for h in headed]
         for item in self.items:
-            if item.kind == "proof" and item.parent is None:  # a proof under a proof heading proves its target
-                holder = next((h for h in self.items if h.kind == "proof" and h is not item and h.parent is not None
-                               and h.outer_start <= item.outer_start and item.outer_end <= h.outer_end), None)
-                item.parent = holder.parent if holder is not None else None
+            if item.kind == "proof" and item.parent is None:
+                at = bisect_right(starts, item.outer_start) - 1
+                holder = headed[at] if at >= 0 and headed[at] is not item else None
+                if holder is not None and item.outer_end <= holder.outer_end:
+                    item.parent = holder.parent
         for item in self.items:
             if not self._restating(item):
                 out.expressions.append(self._expression(item))

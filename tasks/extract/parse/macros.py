@@ -130,6 +130,12 @@ class MacroTable:
     recursive: set[str] = field(default_factory=set)
     oversized: int = 0
     """Expressions left unexpanded because their expansion passed the size limit."""
+    version: int = 0
+    """Definitions made so far: the walker context is rebuilt when it changes."""
+
+    def define(self, name: str, macro: Macro) -> None:
+        self.macros[name] = macro
+        self.version += 1
 
     def read(self, nodes) -> MacroTable:
         """Add the definitions found in a node list (document order: later ones win)."""
@@ -152,7 +158,7 @@ class MacroTable:
             name = _macro_name(name_node)
             if name and body is not None:
                 op = "\\operatorname*" if star is not None else "\\operatorname"
-                self.macros[name] = Macro(name, 0, None, f"{op}{{{_group_text(body)}}}")
+                self.define(name, Macro(name, 0, None, f"{op}{{{_group_text(body)}}}"))
             return
         if node.macroname in PAIRED:
             self._read_paired(node.macroname, args)
@@ -173,7 +179,7 @@ class MacroTable:
             default = found.group(1).strip().removeprefix("{").removesuffix("}") if found else None
         if node.macroname.startswith("providecommand") and name in self.macros:
             return
-        self.macros[name] = Macro(name, min(nargs, 9), default, _group_text(body) or "")
+        self.define(name, Macro(name, min(nargs, 9), default, _group_text(body) or ""))
 
     def _read_paired(self, command: str, args: list) -> None:
         """A paired delimiter as a macro: the delimiters around its argument (or, for ``…X``,
@@ -191,8 +197,8 @@ class MacroTable:
         name = _macro_name(name_node)
         if not name or left is None or right is None or not 0 < nargs <= 9:
             return
-        self.macros[name] = Macro(name, nargs, None, f"{_group_text(left)} {body} {_group_text(right)}",
-                                  argspec="*[" + "{" * nargs, positions=tuple(range(2, 2 + nargs)))
+        self.define(name, Macro(name, nargs, None, f"{_group_text(left)} {body} {_group_text(right)}",
+                                               argspec="*[" + "{" * nargs, positions=tuple(range(2, 2 + nargs))))
 
     def _read_def(self, siblings: list, index: int) -> None:
         """``\\def\\name#1#2{body}``: pylatexenc sees ``\\def``, ``\\name``, ``#1#2``, ``{body}``."""
@@ -203,7 +209,7 @@ class MacroTable:
         argn = [a for a in (rest[0].nodeargd.argnlist if rest[0].nodeargd else []) if a is not None]
         if len(argn) == 1 and isinstance(argn[0], LatexGroupNode):
             # a name the parser knows with an argument (``\hint`` is a package's): it took the body
-            self.macros[name] = Macro(name, 0, None, _group_text(argn[0]) or "")
+            self.define(name, Macro(name, 0, None, _group_text(argn[0]) or ""))
             return
         for node in rest[1:]:
             if isinstance(node, LatexCharsNode) and body is None and not params:
@@ -214,7 +220,7 @@ class MacroTable:
             break
         if body is None or (params and not re.fullmatch(r"(#[1-9])+", params)):
             return  # delimited parameters (``\def\a#1.{…}``) are not expanded
-        self.macros[name] = Macro(name, params.count("#"), None, _group_text(body) or "")
+        self.define(name, Macro(name, params.count("#"), None, _group_text(body) or ""))
 
     # -- expansion ------------------------------------------------------------------------------
 
@@ -228,8 +234,8 @@ class MacroTable:
             return latex
         # the walker context knows each macro's arguments: built again when definitions were added
         # since (a theorem title expanded while packages are still being read must not freeze it)
-        if getattr(self, "_context_for", None) != len(self.macros):
-            self._context, self._context_for = self.context(), len(self.macros)
+        if getattr(self, "_context_for", None) != self.version:
+            self._context, self._context_for = self.context(), self.version
         context = self._context
         written, limit = latex, max(MAX_EXPANDED_CHARS, 20 * len(latex))
         for _ in range(MAX_DEPTH):

@@ -330,8 +330,9 @@ class PdfExtractor:
         for index, (item, kind, section) in enumerate(pending):
             text = self._text(item)
             line = item if isinstance(item, Line) else None
-            started = STATEMENT_START.match(text) if kind == "text" and line is not None else None
-            proof = PROOF_START.match(text) if kind == "text" and line is not None and not started else None
+            opens = kind == "text" and line is not None and line.first_in_block  # not a wrapped "… in / Lemma 3."
+            started = STATEMENT_START.match(text) if opens else None
+            proof = PROOF_START.match(text) if opens and not started else None
             if current is not None and (started or proof or section is not current["section"]
                                         or self._ends(current, line, index, displays)):
                 items.append(current)

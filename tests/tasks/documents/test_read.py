@@ -97,6 +97,7 @@ def _titled_pdf(metadata_title: str) -> bytes:
     page.insert_text((72, 90), "Convex Bounds for", fontsize=18, fontname="hebo")
     page.insert_text((72, 112), "Amortized Learning", fontsize=18, fontname="hebo")
     page.insert_textbox(pymupdf.Rect(72, 140, 540, 800), (DERIVATION_TEXT + " ") * 8, fontsize=10)
+    page.insert_text((30, 400), "arXiv:2106.01234v2 [cs.LG] 3 Jun 2021", fontsize=20, rotate=90)  # the side stamp
     doc.set_metadata({"title": metadata_title})
     data = doc.tobytes()
     doc.close()

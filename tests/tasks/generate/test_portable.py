@@ -26,3 +26,5 @@ def test_a_row_with_alignment_points_is_displayed_inside_aligned():
     assert display("a &= b") == r"\[ \begin{aligned} a &= b \end{aligned} \]"
     assert display(r"\begin{cases} 1 & x \end{cases}") == r"\[ \begin{cases} 1 & x \end{cases} \]"
     assert display("a = b") == r"\[ a = b \]"
+    assert display(r"f(x) &= \begin{cases} 1 & x > 0 \end{cases}").startswith(r"\[ \begin{aligned} f(x) &=")
+    assert display(r"a \& b") == r"\[ a \& b \]"

@@ -498,3 +498,35 @@ Substituting \eqref{eq:z} gives
     assert labelled["eq:z"].latex_expanded.endswith(r"z = \mathbb{E}[1]")
     assert {("thm:b", "lem:a", "proof"), ("eq:y", "eq:z", "introduction")} <= edges
     assert [i.reason for i in out.issues] == ["unclosed_environment_macro"]  # and no unbalanced_latex
+
+
+def test_reference_macros_with_optional_arguments_and_redefined_discarders():
+    _, _, labelled, edges = _extract(r"""
+\begin{lemma}\label{lem:x} $x \le 1$. \end{lemma}
+\begin{theorem}\label{thm:y} By \thmref{lem:x} $y$ and \eqref[s]{base}, \hide{\begin{equation}\label{eq:kept} k = 1 \end{equation}} done. \end{theorem}
+\begin{equation}\eqlabel{base} b = 0 \end{equation}
+\begin{proof}[Sketch, following Smith 2020] The first sentence uses Lemma~\ref{lem:x} at length here. \end{proof}
+""", preamble="\\usepackage{refstyle}\n\\newcommand{\\thmref}[2][Lemma]{#1~\\ref{#2}}\n"
+              "\\newcommand{\\hide}[1]{}\n\\renewcommand{\\hide}[1]{#1}\n")
+    assert {("thm:y", "lem:x", "statement"), ("thm:y", "eq:base", "statement")} <= edges
+    assert "eq:kept" in labelled  # \hide was redefined to keep its text
+    assert labelled["thm:y"].proof_expr  # "[Sketch, following Smith 2020]" names no statement
+
+
+def test_a_first_sentence_names_a_target_only_as_what_it_proves():
+    _, by_id, labelled, edges = _extract(r"""
+\begin{lemma}\label{lem:aux} $f \le 1$. \end{lemma}
+\begin{proof} Immediate from the definition of f and the bound on its values. \end{proof}
+\begin{theorem}\label{thm:main} $g \le 1$. \end{theorem}
+\begin{proof} We first show that $g \le f$ using Lemma~\ref{lem:aux}. Then the claim follows at once. \end{proof}
+""")
+    assert by_id[labelled["lem:aux"].proof_expr].latex.startswith("Immediate")
+    assert by_id[labelled["thm:main"].proof_expr].latex.startswith("We first show")
+    assert ("thm:main", "lem:aux", "proof") in edges
+
+
+def test_an_unlabelled_multiline_display_with_macros_stays_one_formula():
+    out, _, _, _ = _extract(r"""
+\begin{align*} a &= \frac12 \\ &\le \sum_i x_i \end{align*}
+""")
+    assert [e.kind for e in out.expressions] == ["equation"]

@@ -81,6 +81,9 @@ def make_theorem_pdf() -> bytes:
     ]
     for font, size, x, y, text in lines:
         page.insert_text((x, y), text, fontsize=size, fontname=font)
+    # a paragraph whose wrapped second line starts like a statement: not one
+    page.insert_textbox(pymupdf.Rect(72, 420, 540, 470), "The same bound was shown by the companion paper, in\n"
+                        "Lemma 3. Next we turn to the rates of the method.", fontsize=10, fontname="tiro")
     data = doc.tobytes()
     doc.close()
     return data
@@ -99,3 +102,4 @@ def test_pdf_statements_proofs_and_references_by_number():
             ("2", "1", "introduction")} <= edges
     assert names["2"].number == "2"
     assert any(i.reason == "dangling_proof_reference" and "Lemma 7" in i.detail for i in out.issues)
+    assert ("Lemma", "3") not in statements
