@@ -156,3 +156,43 @@ def local_llm(settings: Settings, timeout_s: float = 180) -> Iterator[Settings]:
         except subprocess.TimeoutExpired:
             process.kill()
 
+
+WORKER_CONSOLE_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
+"""Prefect's override of its logging config's console handler level (``PREFECT_LOGGING_<path>``)."""
+
+
+@contextlib.contextmanager
+def logs_to_file(path: Path, console_level: int = logging.WARNING):
+    """Inside: the terminal shows warnings and errors only; every record from INFO up (Prefect's
+    task runs, Dask's scheduler, Great Expectations) goes to ``path``. A failure still prints."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setLevel(logging.INFO)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    # the root logger, and loggers that keep their records to themselves (``distributed`` has
+    # its own stderr handler and does not propagate): quiet their consoles, give them the file
+    loggers = [logging.getLogger(), *(lg for lg in list(logging.Logger.manager.loggerDict.values())
+                                      if isinstance(lg, logging.Logger) and lg.handlers and not lg.propagate)]
+    consoles = [h for lg in loggers for h in lg.handlers
+                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    levels = [h.level for h in consoles]
+    for handler in consoles:
+        handler.setLevel(max(handler.level, console_level))
+    for logger in loggers:
+        logger.addHandler(to_file)
+    # Dask worker processes (spawned inside) configure Prefect's logging from the environment:
+    # their console handler gets the same level; their task-run logs still reach the Prefect UI.
+    worker_console = os.environ.get(WORKER_CONSOLE_LEVEL)
+    os.environ[WORKER_CONSOLE_LEVEL] = logging.getLevelName(console_level)
+    try:
+        yield path
+    finally:
+        for logger in loggers:
+            logger.removeHandler(to_file)
+        to_file.close()
+        for handler, level in zip(consoles, levels):
+            handler.setLevel(level)
+        if worker_console is None:
+            os.environ.pop(WORKER_CONSOLE_LEVEL, None)
+        else:
+            os.environ[WORKER_CONSOLE_LEVEL] = worker_console

@@ -31,7 +31,7 @@ ENVIRON_ALLOWED = {
     "tasks.core.settings": "settings come from STORMBORN_* variables (pydantic-settings) and STORMBORN_CONFIG",
     "tasks.io.validate": "switches Great Expectations' analytics off before its import",
     "flows.cli": "switches Prefect's and GX's analytics off before any import",
-    "flows.runtime": "hands PREFECT_API_URL to Dask worker processes and the local Prefect server",
+    "flows.runtime": "hands PREFECT_API_URL and Prefect's console log level to Dask worker processes and the local Prefect server",
 }
 
 

@@ -16,12 +16,12 @@ from flows.cli.common import (
     app,
     console,
     fail,
-    logs_to_file,
     out,
     parse_date,
     run_flow,
     settings_from,
 )
+from flows.runtime import logs_to_file
 from tasks.core.settings import AGENTS, Settings
 
 

@@ -149,7 +149,7 @@ def test_the_demo_sends_info_logs_to_its_file_and_keeps_warnings_on_the_terminal
 
     import distributed  # noqa: F401  (its logger has a console handler of its own and does not propagate)
 
-    from flows.cli.common import WORKER_CONSOLE_LEVEL, logs_to_file
+    from flows.runtime import WORKER_CONSOLE_LEVEL, logs_to_file
 
     terminal = io.StringIO()
     console = logging.StreamHandler(terminal)

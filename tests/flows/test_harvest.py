@@ -40,17 +40,21 @@ def test_demo_snapshot_end_to_end_and_idempotent_rerun(settings):
     first = run_flow(settings, since=since, until=until, source="snapshot")
     assert first.status == "completed"
     assert (first.listed, first.matched, first.rating_pass, first.documents_fetched, first.keyword_pass) == (5, 4, 3, 3, 2)
-    assert first.papers_extracted == 2 and first.expressions > 0 and first.expression_edges == 8
+    # the LaTeX paper's 8 edges, and the PDF paper's 2 from references by number ("Lemma 1", "(9)")
+    assert first.papers_extracted == 2 and first.expressions > 0 and first.expression_edges == 10
     math = query(settings, "SELECT paper_id, extractor, statements, proofs, numbered_equations FROM paper_math "
                            "ORDER BY paper_id")
     assert [tuple(r) for r in math.itertuples(index=False)] == [
-        ("arxiv:1707.08043", "latex", 16, 2, 0), ("arxiv:2405.90001", "pdf", 0, 0, 36)]
+        ("arxiv:1707.08043", "latex", 16, 2, 0), ("arxiv:2405.90001", "pdf", 3, 3, 36)]
     deps = query(settings, "SELECT from_label, to_label, via FROM expression_dependencies "
                            "WHERE from_label = 'Tma hochster'")
     assert [tuple(r) for r in deps.itertuples(index=False)] == [("Tma hochster", "Lema-construccion", "proof")]
     assert query(settings, "SELECT count(*) AS n FROM statements_with_proofs WHERE proof_start IS NOT NULL").n[0] == 2
-    # no LLM endpoint: the two proved theorems of the LaTeX paper are drafted by rules, verbatim
-    assert (first.candidates, first.candidates_drafted, first.llm_calls) == (2, 2, 0)
+    # no LLM endpoint: the two proved theorems of the LaTeX paper are drafted by rules, verbatim;
+    # the PDF paper's three proved statements are targets too, waiting for an LLM
+    assert (first.candidates, first.candidates_drafted, first.llm_calls) == (5, 2, 0)
+    waiting = query(settings, "SELECT paper_id, status, reason FROM candidates WHERE status <> 'drafted'")
+    assert set(map(tuple, waiting.itertuples(index=False))) == {("arxiv:2405.90001", "pending", "awaiting_llm")}
     problems = query(settings, "SELECT status, drafted_by, grounded_score, question FROM derivation_problems")
     assert set(problems.status) == {"drafted"} and set(problems.grounded_score) == {100.0}
     assert all(q.startswith("Prove the following") for q in problems.question)

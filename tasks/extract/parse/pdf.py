@@ -53,6 +53,7 @@ END_OF_PROOF = re.compile(r"(?:[□∎■◻]|\bQ\.?\s?E\.?\s?D\.?)\s*$")
 TEXT_REFERENCE = re.compile(rf"\b({KINDS})s?\s+({NUMBER})\b|\((\d+(?:\.\d+)*[a-z]?|[A-Z]\.\d+[a-z]?)\)")
 """``Lemma 2``, ``Theorem A.1``; ``(3)``, ``Eq. (2.4)`` (a bare number counts only where a display has it)."""
 MAX_STATEMENT_LINES, MAX_PROOF_LINES = 15, 80
+_ENDS_SENTENCE = re.compile(r"(?:[.!?:)□∎■]|\bQ\.?E\.?D\.?)\s*$")
 
 
 @dataclass
@@ -327,10 +328,13 @@ class PdfExtractor:
         number in them and in the sentence before each display."""
         items: list[dict] = []
         current: dict | None = None
+        previous = ""
         for index, (item, kind, section) in enumerate(pending):
             text = self._text(item)
             line = item if isinstance(item, Line) else None
-            opens = kind == "text" and line is not None and line.first_in_block  # not a wrapped "… in / Lemma 3."
+            # a statement or proof opens a paragraph, or follows a finished sentence: not a wrapped
+            # "… proved in / Lemma 3. Next …"
+            opens = kind == "text" and line is not None and (line.first_in_block or _ENDS_SENTENCE.search(previous))
             started = STATEMENT_START.match(text) if opens else None
             proof = PROOF_START.match(text) if opens and not started else None
             if current is not None and (started or proof or section is not current["section"]
@@ -340,6 +344,7 @@ class PdfExtractor:
             if started or proof:
                 current = {"kind": "statement" if started else "proof", "match": started or proof,
                            "section": section, "entries": [], "closed": False}
+            previous = text
             if current is not None:
                 current["entries"].append(index)
                 if current["kind"] == "proof" and END_OF_PROOF.search(text):
