@@ -39,6 +39,7 @@ from tasks.core.records import Expression, ExpressionEdge, Section, stable_id
 from tasks.documents.eprint import Issue, blank_comments
 from tasks.documents.language import DERIVATION_CUES
 from tasks.extract.parse.macros import (
+    BEGIN_ENV,
     DEFINING,
     MAX_EXPANDED_CHARS,
     Macro,
@@ -90,7 +91,6 @@ _SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
 _DEFINITION_START = re.compile(r"^[\s,;:.]*(where|with|here|in which|for which)\b", re.IGNORECASE)
 _TO_TEXT = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
 _PROOF_HEADING = re.compile(r"^\W*proofs?\s+(?:of|for)\b", re.IGNORECASE)
-_HEADING_REF = re.compile(r"\\(?:c|C|auto|eq)?ref\s*\{([^}]+)\}")
 _HEADING_NUMBER = re.compile(r"\b([A-Z][a-z]+)\s*~?\s*((?:\d+|[A-Z])(?:\.\d+)*)\b")
 """``Proof of Lemma 3`` / ``Proof of Theorem A.2``: the statement by its kind and number."""
 BY_NUMBER = "\0"
@@ -104,7 +104,6 @@ _USER_COMMAND = re.compile(r"\\(?:(?:re)?newcommand|providecommand|DeclareRobust
 """A ``\\newcommand`` up to its body's opening brace: name, argument count, optional first argument."""
 _NEW_ENVIRONMENT = re.compile(r"\\(?:re)?newenvironment\*?\s*\{\s*([^}\s]+)\s*\}(?:\s*\[[^\]\n]{0,200}\])*\s*(?=\{)")
 """``\\newenvironment{ftheo}`` up to its begin code (``{\\begin{mdframed}\\begin{theo}}``)."""
-_BEGIN = re.compile(r"\\begin\s*\{\s*([^}\s]+)\s*\}")
 _NAMES_ITS_TARGET = re.compile(
     r"^\W*(?i:(?:we|let\s+us|let's)\s+(?:now\s+|first\s+|next\s+|here\s+|finally\s+)?(?:prove|show|establish)"
     r"|(?:this\s+is\s+the\s+)?proof\s+of)\s+(?:the\s+)?(?:[A-Z][a-z]+\.?\s*~?\s*)?"
@@ -380,7 +379,7 @@ class LatexExtractor:
         names = self._statement_names_in_source(text) - PROOF_ENVS
         wrappers = {}
         for match in _NEW_ENVIRONMENT.finditer(text):
-            opened = [m.group(1) for m in _BEGIN.finditer(brace_group(text, match.end()))]
+            opened = [m.group(1) for m in BEGIN_ENV.finditer(brace_group(text, match.end()))]
             inner = next((env for env in reversed(opened) if env in names), None)
             if inner is not None and match.group(1) not in names:
                 wrappers[match.group(1)] = inner
@@ -735,7 +734,7 @@ class LatexExtractor:
             if cue is None:
                 return ()
             latex = latex[cue.start():cue.end() + 200]
-        labels = [label.strip() for found in _HEADING_REF.finditer(latex) for label in found.group(1).split(",")]
+        labels = [label.strip() for found in _REF_IN.finditer(latex) for label in found.group(1).split(",")]
         if require_cue:
             labels = labels[:1]
         if labels:

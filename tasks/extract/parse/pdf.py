@@ -416,29 +416,25 @@ class PdfExtractor:
                                                  "names a statement the PDF does not show"))
                 else:
                     target.proof_expr, expr.parent_expr = expr.expr_id, target.expr_id
-        for entry, expr, prose in made:
-            holder = by_id.get(expr.parent_expr) if entry["kind"] == "proof" and expr.parent_expr else expr
-            for ref_kind, ref_number, equation in (m.groups() for m in TEXT_REFERENCE.finditer(prose)):
+        def cite(source: Expression, text: str, via: str, skip: Expression) -> None:
+            """An edge from ``source`` to each statement or numbered display ``text`` names."""
+            for ref_kind, ref_number, equation in (m.groups() for m in TEXT_REFERENCE.finditer(text)):
                 to = numbered.get(equation) if equation else statements.get((ref_kind.lower(), ref_number))
-                if to is not None and to is not holder and to.expr_id != expr.expr_id:
-                    via = "statement" if entry["kind"] == "statement" else "proof"
-                    edges.setdefault((holder.expr_id, to.expr_id, via), ExpressionEdge(
-                        paper_id=self.paper_id, from_expr=holder.expr_id, to_expr=to.expr_id, via=via,
+                if to is not None and to is not source and to is not skip:
+                    edges.setdefault((source.expr_id, to.expr_id, via), ExpressionEdge(
+                        paper_id=self.paper_id, from_expr=source.expr_id, to_expr=to.expr_id, via=via,
                         command="text", label=f"({equation})" if equation else f"{ref_kind} {ref_number}",
                         run_id=self.run_id))
+
+        for entry, expr, prose in made:
+            holder = by_id.get(expr.parent_expr) if entry["kind"] == "proof" and expr.parent_expr else expr
+            cite(holder, prose, "statement" if entry["kind"] == "statement" else "proof", skip=expr)
         for display in {id(e): e for e in displays.values()}.values():  # the sentence before a display
             if display.parent_expr is not None:
                 continue
             sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z])", display.context_before[-400:])[-1]
-            if not DERIVATION_CUES.search(sentence):
-                continue
-            for ref_kind, ref_number, equation in (m.groups() for m in TEXT_REFERENCE.finditer(sentence)):
-                to = numbered.get(equation) if equation else statements.get((ref_kind.lower(), ref_number))
-                if to is not None and to is not display:
-                    edges.setdefault((display.expr_id, to.expr_id, "introduction"), ExpressionEdge(
-                        paper_id=self.paper_id, from_expr=display.expr_id, to_expr=to.expr_id, via="introduction",
-                        command="text", label=f"({equation})" if equation else f"{ref_kind} {ref_number}",
-                        run_id=self.run_id))
+            if DERIVATION_CUES.search(sentence):
+                cite(display, sentence, "introduction", skip=display)
         self.out.edges = list(edges.values())
 
     def _is_script_of(self, line, lines: list[Line]) -> bool:
