@@ -57,9 +57,9 @@ def extract(name: str, tex) -> tuple[object, dict]:
     started = time.perf_counter()
     flat = flatten(tex, 2_000_000)
     out = extract_latex(flat, f"corpus:{name}", "bench")
-    work = PaperWork(f"corpus:{name}", "latex", out.expressions, out.edges)
+    work = PaperWork(f"corpus:{name}", "latex", out.expressions, out.edges, out.macros)
     targets = latex_targets(out.expressions, out.edges, limit)
-    drafts = [d for d in (draft(t, work.by_id) for t in targets) if d is not None]
+    drafts = [d for d in (draft(t, work.by_id, work.macro_table) for t in targets) if d is not None]
     statements = [e for e in out.expressions if e.kind == "statement"]
     row = {"paper": name, "issues": ",".join(sorted({i.reason for i in [*flat.issues, *out.issues]})) or "-",
            "expressions": len(out.expressions), "statements": len(statements),

@@ -17,8 +17,8 @@ GROUP BY f.paper_id
 ORDER BY f.paper_id;
 
 -- name: generation_papers
--- Papers with extracted expressions (extraction ok or partial).
-SELECT paper_id, extractor
+-- Papers with extracted expressions (extraction ok or partial), with their user macros.
+SELECT paper_id, extractor, macros
 FROM extractions
 WHERE status IN ('ok', 'partial') AND expressions > 0
   AND (CAST($paper_ids AS VARCHAR[]) IS NULL OR list_contains(CAST($paper_ids AS VARCHAR[]), paper_id))

@@ -247,6 +247,9 @@ class Extraction(Record):
     edges: int = 0
     pages_mapped: int = 0
     """LaTeX expressions placed on a PDF page."""
+    macros: str | None = None
+    """The paper's user macros as JSON (``[{name, nargs, default, body, …}]``, read by
+    ``tasks.documents.latex_macros``): later stages expand its running text with them."""
     seconds: float = 0.0
     run_id: str = ""
     extracted_at: datetime = Field(default_factory=utcnow)

@@ -105,7 +105,7 @@ def extract_paper(settings: Settings, lake: Lake, paper: PaperDocuments,
         latex_sha256=paper.latex_sha256, pdf_sha256=paper.pdf_sha256, main_file=main_file, files=files,
         status="failed" if not found else ("partial" if problems else "ok"),
         issues=sorted({i.reason for i in issues}), sections=len(result.sections),
-        expressions=len(result.expressions), edges=len(result.edges), pages_mapped=mapped,
+        expressions=len(result.expressions), edges=len(result.edges), pages_mapped=mapped, macros=result.macros,
         seconds=round(time.perf_counter() - started, 3), run_id=run_id)
     result.issues = issues
     return extraction, result

@@ -4,11 +4,11 @@ For a LaTeX paper most of what the agents are asked is known exactly: a statemen
 its answer, verbatim; the expressions it cites are its preconditions; the "where …" sentences
 define its symbols. This step drafts those problems with no LLM.
 
-Input: a ``PaperWork`` (expressions and edges of one LaTeX paper) and its ``Target``s
+Input: a ``PaperWork`` (expressions, edges and user macros of one LaTeX paper) and its ``Target``s
 (``tasks.generate.agents.extractor``).
 Output, per target it can answer exactly, a ``Draft`` with the candidate columns
 ``query``/``question`` (what to prove or derive, its preconditions labelled ``(A1)…``, the
-definitions of its symbols; LaTeX with the paper's own macros expanded and labels, tags and
+definitions of its symbols; LaTeX with the paper's own macros (``extractions.macros``) expanded and labels, tags and
 references removed or resolved), ``answer`` (the paper's own text, verbatim), ``answer_evidence``,
 ``answer_source``/``answer_span``/``grounded_score`` (aligned like an LLM's answer, so 100 by
 construction) and ``precondition_exprs``. Targets it cannot answer exactly are left to the agents.
@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 
 from tasks.core.records import Expression
+from tasks.documents.latex_macros import MacroTable
 from tasks.generate.agents.excerpt import Piece, around, body, ground
 from tasks.generate.agents.extractor import DERIVATION_CUES, Target, statement_kind
 from tasks.generate.portable import display, portable_text
@@ -73,14 +74,16 @@ def _display(expr: Expression, names: dict[str, str]) -> str:
     return f"{(expr.title or expr.env.rstrip('*').capitalize())}: {latex}"
 
 
-def _symbols(target: Target, preconditions: list[Expression], names: dict[str, str]) -> str | None:
+def _symbols(target: Target, preconditions: list[Expression], names: dict[str, str],
+             macros: MacroTable) -> str | None:
     """The definitions of the symbols: the "where …" sentences after the target and its
     preconditions, and the "Let …" / "… denote …" sentences just before them."""
     found: list[str] = []
     texts = [target.definitions, target.expr.definitions, *(p.definitions for p in preconditions)]
     for expr in (target.expr, *preconditions):
-        # running text is not macro-expanded: a sentence using a paper macro would not render
-        texts += [s for s in _notation_sentences(expr.context_before) if not unrenderable(portable_text(s, names))]
+        # a sentence whose LaTeX would still not render (a macro of a file the paper lacks) is left out
+        texts += [s for s in map(macros.expand, _notation_sentences(expr.context_before))
+                  if not unrenderable(portable_text(s, names))]
     for text in texts:
         text = portable_text(text or "", names)
         if text and text not in found and len(found) < MAX_NOTATION:
@@ -120,13 +123,15 @@ def _names(preconditions: list[Expression], by_id: dict[str, Expression]) -> dic
     return names
 
 
-def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
-    """The exact draft for ``target``, or None when the paper's structure does not answer it."""
+def draft(target: Target, by_id: dict[str, Expression], macros: MacroTable | None = None) -> Draft | None:
+    """The exact draft for ``target``, or None when the paper's structure does not answer it.
+    ``macros``: the paper's user macros, to expand the running text shown (formulas come expanded)."""
+    macros = macros or MacroTable()
     expr = target.expr
     preconditions = [by_id[p] for p in target.preconditions
                      if p in by_id and p != expr.expr_id and by_id[p].kind != "proof"][:MAX_PRECONDITIONS]
     names = _names(preconditions, by_id)
-    symbols = _symbols(target, preconditions, names)
+    symbols = _symbols(target, preconditions, names, macros)
     if expr.kind == "statement":
         proof = by_id.get(expr.proof_expr or "")
         if proof is None or len(body(proof).strip()) < MIN_ANSWER_CHARS:
@@ -141,13 +146,7 @@ def draft(target: Target, by_id: dict[str, Expression]) -> Draft | None:
         answer = _derivation_passage(expr, preconditions)
         if answer is None:
             return None
-        # the running text is not macro-expanded anywhere, but the displays in it are expressions
-        # whose expanded form is known: put those in
-        passage = answer[: len(answer) - len(body(expr))]
-        for other in by_id.values():  # (the context text has its whitespace collapsed)
-            written = " ".join((other.latex or "").split())
-            if written and other.latex_expanded and other.latex_expanded != other.latex and written in passage:
-                passage = passage.replace(written, " ".join(other.latex_expanded.split()))
+        passage = macros.expand(answer[: len(answer) - len(body(expr))])  # its prose and displays
         answer_portable = f"{portable_text(passage, names)}\n{display(portable(expr, names))}"
         question = _question("Using the following, derive", display(portable(expr, names)), preconditions,
                              names, symbols)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from toolz import partition_all
 
 from tasks.core.records import Candidate, Expression, ExpressionEdge, stable_id
 from tasks.core.settings import AGENTS, Settings
+from tasks.documents.latex_macros import MacroTable
 from tasks.generate.agents import (
     answer_filter,
     answer_retriever,
@@ -54,6 +55,16 @@ class PaperWork:
     extractor: str
     expressions: list[Expression]
     edges: list[ExpressionEdge]
+    macros: str | None = None
+    """The paper's user macros as its extraction stored them (``extractions.macros``)."""
+    _macro_table: MacroTable | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def macro_table(self) -> MacroTable:
+        """The macros, read once per paper where they are used (a Dask worker, not the planner)."""
+        if self._macro_table is None:
+            self._macro_table = MacroTable.from_json(self.macros)
+        return self._macro_table
 
     @property
     def by_id(self) -> dict[str, Expression]:

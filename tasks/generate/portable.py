@@ -30,6 +30,9 @@ ENVIRONMENTS = {"eqnarray": "align*", "eqnarray*": "align*", "multline": "gather
 _SPELLING = re.compile(r"\\(" + "|".join(sorted(SPELLINGS, key=len, reverse=True)) + r")(?![A-Za-z])")
 _ONE_ARGUMENT = re.compile(r"\\(" + "|".join(ONE_ARGUMENT) + r")\s*\{")
 _ENVIRONMENT = re.compile(r"\\(begin|end)\{(" + "|".join(re.escape(e) for e in ENVIRONMENTS) + r")\}")
+_MATH_IN_LAP = re.compile(r"\\(r|l)lap\s*\{\s*\$([^${}]*(?:\{[^${}]*\}[^${}]*)*)\$\s*\}")
+"""``\\rlap{$\\perp$}`` (text mode around math, as in the usual ``\\independent``): ``\\mathrlap{\\perp}``,
+which needs no ``$`` inside a formula."""
 _REF = re.compile(r"\\(?:eqref|ref|cref|Cref|autoref|labelcref)\s*\{([^{}]*)\}")
 _SPACE = re.compile(r"[ \t]+")
 _AMPERSAND_OR_ENV = re.compile(r"&|\\(begin|end)\s*\{")
@@ -40,6 +43,7 @@ def portable_text(text: str, names: dict[str, str]) -> str:
     text = _STRIP.sub("", text)
     text = _SPELLING.sub(lambda m: SPELLINGS[m.group(1)], text)
     text = _rewrite_one_argument(text)
+    text = _MATH_IN_LAP.sub(lambda m: f"\\math{m.group(1)}lap{{{m.group(2)}}}", text)
     text = _ENVIRONMENT.sub(lambda m: f"\\{m.group(1)}{{{ENVIRONMENTS[m.group(2)]}}}", text)
     text = _REF.sub(lambda m: names.get(m.group(1).split(",")[0].strip(), "(?)"), text)
     return _SPACE.sub(" ", text).strip()

@@ -81,7 +81,7 @@ def plan_generation(settings: Settings, paper_ids: list[str] | None = None) -> l
     papers = named_rows(settings, "generation_papers", paper_ids=paper_ids)
     if not papers:
         return []
-    by_paper = {p["paper_id"]: PaperWork(p["paper_id"], p["extractor"], [], []) for p in papers}
+    by_paper = {p["paper_id"]: PaperWork(p["paper_id"], p["extractor"], [], [], p["macros"]) for p in papers}
     for row in named_rows(settings, "generation_expressions", paper_ids=paper_ids):
         by_paper[row["paper_id"]].expressions.append(Expression.model_validate(row))
     for row in named_rows(settings, "generation_edges", paper_ids=paper_ids):
@@ -152,7 +152,7 @@ def with_drafts(settings: Settings, work: PaperWork, targets: list[Target],
         return candidates
     out = []
     for candidate, target in zip(candidates, targets):
-        made = draft(target, work.by_id)
+        made = draft(target, work.by_id, work.macro_table)
         if made is None or made.grounded_score < settings.generate.grounded_threshold:
             out.append(candidate)
             continue

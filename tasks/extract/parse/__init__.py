@@ -2,7 +2,6 @@
 dependency edges.
 
 - ``project``: find the main file of an e-print's files, flatten ``\\input`` with a source map.
-- ``macros``: user macros (``\\newcommand``, ``\\def``, ``\\DeclareMathOperator``) and their expansion.
 - ``latex``: the LaTeX extractor (pylatexenc node tree → rows).
 - ``pdf``: the PDF fallback (PyMuPDF layout → rows) and page mapping of LaTeX rows.
 """

@@ -38,7 +38,7 @@ from pylatexenc.macrospec import EnvironmentSpec, MacroSpec
 from tasks.core.records import Expression, ExpressionEdge, Section, stable_id
 from tasks.documents.eprint import Issue, blank_comments
 from tasks.documents.language import DERIVATION_CUES
-from tasks.extract.parse.macros import (
+from tasks.documents.latex_macros import (
     BEGIN_ENV,
     DEFINING,
     MAX_EXPANDED_CHARS,
@@ -117,6 +117,8 @@ class Extracted:
     expressions: list[Expression] = field(default_factory=list)
     edges: list[ExpressionEdge] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    macros: str | None = None
+    """The paper's user macros (``MacroTable.to_json``), stored with its extraction."""
 
 
 @dataclass
@@ -821,7 +823,7 @@ class LatexExtractor:
     # -- rows -------------------------------------------------------------------------------------
 
     def _rows(self) -> Extracted:
-        out = Extracted(issues=self.issues)
+        out = Extracted(issues=self.issues, macros=self.macros.to_json() if self.macros.macros else None)
         for section in self.sections:
             file, start, end = self.flat.span(section.start, section.end)
             out.sections.append(Section(

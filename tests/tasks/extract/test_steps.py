@@ -1,6 +1,7 @@
 """The expressions stage over a real lake: extraction, fallback, caching, replacement, rejects."""
 
 from tasks.core.records import Expression
+from tasks.documents.latex_macros import MacroTable
 from tasks.extract.steps import EXTRACTOR_CODE, PaperDocuments, extract_papers, extractor_version
 from tasks.io.memo import Memo
 from tasks.io.storage import Lake
@@ -39,6 +40,10 @@ def test_latex_with_pdf_fallback_cache_and_bad_source(settings):
     assert memo.recall("arxiv:1", latex_sha, pdf_sha) == {"status": "ok", "expressions": by_paper["arxiv:1"].expressions}
     assert memo.recall("arxiv:1", latex_sha, None) is None  # other documents: extracted again
     assert by_paper["arxiv:1"].extractor_version == extractor_version()
+    # the paper's macros travel with its extraction, for the stages that show its running text
+    macros = MacroTable.from_json(next(r["macros"] for r in rows(lake, "extractions") if r["paper_id"] == "arxiv:1"))
+    assert macros.expand(r"$\norm{v} \le \pair{y}$") == r"$\lVert v\rVert \leqslant (x, y)$"
+    assert by_paper["arxiv:2"].macros is None  # a PDF has none
 
     again = extract_papers(settings, lake, papers, "run-2")
     assert (again.skipped, again.extractions) == (4, [])  # a rerun does nothing

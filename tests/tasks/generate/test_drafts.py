@@ -7,6 +7,7 @@ from tasks.extract.parse.project import flatten
 from tasks.generate.agents.extractor import latex_targets
 from tasks.generate.drafts import draft, portable
 from tasks.generate.pipeline import PaperWork
+from tasks.generate.renderable import unrenderable
 from tasks.io.storage import query
 from tests.llm_server import ScriptedLLM
 from tests.tasks.generate.test_steps import gen_settings, paper_work, run  # noqa: F401 (a fixture)
@@ -28,11 +29,11 @@ MACROS = r"""\documentclass{article}
 
 def _work(tex: str, paper_id: str = "arxiv:2402.00001") -> PaperWork:
     out = extract_latex(flatten(TexFiles({"main.tex": tex}), 1_000_000), paper_id, "run-x")
-    return PaperWork(paper_id, "latex", out.expressions, out.edges)
+    return PaperWork(paper_id, "latex", out.expressions, out.edges, out.macros)
 
 
 def _drafts(work: PaperWork) -> dict:
-    return {t.expr.label: draft(t, work.by_id) for t in latex_targets(work.expressions, work.edges, 20)}
+    return {t.expr.label: draft(t, work.by_id, work.macro_table) for t in latex_targets(work.expressions, work.edges, 20)}
 
 
 def test_a_statement_with_its_proof_is_a_problem_answered_verbatim():
@@ -142,6 +143,29 @@ Then, with independent samples plugged into \eqref{eq:base}, we get
 """))["eq:grad"]
     assert r"\E[\nabla g(x)]" in made.answer  # verbatim
     assert r"\mathbb{E}[\nabla g(x)]" in made.answer_portable and r"\E" not in made.answer_portable
+
+
+def test_paper_macros_in_running_text_are_expanded_in_passages_and_notation():
+    work = _work(r"""\documentclass{article}
+\usepackage{amsmath}
+\newcommand{\D}{\mathcal{D}}
+\newcommand{\loss}[2][\theta]{\ell_{#1}(#2)}
+\begin{document}
+We study the empirical risk. Let $\D$ be the training set and $\loss{z}$ the loss of an example. The empirical risk is
+\begin{equation}\label{eq:risk} R(\theta) = \frac{1}{|\D|} \sum_{z \in \D} \loss{z} \end{equation}
+Differentiating \eqref{eq:risk} term by term over $\D$, with $\loss[\phi]{z}$ smooth, we obtain
+\begin{equation}\label{eq:grad} \nabla R(\theta) = \frac{1}{|\D|} \sum_{z \in \D} \nabla \loss{z} \end{equation}
+\end{document}
+""")
+    made = _drafts(work)["eq:grad"]
+    assert r"over $\D$, with $\loss[\phi]{z}$" in made.answer  # verbatim, for groundedness
+    assert r"over $\mathcal{D}$, with $\ell_{\phi}(z)$ smooth" in made.answer_portable
+    assert r"Let $\mathcal{D}$ be the training set and $\ell_{\theta}(z)$ the loss" in made.symbols
+    assert unrenderable(made.answer_portable) == [] and unrenderable(made.question) == []
+    # without the paper's macros the notation sentence could not render, so it is left out
+    bare = draft(next(t for t in latex_targets(work.expressions, work.edges, 20) if t.expr.label == "eq:grad"),
+                 work.by_id)
+    assert bare.symbols is None or r"\D" not in bare.symbols
 
 
 def test_a_draft_the_agents_have_since_finished_leaves_the_problem_lists(settings):

@@ -16,6 +16,12 @@ def test_package_spellings_and_layout_commands_become_katex_ones():
     assert r"\mathrm{d} P" in out and r"c &\coloneqq d + e" in out
 
 
+def test_math_set_inside_a_text_mode_lap_becomes_a_math_lap_with_no_inner_dollars():
+    out = portable_text(r"$X \mathrel{\rlap{$\textstyle\perp$}\mkern2mu{\textstyle\perp}} Y$ and $\llap{$a_{i}$} b$", {})
+    assert out == r"$X \mathrel{\mathrlap{\textstyle\perp}\mkern2mu{\textstyle\perp}} Y$ and $\mathllap{a_{i}} b$"
+    assert unrenderable(out) == []
+
+
 def test_labels_of_every_family_are_removed_and_references_resolved_or_marked():
     out = portable_text(r"$a \eqlabel{x} = b$ \lemlabel{y} by \eqref{eq:one} and \ref{eq:gone}\tag{3}",
                         {"eq:one": "(A1)"})

@@ -1,9 +1,11 @@
-"""User macros: read their definitions, expand them in a formula.
+"""User macros: read their definitions, expand them in a formula or a passage.
 
 Input: pylatexenc nodes of a source (preamble, local ``.sty`` files, body).
-Output: a ``MacroTable`` whose ``expand(latex)`` returns the formula with every user macro
+Output: a ``MacroTable`` whose ``expand(latex)`` returns the LaTeX with every user macro
 replaced by its body (arguments substituted, optional defaults honoured, nested macros expanded
 to a bounded depth), and a pylatexenc context in which user macros take their arguments.
+``to_json``/``from_json``: the table as the extractor stores it (``extractions.macros``), so a
+later stage expands the paper's running text as the extractor expanded its formulas.
 
 Definitions read: ``\\newcommand``/``\\renewcommand``/``\\providecommand`` (starred too),
 ``\\def\\name#1#2{…}`` (undelimited parameters), ``\\DeclareMathOperator(*)``.
@@ -11,8 +13,9 @@ Definitions read: ``\\newcommand``/``\\renewcommand``/``\\providecommand`` (star
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from pylatexenc.latexwalker import (
     LatexCharsNode,
@@ -120,6 +123,12 @@ def iter_nodes(nodes):
             yield from iter_nodes(node.nodeargd.argnlist)
 
 
+PLAIN_TEX = {"mathpalette": Macro("mathpalette", 2, None, r"#1\textstyle{#2}")}
+"""Plain TeX macros that papers build on and KaTeX lacks: ``\\mathpalette{\\independenT}{\\perp}``
+(the usual ``\\independent``) passes the style and the symbol to a two-argument macro; text style
+stands for all four."""
+
+
 class ExpansionTooLarge(Exception):
     """One round of macro replacements would pass the size limit."""
 
@@ -136,6 +145,31 @@ class MacroTable:
     def define(self, name: str, macro: Macro) -> None:
         self.macros[name] = macro
         self.version += 1
+
+    def to_json(self) -> str:
+        """The definitions (not the expansion state) as JSON: ``[{name, nargs, default, body, …}]``."""
+        return json.dumps([asdict(m) for m in self.macros.values()], ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> MacroTable:
+        """The table ``to_json`` wrote; an empty table for ``None`` or text that is not such a list
+        (an extraction from before the column existed)."""
+        table = cls()
+        try:
+            rows = json.loads(text or "[]")
+        except ValueError:
+            return table
+        for row in rows if isinstance(rows, list) else []:
+            try:
+                macro = Macro(**{**row, "positions": tuple(row["positions"]) if row.get("positions") else None})
+            except (TypeError, KeyError):
+                continue
+            table.define(macro.name, macro)
+        return table
+
+    def __getstate__(self) -> dict:
+        # the walker context is rebuilt on demand; it need not (and may not) cross to a Dask worker
+        return {k: v for k, v in self.__dict__.items() if k not in ("_context", "_context_for")}
 
     def read(self, nodes) -> MacroTable:
         """Add the definitions found in a node list (document order: later ones win)."""
@@ -226,7 +260,7 @@ class MacroTable:
 
     def context(self):
         """The walker context in which user macros take their arguments."""
-        return latex_context(*(m.spec() for m in self.macros.values()))
+        return latex_context(*(m.spec() for m in {**PLAIN_TEX, **self.macros}.values()))
 
     def expand(self, latex: str) -> str:
         """``latex`` with user macros replaced by their definitions."""
@@ -277,8 +311,8 @@ class MacroTable:
         for node in nodes or []:
             if node is None:
                 continue
-            if isinstance(node, LatexMacroNode) and node.macroname in self.macros:
-                macro = self.macros[node.macroname]
+            if isinstance(node, LatexMacroNode) and (macro := self.macros.get(node.macroname,
+                                                                              PLAIN_TEX.get(node.macroname))):
                 argn = node.nodeargd.argnlist if node.nodeargd is not None else []
                 args = [_group_text(a) for a in argn]
                 if macro.positions is not None:
