@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import re
 
+_REFERENCE = r"(?:(?:Eqs?|Equations?|Theorem|Thm|Lemma|Proposition|Prop|Corollary|Cor)\.?\s*~?\s*)?\\(?:eq|c|C|auto)?ref\b"
 DERIVATION_CUES = re.compile(
     r"\b(we (?:obtain|get|have|derive|arrive at|find)|it follows|follows from|yields?|leads? to|gives?|"
-    r"substitut\w*|plugging|rearrang\w*|simplif\w*|expand\w*|hence|thus|therefore|implies|"
+    r"results? in|substitut\w*|plugging|rearrang\w*|simplif\w*(?! (?:the )?notation)|expand\w*|"
+    r"hence|thus|therefore|implies|"
     r"combin\w*|differentiat\w*|taking the (?:derivative|gradient|expectation)|by (?:induction|definition)|"
-    r"becomes|reduces? to|can be (?:written|rewritten|decomposed))\b", re.I)
+    r"becomes|reduces? to|(?:can|may) (?:also )?be (?:written|rewritten|decomposed|expressed|represented|"
+    r"reformulated)|to (?:re)?write|(?:can|may) rewrite|equivalent(?:ly| form)|"
+    r"the (?:derivative|gradient|dual) of)\b"
+    r"|(?<![\w\\])(?:by|from|using|following|applying|see) " + _REFERENCE, re.I)
 """A cue anywhere in a sentence marks it as deriving what follows ("substituting (3) into (5)
-gives", "combining … we obtain", "this simplifies to")."""
+gives", "combining … we obtain", "this simplifies to", "the dual of (3) can be represented by",
+"by Theorem~\\ref{…}"); "to simplify the notation" is not one."""

@@ -22,6 +22,7 @@ import re
 import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from itertools import product
 from types import SimpleNamespace
 
 from pylatexenc.latex2text import LatexNodes2Text
@@ -89,6 +90,12 @@ CONTEXT_CHARS = 1500
 MIN_PARAGRAPH_CHARS = 200
 _SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
 _DEFINITION_START = re.compile(r"^[\s,;:.]*(where|with|here|in which|for which)\b", re.IGNORECASE)
+_WHERE = re.compile(r"[\s,;:.]*where\b", re.IGNORECASE)
+_EXEMPLIFYING = re.compile(r"(?:such as|e\.g\.,?|\\eg|for (?:example|instance)|cf\.)\s*~?\s*"
+                          r"(?:(?:Eqs?|Equations?)\.?\s*~?\s*)?\(?$", re.IGNORECASE)
+"""What comes just before a reference given as an example ("such as \\cref{…}", "e.g.~(3)")."""
+_DISPLAY_END = re.compile(r"\\end\s*\{[^{}]*\}|\\\]|\$\$")
+"""A sentence that defines the symbols of the display before it ("where $G$ is as in (3).")."""
 _TO_TEXT = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
 _PROOF_HEADING = re.compile(r"^\W*proofs?\s+(?:of|for)\b", re.IGNORECASE)
 _HEADING_NUMBER = re.compile(r"\b([A-Z][a-z]+)\s*~?\s*((?:\d+|[A-Z])(?:\.\d+)*)\b")
@@ -950,8 +957,16 @@ class LatexExtractor:
         formulas = sorted((i for i in kept if i.kind == "equation"), key=lambda i: i.outer_start)
         holders = sorted(kept, key=lambda i: i.end - i.start)  # innermost first
         ref_starts = sorted(pos for pos, *_ in self.refs)
-        intro_zones = [(self._introduction_start(f.outer_start, ref_starts), f.outer_start, f) for f in formulas]
-        intro_zones = [z for z in intro_zones if DERIVATION_CUES.search(self.text, z[0], z[1])]
+        # the words just before a display must derive it (its introducing sentence's, or the words
+        # since the display before it in that sentence: "… is [D1] and composing … yields [D2]");
+        # that sentence's references, or the previous sentence's when it has none, are its sources
+        intro_zones = []
+        for before, formula in zip([None, *formulas], formulas):
+            sentence = self._sentence_start(formula.outer_start)
+            words = max(sentence, before.outer_end if before is not None else 0)
+            if DERIVATION_CUES.search(self.text, words, formula.outer_start):
+                intro_zones.append((self._introduction_start(formula.outer_start, ref_starts), formula.outer_start,
+                                    formula))
         edges: dict[tuple, ExpressionEdge] = {}
         for pos, command, labels in self.refs:
             if any(c.outer_start <= pos < c.outer_end for c in copies):
@@ -959,13 +974,13 @@ class LatexExtractor:
             holder = next((i for i in holders if i.start <= pos < i.end), None)
             if holder is not None:
                 via = {"equation": "equation", "statement": "statement", "proof": "proof"}[holder.kind]
-                source = holder.parent if holder.kind == "proof" and holder.parent is not None else holder
+                sources = [holder.parent if holder.kind == "proof" and holder.parent is not None else holder]
+            elif _EXEMPLIFYING.search(self.text[max(0, pos - 40):pos]):
+                continue  # "problems such as (3)": examples, not what the display is derived from
             else:
-                zone = next((z for z in intro_zones if z[0] <= pos < z[1]), None)
-                if zone is None:
-                    continue
-                via, source = "introduction", zone[2]
-            for label in labels:
+                # one sentence may introduce several displays ("… is [D1] and composing … yields [D2]")
+                via, sources = "introduction", [z[2] for z in intro_zones if z[0] <= pos < z[1]]
+            for source, label in product(sources, labels):
                 target = by_label.get(label)
                 if target is None or target is source or target.kind == "proof":
                     continue
@@ -976,11 +991,15 @@ class LatexExtractor:
         return list(edges.values())
 
     def _introduction_start(self, pos: int, ref_starts: list[int]) -> int:
-        """The introducing sentence's start, or the one before it when it cites nothing."""
+        """The introducing sentence's start, or the one before it when it cites nothing (and
+        that one is not a "where …" sentence, which defines the symbols of the display before)."""
         start = self._sentence_start(pos)
         if start > 0 and bisect_left(ref_starts, start) == bisect_left(ref_starts, pos):  # no ref in between
             earlier = self._sentence_start(start)
-            if "\n\n" not in self.text[earlier:start].strip():  # not across a paragraph break
+            # the clause after a display in that sentence ("[D0] where $G$ is as in (3).") is D0's
+            last_display = max((m.end() for m in _DISPLAY_END.finditer(self.text, earlier, start)), default=earlier)
+            # not across a paragraph break
+            if "\n\n" not in self.text[earlier:start].strip() and not _WHERE.match(self.text, last_display):
                 return earlier
         return start
 

@@ -394,6 +394,34 @@ Eq.~\eqref{eq:a} suggests another quantity, in which we minimize
     assert not any(e[0] == "eq:c" for e in edges)
 
 
+def test_running_text_edges_need_the_introducing_words_to_derive_and_skip_examples_and_where_clauses():
+    out, by_id, labelled, edges = _extract(r"""
+\begin{theorem}\label{thm:t} $a \ge 0$. \end{theorem}
+\begin{equation}\label{eq:a} a = b + c \end{equation}
+Problems such as \eqref{eq:a} are common. Taking the minimum over $b$ gives
+\begin{equation}\label{eq:m} a^\star = \min_b (b + c) \end{equation}
+The dual of \eqref{eq:a} can be represented by
+\begin{equation}\label{eq:dual} a = \max_y y \end{equation}
+where the objective is defined by
+\begin{equation}\label{eq:obj} J(y) = y \end{equation}
+where $c$ is as in \eqref{eq:a}. And since $c \ge 0$, we have
+\begin{equation}\label{eq:since} a \ge b \end{equation}
+Then \eqref{eq:a} holds, and the rearrangement of \eqref{eq:dual} is known. They proved the bound
+\begin{equation}\label{eq:bound} b \le a \end{equation}
+To simplify the notation in \eqref{eq:a}, let
+\begin{equation}\label{eq:let} d = b + c \end{equation}
+By Theorem~\ref{thm:t}, differentiating \eqref{eq:a} in $b$ is
+\begin{equation}\label{eq:d1} \partial_b a = 1 \end{equation}
+and composing with $c$ yields
+\begin{equation}\label{eq:d2} \partial_c a = 1 \end{equation}
+""")
+    introduced = {(a, b) for a, b, via in edges if via == "introduction"}
+    assert ("eq:dual", "eq:a") in introduced  # "the dual of (1) can be represented by"
+    assert not any(a in ("eq:m", "eq:obj", "eq:since", "eq:bound", "eq:let") for a, _ in introduced), introduced
+    # one sentence introducing two displays: both derive from what it cites
+    assert {("eq:d1", "eq:a"), ("eq:d1", "thm:t"), ("eq:d2", "eq:a"), ("eq:d2", "thm:t")} <= introduced
+
+
 def test_a_proof_section_ends_at_the_next_proof_heading():
     out, by_id, labelled, _ = _extract(r"""
 \begin{theorem}\label{thm:a} $a \le b$. \end{theorem}
