@@ -17,8 +17,9 @@ DERIVATION_CUES = re.compile(
     r"combin\w*|differentiat\w*|taking the (?:derivative|gradient|expectation)|by (?:induction|definition)|"
     r"becomes|reduces? to|(?:can|may) (?:also )?be (?:written|rewritten|decomposed|expressed|represented|"
     r"reformulated)|to (?:re)?write|(?:can|may) rewrite|equivalent(?:ly| form)|"
-    r"the (?:derivative|gradient|dual) of)\b"
+    r"(?:derivative|gradient|dual)(?: \([^()]{0,60}\))? of)\b"
     r"|(?<![\w\\])(?:by|from|using|following|applying|see) " + _REFERENCE, re.I)
 """A cue anywhere in a sentence marks it as deriving what follows ("substituting (3) into (5)
 gives", "combining … we obtain", "this simplifies to", "the dual of (3) can be represented by",
-"by Theorem~\\ref{…}"); "to simplify the notation" is not one."""
+"the policy gradient (Sutton, 2018) of Eq. (4) is", "by Theorem~\\ref{…}"); "to simplify the
+notation" is not one."""

@@ -50,8 +50,11 @@ STATEMENT_START = re.compile(rf"^({KINDS})\s+({NUMBER})\s*(\([^)]{{1,80}}\))?\s*
 PROOF_START = re.compile(rf"^Proof(?:\s+of\s+(?:({KINDS})\s+({NUMBER})|(?:Eq(?:uation)?\.?\s*)?\(({NUMBER}[a-z]?)\)))?"
                          r"\s*[.:]\s*(.*)$")
 END_OF_PROOF = re.compile(r"(?:[□∎■◻]|\bQ\.?\s?E\.?\s?D\.?)\s*$")
-TEXT_REFERENCE = re.compile(rf"\b({KINDS})s?\s+({NUMBER})\b|\((\d+(?:\.\d+)*[a-z]?|[A-Z]\.\d+[a-z]?)\)")
-"""``Lemma 2``, ``Theorem A.1``; ``(3)``, ``Eq. (2.4)`` (a bare number counts only where a display has it)."""
+EQUATION_NUMBER_TEXT = r"\d+(?:\.\d+)*[a-z]?|[A-Z]\.\d+[a-z]?"
+TEXT_REFERENCE = re.compile(rf"\b({KINDS})s?\s+({NUMBER})\b|\(({EQUATION_NUMBER_TEXT})\)"
+                            rf"|\b(?i:Eq|Eqn|Equation)s?\.?\s*~?\s*({EQUATION_NUMBER_TEXT})\b")
+"""``Lemma 2``, ``Theorem A.1``; ``(3)``, ``Eq. (2.4)``, and without brackets ``equation 4``, ``Eq. 4``
+(cleveref's default in ICLR papers); a number counts only where a display has it."""
 MAX_STATEMENT_LINES, MAX_PROOF_LINES = 15, 80
 _ENDS_SENTENCE = re.compile(r"(?:[.!?:)□∎■]|\bQ\.?E\.?D\.?)\s*$")
 
@@ -302,8 +305,8 @@ class PdfExtractor:
         by_index: dict[int, Expression] = {}
         for index, number, lines, section in merged:
             span = len(lines) if number is None else 1
-            before = " ".join(t for t in texts[max(0, index - 12):index])[-CONTEXT_CHARS:]
-            after = " ".join(texts[index + span:index + span + 12])[:CONTEXT_CHARS]
+            before = _prose(texts[max(0, index - 12):index])[-CONTEXT_CHARS:]
+            after = _prose(texts[index + span:index + span + 12])[:CONTEXT_CHARS]
             text = " ".join(ln.text for ln in lines)
             box = [round(min(ln.bbox[0] for ln in lines), 1), round(min(ln.bbox[1] for ln in lines), 1),
                    round(max(ln.bbox[2] for ln in lines), 1), round(max(ln.bbox[3] for ln in lines), 1)]
@@ -375,7 +378,7 @@ class PdfExtractor:
         for entry in items:
             indices, match, section = entry["entries"], entry["match"], entry["section"]
             lines = [ln for i in indices for ln in (pending[i][0] if isinstance(pending[i][0], list) else [pending[i][0]])]
-            prose = " ".join(texts[i] for i in indices if i not in displays)
+            prose = _prose(texts[i] for i in indices if i not in displays)
             box = [round(min(ln.bbox[0] for ln in lines), 1), round(min(ln.bbox[1] for ln in lines), 1),
                    round(max(ln.bbox[2] for ln in lines), 1), round(max(ln.bbox[3] for ln in lines), 1)]
             if entry["kind"] == "statement":
@@ -388,11 +391,11 @@ class PdfExtractor:
                 expr_id=stable_id(self.paper_id, EXTRACTOR, entry["kind"], lines[0].page, box, prose),
                 paper_id=self.paper_id, extractor=EXTRACTOR, kind=entry["kind"],
                 env=match.group(1).lower() if entry["kind"] == "statement" else "proof",
-                text=" ".join(texts[i] for i in indices), number=number if entry["kind"] == "statement" else None,
+                text=_prose(texts[i] for i in indices), number=number if entry["kind"] == "statement" else None,
                 title=title, section=section.path if section else None,
                 section_id=section.section_id if section else None,
                 in_appendix=section.in_appendix if section else False, page=lines[0].page, bbox=box,
-                context_before=" ".join(texts[max(0, indices[0] - 12):indices[0]])[-CONTEXT_CHARS:],
+                context_before=_prose(texts[max(0, indices[0] - 12):indices[0]])[-CONTEXT_CHARS:],
                 run_id=self.run_id)
             if entry["kind"] == "statement":
                 statements.setdefault((kind.lower(), number), expr)
@@ -418,7 +421,8 @@ class PdfExtractor:
                     target.proof_expr, expr.parent_expr = expr.expr_id, target.expr_id
         def cite(source: Expression, text: str, via: str, skip: Expression) -> None:
             """An edge from ``source`` to each statement or numbered display ``text`` names."""
-            for ref_kind, ref_number, equation in (m.groups() for m in TEXT_REFERENCE.finditer(text)):
+            for ref_kind, ref_number, bracketed, written in (m.groups() for m in TEXT_REFERENCE.finditer(text)):
+                equation = bracketed or written
                 to = numbered.get(equation) if equation else statements.get((ref_kind.lower(), ref_number))
                 if to is not None and to is not source and to is not skip:
                     edges.setdefault((source.expr_id, to.expr_id, via), ExpressionEdge(
@@ -445,6 +449,14 @@ class PdfExtractor:
     @staticmethod
     def _text(item) -> str:
         return " ".join(ln.text for ln in item) if isinstance(item, list) else item.text
+
+
+_HYPHENATED = re.compile(r"(?<=[a-z])- (?=[a-z])")
+
+
+def _prose(lines) -> str:
+    """Lines as running text: a word hyphenated at a line end ("be- comes") is whole again."""
+    return _HYPHENATED.sub("", " ".join(lines))
 
 
 def extract_pdf(data: bytes, paper_id: str, run_id: str = "") -> tuple[Extracted, list[str]]:

@@ -103,3 +103,26 @@ def test_pdf_statements_proofs_and_references_by_number():
     assert names["2"].number == "2"
     assert any(i.reason == "dangling_proof_reference" and "Lemma 7" in i.detail for i in out.issues)
     assert ("Lemma", "3") not in statements
+
+
+def test_equation_references_without_brackets_and_hyphenated_cues_give_edges():
+    """cleveref's default in ICLR papers prints "equation 4"; a cue may be split at a line end."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for font, size, x, y, text in [
+        ("hebo", 12, 72, 80, "2 Method"),
+        ("tiro", 10, 72, 110, "We start from the objective of the model, stated in full as follows."),
+        ("symb", 11, 250, 140, "L = a + b"), ("tiro", 10, 520, 140, "(1)"),
+        ("tiro", 10, 72, 170, "Taking the gradient with respect to the weights in equation 1, the loss be-"),
+        ("tiro", 10, 72, 184, "comes"),
+        ("symb", 11, 250, 214, "G = 2a + 2b"), ("tiro", 10, 520, 214, "(2)"),
+        ("tiro", 10, 72, 250, "Lemma 1. The step along Eq. 2 decreases the loss for small steps."),
+    ]:
+        page.insert_text((x, y), text, fontsize=size, fontname=font)
+    out, _ = extract_pdf(doc.tobytes(), "local:eqword")
+    by_id = {e.expr_id: e for e in out.expressions}
+    edges = {(by_id[e.from_expr].number, by_id[e.to_expr].number, e.via, e.label) for e in out.edges}
+    assert ("2", "1", "introduction", "(1)") in edges
+    assert ("1", "2", "statement", "(2)") in edges
+    display = next(e for e in out.expressions if e.number == "2" and e.kind == "equation")
+    assert display.context_before.endswith("the loss becomes")
