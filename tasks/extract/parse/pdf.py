@@ -5,11 +5,11 @@ Output: ``Extracted`` (see ``tasks.extract.parse.latex``) with ``extractor = pdf
 number, title, page, bbox); ``expressions`` of kind ``equation`` (env ``display``: ``text``,
 ``number``, ``page``, ``bbox``, section, contexts, "where …" definitions, ``parent_expr``), of kind
 ``statement`` (a paragraph opened by "Lemma 3." / "Theorem 2.1 (Title)."; env the kind, ``number``,
-``title``, ``proof_expr``) and ``proof`` ("Proof." / "Proof of Lemma 3." to the end-of-proof mark,
-the next statement or section; ``parent_expr`` its statement); no ``latex``; ``edges`` from text
-references by number ("Lemma 2", "Eq. (3)", "(3)" where a display has that number): inside a
-statement or proof (``via`` statement / proof, from the statement), and in the sentence before a
-display when it derives it (``via`` introduction). ``map_to_pdf`` puts LaTeX rows on their PDF page.
+``title``, ``proof_expr``) and ``proof`` ("Proof." / "Proof of Lemma 3." / "Proof of (3)." to the
+end-of-proof mark, the next statement or section; ``parent_expr`` its statement or display); no
+``latex``; ``edges`` from text references by number ("Lemma 2", "Eq. (3)", "(3)", "equation 3"
+where a display has that number): inside a statement or proof (``via`` statement / proof, from
+the statement), and in the sentence before a display when it derives it (``via`` introduction). ``map_to_pdf`` puts LaTeX rows on their PDF page.
 
 What the layout tells, in order: margin line numbers of submitted versions (digits outside the
 text column) and page numbers are dropped; a line ending in a right-margin number such as
@@ -385,8 +385,10 @@ class PdfExtractor:
                 kind, number, given = match.group(1), match.group(2), match.group(3)
                 title = f"{kind} ({given.strip('()')})" if given else kind
             else:
-                named = (match.group(1), match.group(2)) if match.group(1) else None
-                title = f"Proof of {named[0]} {named[1]}" if named else "Proof"
+                named = ((match.group(1), match.group(2)) if match.group(1)
+                         else ("equation", match.group(3)) if match.group(3) else None)
+                title = ("Proof" if not named else f"Proof of ({named[1]})" if named[0] == "equation"
+                         else f"Proof of {named[0]} {named[1]}")
             expr = Expression(
                 expr_id=stable_id(self.paper_id, EXTRACTOR, entry["kind"], lines[0].page, box, prose),
                 paper_id=self.paper_id, extractor=EXTRACTOR, kind=entry["kind"],
@@ -413,7 +415,7 @@ class PdfExtractor:
         for entry, expr, _ in made:  # proofs by name, then references, once every statement is known
             if entry["kind"] == "proof" and entry.get("named"):
                 kind, number = entry["named"]
-                target = statements.get((kind.lower(), number))
+                target = numbered.get(number) if kind == "equation" else statements.get((kind.lower(), number))
                 if target is None:
                     self.out.issues.append(Issue("dangling_proof_reference", f"{expr.title} on page {expr.page} "
                                                  "names a statement the PDF does not show"))

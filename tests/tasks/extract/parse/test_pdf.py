@@ -117,6 +117,8 @@ def test_equation_references_without_brackets_and_hyphenated_cues_give_edges():
         ("tiro", 10, 72, 184, "comes"),
         ("symb", 11, 250, 214, "G = 2a + 2b"), ("tiro", 10, 520, 214, "(2)"),
         ("tiro", 10, 72, 250, "Lemma 1. The step along Eq. 2 decreases the loss for small steps."),
+        ("hebo", 12, 72, 290, "A Proofs"),
+        ("tiro", 10, 72, 320, "Proof of (2). Differentiate each square term of (1) on its own. Q.E.D."),
     ]:
         page.insert_text((x, y), text, fontsize=size, fontname=font)
     out, _ = extract_pdf(doc.tobytes(), "local:eqword")
@@ -126,3 +128,6 @@ def test_equation_references_without_brackets_and_hyphenated_cues_give_edges():
     assert ("1", "2", "statement", "(2)") in edges
     display = next(e for e in out.expressions if e.number == "2" and e.kind == "equation")
     assert display.context_before.endswith("the loss becomes")
+    # "Proof of (2)." proves the display numbered (2)
+    assert by_id[display.proof_expr].title == "Proof of (2)"
+    assert ("2", "1", "proof", "(1)") in edges
