@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import re
 
-_REFERENCE = r"(?:(?:Eqs?|Equations?|Theorem|Thm|Lemma|Proposition|Prop|Corollary|Cor)\.?\s*~?\s*)?\\(?:eq|c|C|auto)?ref\b"
+_REFERENCE = (r"(?:(?:Eqs?|Equations?|Theorem|Thm|Lemma|Proposition|Prop|Corollary|Cor)\.?\s*~?\s*)?"
+              r"[(\[]?\s*\\[A-Za-z]*(?:ref|eq)[A-Za-z]*\b")
+"""A reference command: ``\\ref``, ``\\eqref``, ``\\cref`` and a paper's own (``\\lemref``, ``\\eqalt``)."""
 DERIVATION_CUES = re.compile(
-    r"\b(we (?:obtain|get|have|derive|arrive at|find)|it follows|follows from|yields?|leads? to|gives?|"
+    r"\b(we (?:get|have|derive|arrive at|find)|obtain\w*|it follows|follows from|yields?|leads? to|gives?|"
     r"results? in|substitut\w*|plugging|rearrang\w*|simplif\w*(?! (?:the )?notation)|expand\w*|"
     r"hence|thus|therefore|implies|"
-    r"combin\w*|differentiat\w*|taking the (?:derivative|gradient|expectation)|by (?:induction|definition)|"
+    r"combin\w*|differentiat\w*|integrat\w*|solv\w*|multiply\w*|eliminat\w*|insert\w*|"
+    r"taking the (?:derivative|gradient|expectation)|by (?:induction|definition)|"
     r"becomes|reduces? to|(?:can|may) (?:also )?be (?:written|rewritten|decomposed|expressed|represented|"
-    r"reformulated)|to (?:re)?write|(?:can|may) rewrite|equivalent(?:ly| form)|"
+    r"reformulated)|(?:to|we|one) (?:can )?(?:then )?write|re-?writ\w*|express\w*|equivalent(?:ly| form)|"
     r"(?:derivative|gradient|dual)(?: \([^()]{0,60}\))? of)\b"
     r"|(?<![\w\\])(?:by|from|using|following|applying|see) " + _REFERENCE, re.I)
 """A cue anywhere in a sentence marks it as deriving what follows ("substituting (3) into (5)

@@ -78,6 +78,8 @@ SKIP_ENVS = frozenset({"thebibliography", "verbatim", "verbatim*", "lstlisting",
 SECTION_LEVELS = {"chapter": 0, "section": 1, "subsection": 2, "subsubsection": 3}
 REF_COMMANDS = frozenset({"ref", "eqref", "cref", "Cref", "autoref", "cpageref", "labelcref",
                           "vref", "Vref", "thmref", "lemref"})
+MAX_REFERENCE_CHAIN = 4
+"""Reference commands defined through other reference commands, followed this many levels."""
 CORE_REFERENCES = frozenset({"ref", "eqref", "cref", "Cref", "autoref", "labelcref", "label"})
 _REFSTYLE = re.compile(r"\\usepackage\s*(?:\[[^\]]*\])?\s*\{[^}]*\brefstyle\b")
 REFSTYLE_PREFIXES = ("eq", "fig", "tab", "sec", "chap", "part", "enu", "thm", "lem", "prop", "cor", "def")
@@ -94,7 +96,9 @@ _WHERE = re.compile(r"[\s,;:.]*where\b", re.IGNORECASE)
 _EXEMPLIFYING = re.compile(r"(?:such as|e\.g\.,?|\\eg|for (?:example|instance)|cf\.)\s*~?\s*"
                           r"(?:(?:Eqs?|Equations?)\.?\s*~?\s*)?\(?$", re.IGNORECASE)
 """What comes just before a reference given as an example ("such as \\cref{…}", "e.g.~(3)")."""
-_DISPLAY_END = re.compile(r"\\end\s*\{[^{}]*\}|\\\]|\$\$")
+_WHERE = re.compile(r"[\s,;:.]*where\b", re.IGNORECASE)
+_DISPLAY_EDGE = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[\[\]]|\$\$")
+"""Where a display (or an environment) opens or closes: a sentence with one introduced it."""
 """A sentence that defines the symbols of the display before it ("where $G$ is as in (3).")."""
 _TO_TEXT = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
 _PROOF_HEADING = re.compile(r"^\W*proofs?\s+(?:of|for)\b", re.IGNORECASE)
@@ -354,21 +358,35 @@ class LatexExtractor:
         (``\\newcommand{\\cut}[1]{}``: what is inside is not in the paper). Found in the raw
         source, before parsing, so the parse gives them their arguments; the last definition of
         a name decides (``\\renewcommand{\\cut}[1]{#1}`` in a final version keeps the text)."""
-        references, labels, discarding = {}, {}, {}
+        references, labels, discarding, bodies = {}, {}, {}, {}
         for match in _USER_COMMAND.finditer(text):
             name, nargs, optional = match.group(1), int(match.group(2) or 0), match.group(3) is not None
             spec = ("[" + "{" * (nargs - 1)) if optional and nargs else "{" * nargs
             body = brace_group(text, match.end())
-            for family in (references, labels, discarding):
+            for family in (references, labels, discarding, bodies):
                 family.pop(name, None)
+            reference = _REF_IN.search(body)
             if _LABEL_IN.search(body):
                 labels[name] = spec
-            elif _REF_IN.search(body):
+            elif reference and not (name in CORE_REFERENCES and reference.group(1).strip() == "#1"):
+                # a core command redefined to add a prefix (``\renewcommand{\eqref}[1]{\ref{eq:#1}}``) is
+                # a family; one that only restyles (``{(\ref{#1})}``) is not
                 references[name] = spec
             elif nargs and not optional and not body.strip():
                 discarding[name] = spec
-        for name in CORE_REFERENCES:  # a paper's \renewcommand{\ref} is not a new family
-            references.pop(name, None)
+            else:
+                bodies[name] = (spec, body)
+        # commands built on reference commands reference too (``\eq{x}`` → ``\Eq{x}`` → ``\eqref{x}``)
+        for _ in range(MAX_REFERENCE_CHAIN):
+            calls = re.compile(r"\\(?:" + "|".join(map(re.escape, references)) + r")(?![A-Za-z])") if references else None
+            chained = {name: spec for name, (spec, body) in bodies.items() if calls and calls.search(body)}
+            if not chained:
+                break
+            references.update(chained)
+            for name in chained:
+                bodies.pop(name)
+        references.pop("ref", None)
+        for name in CORE_REFERENCES:
             labels.pop(name, None)
         return references, labels, discarding
 
@@ -963,8 +981,9 @@ class LatexExtractor:
         intro_zones = []
         for before, formula in zip([None, *formulas], formulas):
             sentence = self._sentence_start(formula.outer_start)
-            words = max(sentence, before.outer_end if before is not None else 0)
-            if DERIVATION_CUES.search(self.text, words, formula.outer_start):
+            words = self.text[max(sentence, before.outer_end if before is not None else 0):formula.outer_start]
+            host = words.rfind(" into ")  # "substitute (3) into Poisson's equation, [D]": D is the host
+            if DERIVATION_CUES.search(words) and not (host >= 0 and not DERIVATION_CUES.search(words, host)):
                 intro_zones.append((self._introduction_start(formula.outer_start, ref_starts), formula.outer_start,
                                     formula))
         edges: dict[tuple, ExpressionEdge] = {}
@@ -992,14 +1011,16 @@ class LatexExtractor:
 
     def _introduction_start(self, pos: int, ref_starts: list[int]) -> int:
         """The introducing sentence's start, or the one before it when it cites nothing (and
-        that one is not a "where …" sentence, which defines the symbols of the display before)."""
+        introduces no display of its own)."""
         start = self._sentence_start(pos)
         if start > 0 and bisect_left(ref_starts, start) == bisect_left(ref_starts, pos):  # no ref in between
             earlier = self._sentence_start(start)
-            # the clause after a display in that sentence ("[D0] where $G$ is as in (3).") is D0's
-            last_display = max((m.end() for m in _DISPLAY_END.finditer(self.text, earlier, start)), default=earlier)
-            # not across a paragraph break
-            if "\n\n" not in self.text[earlier:start].strip() and not _WHERE.match(self.text, last_display):
+            last_ref = ref_starts[bisect_left(ref_starts, start) - 1] if bisect_left(ref_starts, start) else 0
+            # not across a paragraph break, not references a display after them took ("… (3) takes the
+            # simple form [D0]"), not a clause defining the display before ("[D0] where $G$ is as in (3).")
+            after_display = max((m.end() for m in _DISPLAY_EDGE.finditer(self.text, earlier, start)), default=-1)
+            if "\n\n" not in self.text[earlier:start].strip() and after_display < last_ref \
+                    and not _WHERE.match(self.text, max(after_display, earlier)):
                 return earlier
         return start
 

@@ -422,6 +422,25 @@ and composing with $c$ yields
     assert {("eq:d1", "eq:a"), ("eq:d1", "thm:t"), ("eq:d2", "eq:a"), ("eq:d2", "thm:t")} <= introduced
 
 
+def test_reference_commands_built_on_a_redefined_eqref_resolve_to_the_prefixed_label():
+    """celerite's preamble: ``\\eqref`` redefined to add ``eq:``, ``\\eq`` → ``\\Eq`` → ``\\eqref``."""
+    out, by_id, labelled, edges = _extract(r"""
+\begin{equation}\eqlabel{kernel} k(\tau) = a e^{-c\tau} \end{equation}
+By rewriting the exponential in \eq{kernel} as a sum, we obtain
+\begin{equation}\eqlabel{sum} k(\tau) = \sum_j a_j e^{-c_j\tau} \end{equation}
+with the covariance (using \eqalt{sum} and \eqref{kernel})
+\begin{equation}\eqlabel{cov} K = k(0) I \end{equation}
+""", preamble=r"""\renewcommand{\eqref}[1]{\ref{eq:#1}}
+\newcommand{\Eq}[1]{Equation~(\eqref{#1})}
+\newcommand{\eq}[1]{\Eq{#1}}
+\newcommand{\eqalt}[1]{Equation~\eqref{#1}}
+\newcommand{\eqlabel}[1]{\label{eq:#1}}
+""")
+    assert {("eq:sum", "eq:kernel", "introduction"), ("eq:cov", "eq:sum", "introduction"),
+            ("eq:cov", "eq:kernel", "introduction")} <= edges
+    assert not any(i.reason == "dangling_proof_reference" for i in out.issues)
+
+
 def test_a_proof_section_ends_at_the_next_proof_heading():
     out, by_id, labelled, _ = _extract(r"""
 \begin{theorem}\label{thm:a} $a \le b$. \end{theorem}
