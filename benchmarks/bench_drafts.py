@@ -13,7 +13,10 @@
 3. LLM calls per candidate, the same papers' targets through the six agents against the
    scripted OpenAI-compatible server of the tests (in process, no latency): ``generate.
    rules_drafts`` off (every target through every agent) and on (drafted targets skip the Query
-   Draft and the Answer Retriever), side by side in one run.
+   Draft and the Answer Retriever), side by side in one run; overall, and for the drafted
+   candidates themselves (their own calls in each mode, plus their share of the Query Draft's
+   batched calls), since a draft that survives to the Refiner and Filter adds calls that the
+   agents-only run never made for a candidate it dropped.
 """
 
 from __future__ import annotations
@@ -106,7 +109,13 @@ def calls_per_candidate(works: list, rules_drafts: bool) -> dict:
     statuses = Counter(c.status for c in batch.candidates)
     return {"candidates": len(batch.candidates), "calls": server.log.requests, "by_agent": dict(by_agent),
             "done": statuses["done"], "drafted_by_rules": sum(c.drafted_by == "rules" for c in batch.candidates),
-            "seconds": round(seconds, 1)}
+            "seconds": round(seconds, 1),
+            # a candidate's own calls (the Query Draft's batched calls are the paper's, not its own)
+            "own_calls": Counter(call.entity_id for call in batch.calls),
+            "proved": {c.candidate_id for c in batch.candidates if c.drafted_by == "rules"
+                       and (c.question or "").startswith("Prove")},
+            "passages": {c.candidate_id for c in batch.candidates if c.drafted_by == "rules"
+                         and not (c.question or "").startswith("Prove")}}
 
 
 def main() -> None:
@@ -143,8 +152,16 @@ def main() -> None:
               f"{m['calls'] / max(1, m['candidates']):.2f} per candidate; done {m['done']}, "
               f"drafted by rules {m['drafted_by_rules']}; {m['seconds']} s; by agent {m['by_agent']}")
     saved = (off["calls"] - on["calls"]) / max(1, on["drafted_by_rules"])
-    print(f"calls saved per drafted candidate: {saved:.2f}; ratio of calls on/off: "
+    print(f"calls saved per drafted candidate (all calls, off - on): {saved:.2f}; ratio of calls on/off: "
           f"{on['calls'] / max(1, off['calls']):.2f}")
+    query_draft_share = ((off["by_agent"].get("query_draft", 0) - on["by_agent"].get("query_draft", 0))
+                         / max(1, on["drafted_by_rules"]))
+    for label, ids in (("with a linked proof", on["proved"]), ("derived in running text", on["passages"])):
+        own_off = sum(off["own_calls"][i] for i in ids) / max(1, len(ids))
+        own_on = sum(on["own_calls"][i] for i in ids) / max(1, len(ids))
+        print(f"drafted candidates {label}: {len(ids)}; own calls {own_off:.2f} off → {own_on:.2f} on, "
+              f"plus {query_draft_share:.2f} Query Draft calls saved each: "
+              f"{own_off - own_on + query_draft_share:.2f} calls fewer per candidate")
 
 
 if __name__ == "__main__":

@@ -93,10 +93,12 @@ MIN_PARAGRAPH_CHARS = 200
 _SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
 _DEFINITION_START = re.compile(r"^[\s,;:.]*(where|with|here|in which|for which)\b", re.IGNORECASE)
 _WHERE = re.compile(r"[\s,;:.]*where\b", re.IGNORECASE)
+_END_ANY = re.compile(r"\\end\s*\{\s*[^}\s]+\s*\}")
 _EXEMPLIFYING = re.compile(r"(?:such as|e\.g\.,?|\\eg|for (?:example|instance)|cf\.)\s*~?\s*"
                           r"(?:(?:Eqs?|Equations?)\.?\s*~?\s*)?\(?$", re.IGNORECASE)
 """What comes just before a reference given as an example ("such as \\cref{…}", "e.g.~(3)")."""
 _WHERE = re.compile(r"[\s,;:.]*where\b", re.IGNORECASE)
+_END_ANY = re.compile(r"\\end\s*\{\s*[^}\s]+\s*\}")
 _DISPLAY_EDGE = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[\[\]]|\$\$")
 """Where a display (or an environment) opens or closes: a sentence with one introduced it."""
 """A sentence that defines the symbols of the display before it ("where $G$ is as in (3).")."""
@@ -938,8 +940,9 @@ class LatexExtractor:
         after = self._context_after(item.outer_end)
         definitions = None
         if item.kind == "equation" and _DEFINITION_START.match(after):
-            stop = _SENTENCE_END.search(after, 1)
-            definitions = self.macros.expand(after[:stop.end() if stop else len(after)].strip(" ,;:"))
+            definitions = self.macros.expand(after[:_definition_end(after)].strip(" ,;:"))
+            if not _balanced_environments(definitions):
+                definitions = None  # a display cut off by the context window
         return Expression(
             expr_id=item.expr_id, paper_id=self.paper_id, extractor=EXTRACTOR, kind=item.kind,
             env=item.env, row=item.row, latex=latex, latex_expanded=expanded, text=_plain(expanded),
@@ -1031,6 +1034,24 @@ class LatexExtractor:
         # a display often follows "… as follows." on its own: then that sentence is the intro
         cut = ends[-1].end() if ends and window[ends[-1].end():].strip() else (ends[-2].end() if len(ends) > 1 else 0)
         return max(0, pos - CONTEXT_CHARS) + cut
+
+
+def _definition_end(after: str) -> int:
+    """Where the "where …" sentence after a formula ends: its first sentence end, or, when that
+    period ends a display the sentence opens ("where the loss is [D: … = y.]"), that display's end."""
+    for stop in _SENTENCE_END.finditer(after, 1):
+        if _balanced_environments(after[:stop.start()]):
+            return stop.end()
+        closing = _END_ANY.search(after, stop.end())
+        if closing is not None and _balanced_environments(after[:closing.end()]):
+            return closing.end()
+    return len(after)
+
+
+def _balanced_environments(text: str) -> bool:
+    """Does every ``\\begin{…}`` (and ``\\[``) in ``text`` close in it?"""
+    opened = len(BEGIN_ENV.findall(text)) + text.count("\\[")
+    return opened == len(_END_ANY.findall(text)) + text.count("\\]")
 
 
 def extract_latex(flat: FlatSource, paper_id: str, run_id: str = "") -> Extracted:

@@ -441,6 +441,17 @@ with the covariance (using \eqalt{sum} and \eqref{kernel})
     assert not any(i.reason == "dangling_proof_reference" for i in out.issues)
 
 
+def test_a_where_clause_that_opens_a_display_keeps_the_display_whole():
+    out, by_id, labelled, _ = _extract(r"""
+\begin{equation}\label{eq:obj} \min_\theta L(\theta) \end{equation}
+where the loss is given by
+\begin{equation} L(\theta) = \|y - f_\theta(x)\|_2^2. \end{equation}
+Solving it is hard.
+""")
+    definitions = labelled["eq:obj"].definitions
+    assert definitions.startswith("where the loss is given by") and definitions.endswith("\\end{equation}")
+
+
 def test_a_proof_section_ends_at_the_next_proof_heading():
     out, by_id, labelled, _ = _extract(r"""
 \begin{theorem}\label{thm:a} $a \le b$. \end{theorem}
