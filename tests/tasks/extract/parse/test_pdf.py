@@ -62,11 +62,22 @@ def test_headings_references_and_line_numbers(extracted):
     assert all("Another paper" not in e.context_before + e.context_after for e in out.expressions)
 
 
-def make_theorem_pdf() -> bytes:
-    """A PDF-only paper's statements, proofs and text references (no LaTeX to read them from)."""
+def one_page_pdf(lines: list[tuple], textbox: tuple | None = None) -> bytes:
+    """A page of (font, size, x, y, text) lines, and optionally a wrapped paragraph (rect, text)."""
     doc = pymupdf.open()
     page = doc.new_page()
-    lines = [
+    for font, size, x, y, text in lines:
+        page.insert_text((x, y), text, fontsize=size, fontname=font)
+    if textbox is not None:
+        page.insert_textbox(pymupdf.Rect(*textbox[0]), textbox[1], fontsize=10, fontname="tiro")
+    data = doc.tobytes()
+    doc.close()
+    return data
+
+
+def make_theorem_pdf() -> bytes:
+    """A PDF-only paper's statements, proofs and text references (no LaTeX to read them from)."""
+    return one_page_pdf([
         ("hebo", 12, 72, 80, "2 Results"),
         ("tiro", 10, 72, 110, "We start from the objective of the model, stated in full as follows."),
         ("symb", 11, 250, 140, "L = a + b"), ("tiro", 10, 520, 140, "(1)"),
@@ -78,15 +89,9 @@ def make_theorem_pdf() -> bytes:
         ("hebo", 12, 72, 330, "A Proofs"),
         ("tiro", 10, 72, 360, "Proof of Theorem 2. By Lemma 1 and (2), the sequence is monotone and bounded. Q.E.D."),
         ("tiro", 10, 72, 390, "Proof of Lemma 7. A proof of a lemma this paper never states, kept unlinked."),
-    ]
-    for font, size, x, y, text in lines:
-        page.insert_text((x, y), text, fontsize=size, fontname=font)
-    # a paragraph whose wrapped second line starts like a statement: not one
-    page.insert_textbox(pymupdf.Rect(72, 420, 540, 470), "The same bound was shown by the companion paper, in\n"
-                        "Lemma 3. Next we turn to the rates of the method.", fontsize=10, fontname="tiro")
-    data = doc.tobytes()
-    doc.close()
-    return data
+    ],  # a paragraph whose wrapped second line starts like a statement: not one
+        textbox=((72, 420, 540, 470), "The same bound was shown by the companion paper, in\n"
+                 "Lemma 3. Next we turn to the rates of the method."))
 
 
 def test_pdf_statements_proofs_and_references_by_number():
@@ -107,9 +112,7 @@ def test_pdf_statements_proofs_and_references_by_number():
 
 def test_equation_references_without_brackets_and_hyphenated_cues_give_edges():
     """cleveref's default in ICLR papers prints "equation 4"; a cue may be split at a line end."""
-    doc = pymupdf.open()
-    page = doc.new_page()
-    for font, size, x, y, text in [
+    out, _ = extract_pdf(one_page_pdf([
         ("hebo", 12, 72, 80, "2 Method"),
         ("tiro", 10, 72, 110, "We start from the objective of the model, stated in full as follows."),
         ("symb", 11, 250, 140, "L = a + b"), ("tiro", 10, 520, 140, "(1)"),
@@ -119,9 +122,7 @@ def test_equation_references_without_brackets_and_hyphenated_cues_give_edges():
         ("tiro", 10, 72, 250, "Lemma 1. The step along Eq. 2 decreases the loss for small steps."),
         ("hebo", 12, 72, 290, "A Proofs"),
         ("tiro", 10, 72, 320, "Proof of (2). Differentiate each square term of (1) on its own. Q.E.D."),
-    ]:
-        page.insert_text((x, y), text, fontsize=size, fontname=font)
-    out, _ = extract_pdf(doc.tobytes(), "local:eqword")
+    ]), "local:eqword")
     by_id = {e.expr_id: e for e in out.expressions}
     edges = {(by_id[e.from_expr].number, by_id[e.to_expr].number, e.via, e.label) for e in out.edges}
     assert ("2", "1", "introduction", "(1)") in edges
