@@ -353,7 +353,7 @@ _COMMAND_DEFINITION = re.compile(
     r"\\(?:(?:re)?newcommand|providecommand)\*?\s*\{?\s*\\([A-Za-z]+)\s*\}?\s*(?:\[\d\])?\s*(?:\[[^\]]*\])?\s*(?=\{)"
     r"|\\def\s*\\([A-Za-z]+)\s*(?=\{)")
 BEGIN_ENV = re.compile(r"\\begin\s*\{\s*([^}\s]+)\s*\}")
-_END_ENV = re.compile(r"\\end\s*\{\s*([^}\s]+)\s*\}")
+END_ENV = re.compile(r"\\end\s*\{\s*([^}\s]+)\s*\}")
 
 
 def environment_macros(text: str) -> dict[str, tuple[str, str, int, int]]:
@@ -363,7 +363,7 @@ def environment_macros(text: str) -> dict[str, tuple[str, str, int, int]]:
     found = {}
     for match in _COMMAND_DEFINITION.finditer(text):
         name, body = match.group(1) or match.group(2), brace_group(text, match.end())
-        begins, ends = BEGIN_ENV.findall(body), _END_ENV.findall(body)
+        begins, ends = BEGIN_ENV.findall(body), END_ENV.findall(body)
         if len(begins) != len(ends):
             side, env = ("begin", begins[-1]) if len(begins) > len(ends) else ("end", ends[0])
             found[name] = (side, env, match.start(), match.end() + len(body) + 2)

@@ -42,6 +42,7 @@ from tasks.documents.language import DERIVATION_CUES
 from tasks.documents.latex_macros import (
     BEGIN_ENV,
     DEFINING,
+    END_ENV,
     MAX_EXPANDED_CHARS,
     Macro,
     MacroTable,
@@ -93,15 +94,12 @@ MIN_PARAGRAPH_CHARS = 200
 _SENTENCE_END = re.compile(r"(?<![.\s]\w)[.!?](?=\s)|\n\s*\n")
 _DEFINITION_START = re.compile(r"^[\s,;:.]*(where|with|here|in which|for which)\b", re.IGNORECASE)
 _WHERE = re.compile(r"[\s,;:.]*where\b", re.IGNORECASE)
-_END_ANY = re.compile(r"\\end\s*\{\s*[^}\s]+\s*\}")
+"""A sentence that defines the symbols of the display before it ("where $G$ is as in (3).")."""
 _EXEMPLIFYING = re.compile(r"(?:such as|e\.g\.,?|\\eg|for (?:example|instance)|cf\.)\s*~?\s*"
                           r"(?:(?:Eqs?|Equations?)\.?\s*~?\s*)?\(?$", re.IGNORECASE)
 """What comes just before a reference given as an example ("such as \\cref{…}", "e.g.~(3)")."""
-_WHERE = re.compile(r"[\s,;:.]*where\b", re.IGNORECASE)
-_END_ANY = re.compile(r"\\end\s*\{\s*[^}\s]+\s*\}")
 _DISPLAY_EDGE = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[\[\]]|\$\$")
 """Where a display (or an environment) opens or closes: a sentence with one introduced it."""
-"""A sentence that defines the symbols of the display before it ("where $G$ is as in (3).")."""
 _TO_TEXT = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
 _PROOF_HEADING = re.compile(r"^\W*proofs?\s+(?:of|for)\b", re.IGNORECASE)
 _HEADING_NUMBER = re.compile(r"\b([A-Z][a-z]+)\s*~?\s*((?:\d+|[A-Z])(?:\.\d+)*)\b")
@@ -1042,7 +1040,7 @@ def _definition_end(after: str) -> int:
     for stop in _SENTENCE_END.finditer(after, 1):
         if _balanced_environments(after[:stop.start()]):
             return stop.end()
-        closing = _END_ANY.search(after, stop.end())
+        closing = END_ENV.search(after, stop.end())
         if closing is not None and _balanced_environments(after[:closing.end()]):
             return closing.end()
     return len(after)
@@ -1051,7 +1049,7 @@ def _definition_end(after: str) -> int:
 def _balanced_environments(text: str) -> bool:
     """Does every ``\\begin{…}`` (and ``\\[``) in ``text`` close in it?"""
     opened = len(BEGIN_ENV.findall(text)) + text.count("\\[")
-    return opened == len(_END_ANY.findall(text)) + text.count("\\]")
+    return opened == len(END_ENV.findall(text)) + text.count("\\]")
 
 
 def extract_latex(flat: FlatSource, paper_id: str, run_id: str = "") -> Extracted:

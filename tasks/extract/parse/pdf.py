@@ -9,7 +9,8 @@ number, title, page, bbox); ``expressions`` of kind ``equation`` (env ``display`
 end-of-proof mark, the next statement or section; ``parent_expr`` its statement or display); no
 ``latex``; ``edges`` from text references by number ("Lemma 2", "Eq. (3)", "(3)", "equation 3"
 where a display has that number): inside a statement or proof (``via`` statement / proof, from
-the statement), and in the sentence before a display when it derives it (``via`` introduction). ``map_to_pdf`` puts LaTeX rows on their PDF page.
+the statement), and in the sentence before a display when it derives it (``via`` introduction).
+``map_to_pdf`` puts LaTeX rows on their PDF page.
 
 What the layout tells, in order: margin line numbers of submitted versions (digits outside the
 text column) and page numbers are dropped; a line ending in a right-margin number such as
