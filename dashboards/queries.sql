@@ -38,19 +38,22 @@ WHERE e.status IN ('ok', 'partial') AND e.expressions > 0
   AND (CAST($paper_ids AS VARCHAR[]) IS NULL OR list_contains(CAST($paper_ids AS VARCHAR[]), e.paper_id));
 
 -- name: review_items
--- Finished (or rules-drafted) candidates as a reviewer sees them: question, derivation, evidence, the PDF page.
+-- Finished (or rules-drafted) candidates as a reviewer sees them: question (as the quality layer revised it),
+-- derivation, evidence, the PDF page; and their place in the review queue with the LLM's pre-review (admins only).
 SELECT c.candidate_id, c.paper_id, p.title, p.license, p.arxiv_id,
        coalesce(p.primary_category, p.venue, p.source) AS topic,
-       c.question, c.answer, c.answer_portable, c.unrenderable_latex, c.answer_evidence, c.question_evidence,
+       coalesce(c.revised_question, c.question) AS question, c.answer, c.answer_portable, c.unrenderable_latex, c.answer_evidence, c.question_evidence,
        c.target_expr, c.target_kind,
        c.target_number, c.target_latex, c.setting, c.grounded_score, c.verdict_confidence,
-       e.page, e.bbox, e.context_before, e.context_after, d.uri AS pdf_uri, c.status, c.drafted_by
+       e.page, e.bbox, e.context_before, e.context_after, d.uri AS pdf_uri, c.status, c.drafted_by,
+       q.rank AS queue_rank, q.raw_score AS pre_review_score, q.curated_score, q.solve_rate
 FROM candidates c
 JOIN papers p USING (paper_id)
+LEFT JOIN review_queue q ON q.candidate_id = c.candidate_id
 LEFT JOIN expressions e ON e.expr_id = c.target_expr
 LEFT JOIN documents d ON d.paper_id = c.paper_id AND d.kind = 'pdf' AND d.parse_status = 'ok'
 WHERE c.status IN ('done', 'drafted') AND c.candidate_id NOT IN (SELECT candidate_id FROM superseded_drafts)
-ORDER BY c.paper_id, c.candidate_id;
+ORDER BY q.rank NULLS LAST, c.paper_id, c.candidate_id;
 
 -- name: release_problems
 -- The selected problems of the latest selection, with their paper and lineage.
@@ -72,3 +75,27 @@ SELECT candidate_id, reviewer, decision, reasoning_density, problem_clarity,
        derivation_correctness, problem_difficulty, human_heuristics
 FROM expert_reviews
 ORDER BY candidate_id, reviewer;
+
+-- name: refine_candidates
+-- Every candidate (the quality layer rewrites a touched paper's rows whole), with whether an LLM twin supersedes it.
+SELECT c.*, c.candidate_id IN (SELECT candidate_id FROM superseded_drafts) AS superseded
+FROM candidates c
+ORDER BY c.paper_id, c.candidate_id;
+
+-- name: refine_earlier
+-- Candidates kept before this run: reviewed, released, or queued by an earlier run.
+SELECT candidate_id FROM expert_reviews
+UNION SELECT candidate_id FROM selections WHERE selected
+UNION SELECT candidate_id FROM review_queue WHERE rank IS NOT NULL AND run_id <> $run_id;
+
+-- name: refine_signals
+-- The ranking's inputs from earlier runs: mean joint score (every criterion in 1-5) and solve rate.
+WITH joint AS (
+    SELECT candidate_id, avg(score) AS joint_score
+    FROM quality_scores WHERE stage = 'joint_score'
+    GROUP BY candidate_id HAVING bool_and(score BETWEEN 1 AND 5)),
+solved AS (
+    SELECT candidate_id, avg(CASE WHEN outcome = 'solved' THEN 1.0 ELSE 0.0 END) AS solve_rate
+    FROM solutions WHERE outcome <> 'undecided' GROUP BY candidate_id)
+SELECT candidate_id, j.joint_score, s.solve_rate
+FROM joint j FULL OUTER JOIN solved s USING (candidate_id);

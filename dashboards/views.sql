@@ -129,3 +129,56 @@ LEFT JOIN papers p ON p.paper_id = c.paper_id
 LEFT JOIN adjudications j ON j.candidate_id = a.candidate_id
 GROUP BY ALL
 ORDER BY reviewed, a.candidate_id;
+
+-- The quality layer (tasks.refine) ------------------------------------------------------------
+
+-- A candidate the experts keep: an admin adjudicated it keep, or every reviewer so far said keep.
+CREATE OR REPLACE VIEW expert_keepers AS
+SELECT r.candidate_id
+FROM expert_reviews r LEFT JOIN adjudications j USING (candidate_id)
+GROUP BY r.candidate_id
+HAVING coalesce(any_value(j.decision) = 'keep', bool_and(r.decision = 'keep'));
+
+-- How far down the review queue the team is, by rank decile: scores, reviews and keepers found.
+CREATE OR REPLACE VIEW queue_health AS
+WITH queued AS (
+    SELECT q.*, ntile(10) OVER (ORDER BY q.rank) AS decile
+    FROM review_queue q WHERE q.rank IS NOT NULL),
+reviewed AS (SELECT DISTINCT candidate_id FROM expert_reviews)
+SELECT decile, min(rank) AS first_rank, max(rank) AS last_rank, count(*) AS candidates,
+       round(avg(raw_score), 2) AS mean_raw_score, round(avg(curated_score), 2) AS mean_curated_score,
+       round(avg(long_tail_score), 3) AS mean_long_tail, round(avg(solve_rate), 2) AS mean_solve_rate,
+       count(r.candidate_id) AS reviewed, count(k.candidate_id) AS keepers,
+       sum(count(k.candidate_id)) OVER (ORDER BY decile) AS keepers_so_far
+FROM queued q
+LEFT JOIN reviewed r USING (candidate_id)
+LEFT JOIN expert_keepers k USING (candidate_id)
+GROUP BY decile
+ORDER BY decile;
+
+-- The review → revise loop, round by round: the reviewer's mean score of each round's question
+-- and of the question it replaced, and how the revisions fared.
+CREATE OR REPLACE VIEW revision_effect AS
+SELECT r.round, count(*) AS questions,
+       count(*) FILTER (WHERE r.outcome = 'accepted') AS accepted,
+       count(*) FILTER (WHERE r.outcome = 'refused') AS refused,
+       round(avg(p.review_score), 3) AS score_before,
+       round(avg(r.review_score), 3) AS score_after,
+       round(avg(r.review_score - p.review_score), 3) AS mean_change
+FROM question_revisions r
+LEFT JOIN question_revisions p ON p.candidate_id = r.candidate_id AND p.round = r.round - 1
+GROUP BY r.round
+ORDER BY r.round;
+
+-- Solver samples per candidate: how many matched the paper's target, and which check decided.
+CREATE OR REPLACE VIEW solve_rates AS
+SELECT s.candidate_id, c.paper_id, count(*) AS samples,
+       count(*) FILTER (WHERE s.outcome = 'solved') AS solved,
+       count(*) FILTER (WHERE s.outcome = 'not_solved') AS not_solved,
+       count(*) FILTER (WHERE s.outcome = 'undecided') AS undecided,
+       round(count(*) FILTER (WHERE s.outcome = 'solved')
+             / nullif(count(*) FILTER (WHERE s.outcome <> 'undecided'), 0), 3) AS solve_rate,
+       list(DISTINCT s.decided_by) AS decided_by
+FROM solutions s LEFT JOIN candidates c USING (candidate_id)
+GROUP BY s.candidate_id, c.paper_id
+ORDER BY solve_rate NULLS LAST, s.candidate_id;

@@ -14,6 +14,7 @@ from prefect.utilities.annotations import quote  # large record lists: skip Pref
 
 from flows.extract import extract_stage
 from flows.generate import generate_stage
+from flows.refine import refine_stage
 from tasks.core.handoff import gather, timed
 from tasks.core.records import Run
 from tasks.core.settings import Settings, load_settings
@@ -45,8 +46,8 @@ def previous_month(today: date) -> tuple[date, date]:
 def monthly_harvest(since: date | None = None, until: date | None = None, source: str = "live",
                     path: str | None = None, settings: Settings | None = None) -> Run:
     """Harvest one date window (default: last month) from a source into the lake and catalog,
-    then extract its accepted papers and generate candidates from them (drafted by rules alone
-    without an LLM endpoint)."""
+    then extract its accepted papers, generate candidates from them (drafted by rules alone
+    without an LLM endpoint) and refine and rank every candidate for the expert queue."""
     settings = settings or load_settings()
     if since is None or until is None:
         since, until = previous_month(datetime.now(UTC).date())
@@ -60,6 +61,7 @@ def monthly_harvest(since: date | None = None, until: date | None = None, source
             get_run_logger().info("no LLM endpoint configured (llm.base_url): LaTeX papers get rules-drafted "
                                   "problems (status drafted); the agents run when an endpoint is set")
         run.add(generate_stage(settings, run.run_id, accepted))
+        run.add(refine_stage(settings, run.run_id))
     return run.record
 
 

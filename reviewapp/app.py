@@ -316,6 +316,7 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
     def admin_page(request: Request, who: Admin, loaded: int | None = None, assigned: int | None = None):
         agreement = agreement_of.agreement(review.all_reviews(db))
         return page(request, "admin.html", who=who, agreement=agreement, progress=review.progress(db),
+                    queue_progress=review.queue_progress(db),
                     loaded=loaded, assigned=assigned,
                     queue=agreement_of.adjudication_queue(db, settings.review.disagreement),
                     decided=review.adjudications(db), threshold=settings.review.disagreement)
@@ -367,7 +368,7 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
     def api_stats(who: Admin) -> dict[str, Any]:
         agreement = agreement_of.agreement(review.all_reviews(db))
         return {"alpha": agreement.alpha, "units": agreement.units, "reviews": agreement.reviews,
-                "progress": review.progress(db),
+                "progress": review.progress(db), "queue": review.queue_progress(db),
                 "adjudication_queue": [q["candidate_id"] for q in
                                        agreement_of.adjudication_queue(db, settings.review.disagreement)]}
 

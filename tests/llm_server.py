@@ -66,7 +66,9 @@ def _agent(system: str) -> str:
     for name, marker in (("extractor", "Math Expression Extractor"), ("query_draft", "Query Draft"),
                          ("answer_retriever", "Answer Retriever"), ("context_collector", "Context Collector"),
                          ("question_refiner", "Question Refiner"), ("answer_filter", "Answer Filter"),
-                         ("distractor", "You write distractors")):
+                         ("distractor", "You write distractors"), ("candidate_scorer", "Candidate Scorer"),
+                         ("question_reviewer", "Question Reviewer"), ("question_reviser", "Question Reviser"),
+                         ("solver", "You are a careful mathematician"), ("joint_scorer", "pre-reviewer")):
         if marker in system:
             return name
     return "unknown"
@@ -139,7 +141,71 @@ def reply_for(agent: str, user: str) -> dict:
             return {"distractors": [{"derivation": f"Clearly, {answer}", "error": "none"}] * 3}
         wrong = [_mutate(answer, i) for i in range(3)]
         return {"distractors": [{"derivation": w, "error": f"mutation {i}"} for i, w in enumerate(wrong)]}
+    if agent in QUALITY_AGENTS:
+        return QUALITY_AGENTS[agent](_blocks(user))
     return {}
+
+
+def _scored(scores: dict[str, float]) -> dict:
+    return {k: {"score": v, "rationale": f"{k.replace('_', ' ')} judged from the text."} for k, v in scores.items()}
+
+
+def _seed_scores(blocks: dict[str, str]) -> dict:
+    """The Candidate Scorer: a question marked TRIVIAL scores low, STRAY out of range; else the
+    answer's steps (its ``=`` and ``\\le``) set the complexity."""
+    question, answer = (list(blocks.values()) + ["", ""])[:2]
+    if "TRIVIAL" in question:
+        return _scored({"complexity": 0.5, "information_value": 1, "clarity": 1, "precision": 1})
+    steps = answer.count("=") + answer.count("\\le")
+    return _scored({"complexity": 7 if "STRAY" in question else min(5, 1 + steps), "information_value": 4,
+                    "clarity": 4, "precision": 4})
+
+
+_PAPER_REFERENCE = re.compile(r"(?:in|of|from) the paper|Eq(?:uation)?\.? ?\(\d+\)", re.I)
+
+
+def _review(blocks: dict[str, str]) -> dict:
+    """The Question Reviewer: a question that points into the paper is not self-contained."""
+    question = next(iter(blocks.values()), "")
+    pointing = bool(_PAPER_REFERENCE.search(question))
+    return {**_scored({"clarity": 4.5, "self_containment": 2 if pointing else 5, "faithfulness": 5}),
+            "comment": "Remove the references to the paper and its equations." if pointing else ""}
+
+
+def _revise(blocks: dict[str, str]) -> dict:
+    """The Question Reviser: removes references to the paper; one marked SAME-QUESTION returns it
+    unchanged, one marked CHANGE-MATH rewrites its first formula."""
+    question = next(iter(blocks.values()), "")
+    if "SAME-QUESTION" in question:
+        return {"question": question}
+    revised = _PAPER_REFERENCE.sub("", question).replace("  ", " ").strip()
+    if "CHANGE-MATH" in question:
+        revised = re.sub(r"\$([^$]+)\$", lambda m: "$" + m.group(1).replace("=", "= 2 +", 1) + "$", revised, count=1)
+    return {"question": revised}
+
+
+def _solve(blocks: dict[str, str]) -> dict:
+    """The Solver: answers with the question's last formula (the result it asks for); a question
+    marked PROSE gets words only, one marked WRONG a different formula."""
+    question = next(iter(blocks.values()), "")
+    formulas = re.findall(r"\$([^$]+)\$", question)
+    if "PROSE" in question or not formulas:
+        return {"solution": "The claim follows by a standard argument.", "final_answer": "It holds."}
+    final = "x^{3} + 7" if "WRONG" in question else formulas[-1]
+    return {"solution": f"Expanding the definitions step by step gives ${final}$.", "final_answer": final}
+
+
+def _joint_scores(blocks: dict[str, str]) -> dict:
+    """The Joint Scorer: longer, denser answers score higher (1–5)."""
+    answer = (list(blocks.values()) + ["", ""])[1]
+    steps = answer.count("=") + answer.count("\\le")
+    level = max(1, min(5, 1 + steps))
+    return _scored({"reasoning_density": level, "problem_clarity": 4, "derivation_correctness": 4,
+                    "problem_difficulty": level, "human_heuristics": 3})
+
+
+QUALITY_AGENTS = {"candidate_scorer": _seed_scores, "question_reviewer": _review, "question_reviser": _revise,
+                  "solver": _solve, "joint_scorer": _joint_scores}
 
 
 def _mutate(derivation: str, i: int) -> str:

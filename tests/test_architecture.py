@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("tasks", "flows", "reviewapp", "expectations", "dashboards")
-STAGES = ("harvest", "extract", "generate", "curate")
+STAGES = ("harvest", "extract", "generate", "refine", "curate")
 SHARED = ("tasks.core", "tasks.io", "tasks.documents")
 
 ONLY_IMPORTED_IN = {
@@ -25,6 +25,7 @@ ONLY_IMPORTED_IN = {
     "s3fs": ("tasks.io.storage",),
     "sqlite3": ("tasks.io.storage",),
     "great_expectations": ("tasks.io.validate", "expectations"),
+    "sentence_transformers": ("tasks.io.embed",),
 }
 ENVIRON_ALLOWED = {
     # Documented exceptions: where the process environment is the interface itself.

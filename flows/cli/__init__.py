@@ -1,6 +1,6 @@
 """The ``stormborn`` command: one Typer app, its commands grouped by what they serve.
 
-- ``pipeline``: harvest, extract, generate, demo (run the flows);
+- ``pipeline``: harvest, extract, generate, refine, demo (run the flows);
 - ``catalog``: status, sql, config, deploy (analysts and operators);
 - ``curate``: review …, select, export (the human in the loop).
 """

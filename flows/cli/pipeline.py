@@ -1,4 +1,4 @@
-"""The pipeline commands: ``harvest``, ``extract``, ``generate`` and ``demo``."""
+"""The pipeline commands: ``harvest``, ``extract``, ``generate``, ``refine`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -162,6 +162,42 @@ def generate(
     if llm is None and not settings.llm.configured:
         out.print(LLM_HINT, markup=False, soft_wrap=True)
     out.print("Query it: stormborn sql \"SELECT status, reason, count(*) FROM candidates GROUP BY ALL\"")
+
+
+@app.command()
+def refine(
+    budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", help="Stop issuing LLM calls past this spend.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model for every agent without its own (llm.agents).")] = None,
+    force: Annotated[bool, typer.Option(help="Refine again even unchanged candidates (the LLM cache still applies).")] = False,
+    lake: LakeOpt = None,
+    dask_address: DaskOpt = None,
+) -> None:
+    """The quality layer: drop contaminated and near-duplicate candidates, score, review and revise
+    the questions, solve them, score them on the experts' rubric, and rank the review queue."""
+    from flows.refine import refine_candidates
+    from tasks.refine.agents import AGENT_NAMES
+
+    settings = settings_from(lake=lake, dask_address=dask_address)
+    updates = {k: v for k, v in {"base_url": base_url, "model": model, "budget_usd": budget_usd}.items()
+               if v is not None}
+    settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
+    try:
+        settings.llm.check_budget(AGENT_NAMES)
+    except ValueError as exc:
+        fail(str(exc))
+    run = run_flow(settings, refine_candidates, show_llm=True, force=force)
+    table = Table(title=f"run {run.run_id} ({run.status})")
+    columns = ("candidates refined", "candidates queued", "llm calls", "cost usd", "rejected", "quarantined")
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in columns))
+    out.print(table)
+    if not settings.llm.configured:
+        out.print("No LLM endpoint configured: candidates were screened (contamination, near duplicates) and "
+                  "queued unscored; set STORMBORN_LLM__BASE_URL to score, revise and solve them.", soft_wrap=True)
+    out.print("Query it: stormborn sql \"SELECT * FROM queue_health\"  ·  "
+              "stormborn sql \"SELECT status, reason, count(*) FROM candidates GROUP BY ALL\"", markup=False)
 
 
 def _run_generate(settings: Settings, paper_ids: list[str] | None, target: int | None, force: bool,

@@ -49,6 +49,27 @@ Decision = Literal["keep", "reject"]
 Role = Literal["reviewer", "admin"]
 SelectionReason = Literal["selected", "paper_cap", "below_cut", "rejected_by_experts",
                           "awaiting_adjudication", "incomplete_reviews", "low_correctness"]
+ScoreStage = Literal["candidate_score", "joint_score"]
+"""``candidate_score``: the seed filter's four criteria (0–5); ``joint_score``: the experts'
+rubric (1–5) applied by an LLM to the question and the paper's answer together."""
+SEED_CRITERIA: tuple[str, ...] = ("complexity", "information_value", "clarity", "precision")
+"""AgenticMath's seed-filter criteria, each 0–5."""
+REVIEW_CRITERIA: tuple[str, ...] = ("clarity", "self_containment", "faithfulness")
+"""What the question reviewer scores, each 0–5."""
+RevisionOutcome = Literal["original", "accepted", "refused"]
+"""Round 0 is the ``original`` question; a later round's revision is ``accepted`` or ``refused``
+(``reason``: ``revision_changed_math``, ``revision_unchanged``, an LLM failure…)."""
+SolveOutcome = Literal["solved", "not_solved", "undecided"]
+DecidedBy = Literal["math_verify", "sympy", "string", "none"]
+"""Which comparison decided a solution: Math-Verify, SymPy, normalised strings, or nothing
+(``undecided``: no final formula, or every comparison failed or timed out)."""
+SimilarityMethod = Literal["minhash", "embedding", "ngram"]
+QueueReason = Literal["ranked", "uncorrected_no_embeddings", "uncorrected_no_transition_matrix", "unscored"]
+"""``ranked``: curated with DS²; ``uncorrected_no_embeddings``: no embedding, raw score used;
+``uncorrected_no_transition_matrix``: the transition matrix could not be estimated (too few
+scored candidates, one level only, or embeddings that do not cluster by level), raw score used; ``unscored``: no joint score, queued after every scored one."""
+QualityDrop = Literal["low_quality_score", "near_duplicate", "contaminated"]
+"""Reasons the quality layer drops a candidate (``candidates.status = dropped``)."""
 
 
 def allowed(values: Any) -> list[str]:
@@ -108,8 +129,13 @@ class Run(Record):
     """Of those, ``status == "done"`` with verdict ``derive``."""
     candidates_drafted: int = 0
     """Of those, ``status == "drafted"``: drafted by the rules, no LLM verdict yet."""
+    candidates_refined: int = 0
+    """Candidates the quality layer scored, reviewed and solved in this run (not counting those
+    refined before from the same inputs)."""
+    candidates_queued: int = 0
+    """Candidates in the expert review queue after this run."""
     llm_calls: int = 0
-    """Calls sent to the LLM endpoint (cache hits not counted)."""
+    """Calls sent to the LLM endpoint (cache hits not counted), by every stage of the run."""
     cost_usd: float = 0.0
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     """Wall time per stage (listing, reviews, documents, validation, publish)."""
@@ -437,6 +463,13 @@ class Candidate(Record):
     output (``reason``); ``pending``: not finished (budget ran out, or no LLM for a target the
     rules cannot draft: ``awaiting_llm``); a rerun continues it."""
     reason: str | None = None
+    refined_with: str | None = None
+    """The quality layer's fingerprint of the inputs and code it refined this candidate with;
+    ``None`` until it has (or after generation rewrote the candidate): the next refine run takes
+    it up."""
+    revised_question: str | None = None
+    """The question after the quality layer's review → revise loop, when a revision was accepted
+    (``question_revisions``); reviewers read it instead of ``question``."""
     transient_failure: bool = False
     """``failed`` for a reason the next run retries (a transport failure after every retry:
     such calls are not cached), rather than a final one (``invalid_output``…)."""
@@ -580,10 +613,135 @@ class Selection(Record):
     selected_at: datetime = Field(default_factory=utcnow)
 
 
+# -- the quality layer (tasks.refine) --------------------------------------------------------------
+
+
+class QualityScore(Record):
+    """One LLM score of one candidate on one criterion, with its rationale."""
+
+    TABLE: ClassVar[str] = "quality_scores"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "stage", "criterion")
+    TIME: ClassVar[str] = "scored_at"
+
+    candidate_id: str
+    stage: ScoreStage
+    criterion: str
+    score: float
+    rationale: str = ""
+    model: str = ""
+    run_id: str = ""
+    scored_at: datetime = Field(default_factory=utcnow)
+
+
+class QuestionRevision(Record):
+    """One round of the review → revise loop: the question of that round and its review."""
+
+    TABLE: ClassVar[str] = "question_revisions"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "round")
+    TIME: ClassVar[str] = "revised_at"
+
+    candidate_id: str
+    round: int
+    """0: the question generation wrote; 1…: the reviser's rewrites."""
+    question: str
+    outcome: RevisionOutcome
+    reason: str | None = None
+    clarity: float | None = None
+    self_containment: float | None = None
+    faithfulness: float | None = None
+    review_score: float | None = None
+    """Mean of the reviewer's three scores for this round's question (``None``: not reviewed)."""
+    review_comment: str = ""
+    run_id: str = ""
+    revised_at: datetime = Field(default_factory=utcnow)
+
+
+class Solution(Record):
+    """One solver sample: a chain-of-thought solution written without the paper's answer, and
+    whether its final result matches the paper's target."""
+
+    TABLE: ClassVar[str] = "solutions"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "sample")
+    TIME: ClassVar[str] = "solved_at"
+
+    candidate_id: str
+    sample: int
+    solution: str = ""
+    final_answer: str | None = None
+    outcome: SolveOutcome
+    decided_by: DecidedBy
+    reason: str | None = None
+    model: str = ""
+    run_id: str = ""
+    solved_at: datetime = Field(default_factory=utcnow)
+
+
+class Duplicate(Record):
+    """A candidate dropped as a near duplicate, and the twin that was kept."""
+
+    TABLE: ClassVar[str] = "duplicates"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id",)
+    TIME: ClassVar[str] = "found_at"
+
+    candidate_id: str
+    twin_id: str
+    """The kept candidate (of this run, an earlier run or a release)."""
+    method: SimilarityMethod
+    similarity: float
+    twin_earlier: bool = False
+    """The twin came from an earlier run or release, not this one."""
+    run_id: str = ""
+    found_at: datetime = Field(default_factory=utcnow)
+
+
+class Contamination(Record):
+    """A candidate that overlaps an item of a configured benchmark."""
+
+    TABLE: ClassVar[str] = "contamination"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id", "benchmark", "item_id")
+    TIME: ClassVar[str] = "found_at"
+
+    candidate_id: str
+    benchmark: str
+    item_id: str
+    method: SimilarityMethod
+    matched_span: str
+    """The overlapping text (normalised n-grams joined), or the benchmark item's opening for an
+    embedding match."""
+    similarity: float
+    run_id: str = ""
+    found_at: datetime = Field(default_factory=utcnow)
+
+
+class QueueEntry(Record):
+    """A candidate's place in the expert review queue (DS² ranking)."""
+
+    TABLE: ClassVar[str] = "review_queue"
+    KEY: ClassVar[tuple[str, ...]] = ("candidate_id",)
+    TIME: ClassVar[str] = "ranked_at"
+
+    candidate_id: str
+    paper_id: str
+    rank: int | None
+    """1-based order in which experts read; ``None``: no longer queued (dropped since)."""
+    raw_score: float | None = None
+    """Mean joint score (1–5) as the LLM gave it."""
+    curated_score: float | None = None
+    """The joint score corrected with the transition matrix (DS²); the raw score when there are
+    no embeddings (``reason``)."""
+    long_tail_score: float | None = None
+    """Mean distance to the k nearest neighbours in embedding space: higher is rarer."""
+    solve_rate: float | None = None
+    reason: QueueReason = "ranked"
+    run_id: str = ""
+    ranked_at: datetime = Field(default_factory=utcnow)
+
+
 ALL_RECORDS: tuple[type[Record], ...] = (
     Run, Paper, Review, PaperFilter, Document, Extraction, Section, Expression, ExpressionEdge,
     LLMCall, Candidate, Reject, Quarantine, Validation, ExpertReview, ReviewAssignment,
-    Adjudication, Selection,
+    Adjudication, Selection, QualityScore, QuestionRevision, Solution, Duplicate, Contamination,
+    QueueEntry,
 )
 
 Submission.model_rebuild()

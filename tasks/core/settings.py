@@ -293,6 +293,55 @@ class ExportSettings(BaseModel):
     """Wrong derivations per multiple-choice problem."""
 
 
+class BenchmarkFile(BaseModel):
+    """A benchmark to decontaminate against: a JSONL file, a Parquet file or a local Hugging Face
+    dataset folder (``save_to_disk``: Arrow files), with the fields holding its text."""
+
+    name: str
+    path: str
+    text_fields: list[str] = Field(default_factory=lambda: ["question", "problem", "answer", "solution"])
+    """Fields whose text is compared (those present in a row; a row with none is recorded)."""
+    id_field: str | None = None
+    """The field naming an item; unset, an item is named by its row number."""
+    encoding: str = "utf-8"
+
+
+class RefineSettings(BaseModel):
+    """The quality layer between generation and expert review (``tasks.refine``)."""
+
+    score_floor: float = 2.0
+    """A candidate whose mean seed score (0–5) is below this is ``dropped/low_quality_score``."""
+    review_bar: float = 4.5
+    """The question reviewer's mean score (0–5) that ends the review → revise loop."""
+    revise_rounds: int = 3
+    """At most this many revisions of one question."""
+    solve_samples: int = 1
+    """Solver samples per candidate; their share solved is the solve rate."""
+    verify_timeout_s: float = 5.0
+    """Wall-clock limit on one symbolic comparison (run in a subprocess, killed at the limit)."""
+    minhash_threshold: float = 0.7
+    """Estimated Jaccard similarity of word 5-gram shingles above which two candidates are near
+    duplicates."""
+    minhash_permutations: int = 128
+    embedding_threshold: float = 0.92
+    """Cosine similarity of question embeddings above which two candidates are paraphrases."""
+    benchmarks: list[BenchmarkFile] = Field(default_factory=list)
+    """Benchmarks to decontaminate against (none bundled)."""
+    ngram: int = 13
+    """Length of the word n-grams compared for contamination."""
+    contamination_similarity: float = 0.95
+    """Cosine similarity to a benchmark item's embedding that counts as contamination."""
+    knn: int = 10
+    """Neighbours for DS²'s transition matrix and long-tail score."""
+    page_size: int = 20
+    """Queue entries per page of the review queue."""
+    per_paper_per_page: int = 2
+    """At most this many candidates of one paper on one queue page."""
+    embedding_model: str = "all-MiniLM-L6-v2"
+    """The sentence-embedding model (installed from the registry; nothing is downloaded)."""
+    candidates_per_task: int = 200
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STORMBORN_",
@@ -327,6 +376,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     select: SelectSettings = Field(default_factory=SelectSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
+    refine: RefineSettings = Field(default_factory=RefineSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -125,11 +125,16 @@ def end_session(db: ReviewDB, cookie: str | None) -> None:
 
 # -- items and assignment ------------------------------------------------------------------
 
+PRE_REVIEW = ("queue_rank", "pre_review_score", "curated_score", "solve_rate")
+"""The quality layer's judgement of a candidate: admins see it, reviewers never (blind review)."""
+
+
 def load_items(settings: Settings, db: ReviewDB) -> int:
-    """Copy the catalog's finished candidates into the review database; returns how many are new."""
+    """Copy the catalog's finished candidates into the review database, with their place in the
+    review queue; returns how many are new."""
     rows = storage.named_rows(settings, "review_items")
     return db.load_items([(r["candidate_id"], r["paper_id"], r["topic"] or "unknown",
-                           json.dumps(r, default=str), _now()) for r in rows])
+                           json.dumps(r, default=str), _now(), r["queue_rank"]) for r in rows])
 
 
 @dataclass
@@ -187,7 +192,16 @@ def item(db: ReviewDB, who: Reviewer, candidate_id: str) -> dict[str, Any]:
         raise UnknownCandidate(candidate_id)
     if not who.is_admin and not db.is_assigned(candidate_id, who.name):
         raise NotAssigned(candidate_id)
-    return json.loads(payload)
+    shown = json.loads(payload)
+    if not who.is_admin:
+        for key in PRE_REVIEW:
+            shown.pop(key, None)
+    return shown
+
+
+def queue_progress(db: ReviewDB) -> dict[str, Any]:
+    """For admins: how far down the queue the team is and how many keepers it has found."""
+    return db.queue_progress()
 
 
 def own_review(db: ReviewDB, reviewer: str, candidate_id: str) -> ExpertReview | None:

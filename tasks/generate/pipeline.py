@@ -34,9 +34,7 @@ from tasks.generate.agents import (
 )
 from tasks.generate.agents.excerpt import appendix_mentions, ground, pieces_for
 from tasks.generate.agents.extractor import Target
-from tasks.io.llm import Budget, Gateway, LLMResult
-from tasks.io.ratelimit import llm_throttle
-from tasks.io.storage import Lake
+from tasks.io.llm import Gateway, LLMResult
 
 ID_SCHEME = "candidates-1"
 """Part of every candidate id (it was the pipeline's version string). Never change it: expert
@@ -69,13 +67,6 @@ class PaperWork:
     @property
     def by_id(self) -> dict[str, Expression]:
         return {e.expr_id: e for e in self.expressions}
-
-
-def gateway_for(settings: Settings, run_id: str, allowance: float | None = None) -> Gateway:
-    share = max(1, settings.llm.concurrency // max(1, settings.dask_workers))
-    return Gateway(settings.llm, Lake.from_settings(settings), run_id, concurrency=share,
-                   budget=Budget(allowance if allowance is not None else settings.llm.budget_usd),
-                   throttle=llm_throttle(settings))
 
 
 def call_outcome(result: LLMResult) -> tuple[str, str]:

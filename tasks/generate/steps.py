@@ -40,10 +40,10 @@ from tasks.core.records import AgentStage, Candidate, Expression, ExpressionEdge
 from tasks.core.settings import Settings, describe_error
 from tasks.generate.agents.extractor import Target
 from tasks.generate.drafts import draft
-from tasks.generate.pipeline import TRANSIENT_REASONS, PaperPipeline, PaperWork, gateway_for, new_candidate
+from tasks.generate.pipeline import TRANSIENT_REASONS, PaperPipeline, PaperWork, new_candidate
 from tasks.generate.renderable import unrenderable
 from tasks.generate.targets import TargetChoice
-from tasks.io.llm import CallTotals
+from tasks.io.llm import CallTotals, gateway_for
 from tasks.io.memo import Memo
 from tasks.io.storage import Lake, named_rows, safe_key
 from tasks.io.validate import gate, warm_up

@@ -20,8 +20,8 @@ from tasks.core.records import LLMCall, Reject
 from tasks.core.settings import Settings, describe_error
 from tasks.generate.agents import extractor
 from tasks.generate.agents.extractor import Target
-from tasks.generate.pipeline import PaperWork, call_outcome, gateway_for
-from tasks.io.llm import Gateway
+from tasks.generate.pipeline import PaperWork, call_outcome
+from tasks.io.llm import Gateway, gateway_for
 from tasks.io.storage import Lake, safe_key
 
 

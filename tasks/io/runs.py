@@ -106,6 +106,7 @@ class RunLedger:
         """Put a finished stage on the record, write it and republish the catalog."""
         counts = dict(result.counts)
         counts["cost_usd"] = round(self.record.cost_usd + counts.get("cost_usd", 0.0), 6)
+        counts["llm_calls"] = self.record.llm_calls + counts.get("llm_calls", 0)  # generation and refine both call
         self.rejects += result.rejects
         self.reasons += result.rejects + result.outcomes
         self.stopped = self.stopped or result.stopped

@@ -14,10 +14,11 @@ from tasks.io.llm.gateway import (
     Gateway,
     LLMResult,
     cache_key,
+    gateway_for,
     mode_of,
     parse_reply,
     price_of,
 )
 
 __all__ = ["CHARS_PER_TOKEN", "DATA_RULE", "Agent", "Budget", "CallTotals", "Gateway", "LLMResult",
-           "cache_key", "mode_of", "parse_reply", "price_of", "quote_paper"]
+           "cache_key", "gateway_for", "mode_of", "parse_reply", "price_of", "quote_paper"]

@@ -51,7 +51,8 @@ from tenacity import (
 )
 
 from tasks.core.records import LLMCall, stable_id
-from tasks.core.settings import AgentSettings, LLMSettings, Price, redact, reveal
+from tasks.core.settings import AgentSettings, LLMSettings, Price, Settings, redact, reveal
+from tasks.io.ratelimit import llm_throttle
 from tasks.io.storage import Lake
 
 T = TypeVar("T", bound=BaseModel)
@@ -419,3 +420,12 @@ class CallTotals:
             totals.cost_usd += row.cost_usd
             totals.by_status[row.status] = totals.by_status.get(row.status, 0) + 1
         return totals
+
+
+def gateway_for(settings: Settings, run_id: str, allowance: float | None = None) -> Gateway:
+    """The gateway of one task of a run: its share of the concurrency (one per Dask worker), the
+    run's (or the given) spending allowance, and the rate limits every task shares."""
+    share = max(1, settings.llm.concurrency // max(1, settings.dask_workers))
+    return Gateway(settings.llm, Lake.from_settings(settings), run_id, concurrency=share,
+                   budget=Budget(allowance if allowance is not None else settings.llm.budget_usd),
+                   throttle=llm_throttle(settings))

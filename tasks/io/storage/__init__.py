@@ -7,8 +7,8 @@
 """
 
 from tasks.io.storage.catalog import named, named_rows, publish_catalog, query, query_rows
-from tasks.io.storage.lake import Lake, arrow_schema, records_to_arrow, s3_filesystem, safe_key
+from tasks.io.storage.lake import Lake, arrow_schema, record_from_row, records_to_arrow, s3_filesystem, safe_key
 from tasks.io.storage.reviewdb import ReviewDB
 
 __all__ = ["Lake", "ReviewDB", "arrow_schema", "named", "named_rows", "publish_catalog", "query",
-           "query_rows", "records_to_arrow", "s3_filesystem", "safe_key"]
+           "query_rows", "record_from_row", "records_to_arrow", "s3_filesystem", "safe_key"]

@@ -24,7 +24,7 @@ import typing
 import uuid
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Literal, get_args, get_origin
+from typing import Any, Iterable, Literal, TypeVar, get_args, get_origin
 
 import fsspec
 import pyarrow as pa
@@ -32,6 +32,8 @@ import pyarrow.parquet as pq
 
 from tasks.core.records import Record
 from tasks.core.settings import S3Settings, Settings, reveal
+
+R = TypeVar("R", bound=Record)
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
@@ -72,6 +74,14 @@ def records_to_arrow(model: type[Record], rows: Iterable[Record]) -> pa.Table:
                 value = json.dumps(value, sort_keys=True)
             columns[name].append(value)
     return pa.table(columns, schema=schema)
+
+
+def record_from_row(model: type[R], row: dict[str, Any]) -> R:
+    """A record from a catalog row (its dict columns are stored as JSON text; extra columns of the
+    query are ignored)."""
+    dict_fields = {n for n, f in model.model_fields.items() if get_origin(f.annotation) is dict}
+    return model.model_validate({k: json.loads(v) if k in dict_fields and isinstance(v, str) else v
+                                 for k, v in row.items()})
 
 
 class Lake:

@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS items (
     paper_id TEXT NOT NULL,
     topic TEXT NOT NULL,
     payload TEXT NOT NULL,
-    loaded_at TEXT NOT NULL
+    loaded_at TEXT NOT NULL,
+    queue_rank INTEGER
 );
 CREATE TABLE IF NOT EXISTS assignments (
     candidate_id TEXT NOT NULL REFERENCES items (candidate_id),
@@ -111,6 +112,10 @@ class ReviewDB:
         con = self._connect()
         try:
             con.executescript(SCHEMA)  # idempotent DDL (CREATE … IF NOT EXISTS), in autocommit
+            # A database made before the review queue had a rank (issue #14) gets the column; its
+            # rows read NULL (unranked) until the next load.
+            if "queue_rank" not in {r[1] for r in con.execute("PRAGMA table_info(items)")}:
+                con.execute("ALTER TABLE items ADD COLUMN queue_rank INTEGER")
             # Every review database has an identity (so its lake copy can say where it came from)
             # and a key for reviewer pseudonyms in releases; neither ever changes once written.
             con.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
@@ -192,14 +197,17 @@ class ReviewDB:
             con.execute("DELETE FROM sessions WHERE session_sha256 = ?", (session_sha256,))
 
     # -- items and assignments --------------------------------------------------------------
-    def load_items(self, items: list[tuple[str, str, str, str, str]]) -> int:
-        """Insert or refresh (candidate_id, paper_id, topic, payload, loaded_at) rows; returns
-        how many candidates are new."""
+    def load_items(self, items: list[tuple[str, str, str, str, str, int | None]]) -> int:
+        """Insert or refresh (candidate_id, paper_id, topic, payload, loaded_at, queue_rank) rows;
+        returns how many candidates are new."""
         with self.transaction(write=True) as con:
             before = con.execute("SELECT count(*) FROM items").fetchone()[0]
+            # a candidate no longer queued (dropped since) keeps its item and reviews, not its rank
+            con.execute("UPDATE items SET queue_rank = NULL")
             con.executemany(
-                "INSERT INTO items (candidate_id, paper_id, topic, payload, loaded_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (candidate_id) DO UPDATE SET payload = excluded.payload, topic = excluded.topic",
+                "INSERT INTO items (candidate_id, paper_id, topic, payload, loaded_at, queue_rank) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (candidate_id) DO UPDATE SET payload = excluded.payload, "
+                "topic = excluded.topic, queue_rank = excluded.queue_rank",
                 items)
             return con.execute("SELECT count(*) FROM items").fetchone()[0] - before
 
@@ -210,7 +218,8 @@ class ReviewDB:
 
         ``choose(reviewers, load, have, candidates)`` gets the reviewer names (role ``reviewer``),
         each one's current number of assignments, each candidate's reviewers and every candidate
-        in (paper, id) order; it returns (candidate_id, reviewer, position, assigned_at) rows."""
+        in review-queue order (unranked ones last, by paper and id); it returns (candidate_id,
+        reviewer, position, assigned_at) rows."""
         with self.transaction(write=True) as con:
             names = [r[0] for r in con.execute(
                 "SELECT name FROM reviewers WHERE role = 'reviewer' ORDER BY name")]
@@ -221,7 +230,8 @@ class ReviewDB:
             have: dict[str, set[str]] = {}
             for cid, name in con.execute("SELECT candidate_id, reviewer FROM assignments"):
                 have.setdefault(cid, set()).add(name)
-            candidates = [r[0] for r in con.execute("SELECT candidate_id FROM items ORDER BY paper_id, candidate_id")]
+            candidates = [r[0] for r in con.execute(
+                "SELECT candidate_id FROM items ORDER BY queue_rank NULLS LAST, paper_id, candidate_id")]
             new = choose(names, load, have, candidates)
             con.executemany(
                 "INSERT INTO assignments (candidate_id, reviewer, position, assigned_at) VALUES (?, ?, ?, ?)", new)
@@ -236,7 +246,7 @@ class ReviewDB:
             f"SELECT a.candidate_id, i.paper_id, r.decision, r.submitted_at{extra} "
             "FROM assignments a JOIN items i USING (candidate_id) "
             "LEFT JOIN reviews r ON r.candidate_id = a.candidate_id AND r.reviewer = a.reviewer "
-            "WHERE a.reviewer = ? ORDER BY a.position, a.candidate_id", (reviewer,))
+            "WHERE a.reviewer = ? ORDER BY i.queue_rank NULLS LAST, a.position, a.candidate_id", (reviewer,))
 
     def item_payload(self, candidate_id: str) -> str | None:
         rows = self.rows("SELECT payload FROM items WHERE candidate_id = ?", (candidate_id,))
@@ -295,6 +305,21 @@ class ReviewDB:
             "SELECT a.reviewer, count(*) AS assigned, count(r.decision) AS reviewed "
             "FROM assignments a LEFT JOIN reviews r USING (candidate_id, reviewer) "
             "GROUP BY a.reviewer ORDER BY a.reviewer")
+
+    def queue_progress(self) -> Row:
+        """How far down the review queue the team is: the deepest rank with a review, the ranked
+        candidates reviewed by all their reviewers, and the keepers found (an adjudicated keep, or
+        every review a keep)."""
+        return self.rows(
+            "WITH per AS (SELECT i.candidate_id, i.queue_rank, count(a.reviewer) AS assigned, "
+            "count(r.decision) AS reviewed, sum(r.decision = 'keep') AS keeps, j.decision AS adjudicated "
+            "FROM items i LEFT JOIN assignments a USING (candidate_id) "
+            "LEFT JOIN reviews r ON r.candidate_id = a.candidate_id AND r.reviewer = a.reviewer "
+            "LEFT JOIN adjudications j ON j.candidate_id = i.candidate_id GROUP BY i.candidate_id) "
+            "SELECT count(queue_rank) AS ranked, max(CASE WHEN reviewed > 0 THEN queue_rank END) AS deepest_rank, "
+            "count(*) FILTER (WHERE reviewed > 0 AND reviewed = assigned) AS fully_reviewed, "
+            "count(*) FILTER (WHERE coalesce(adjudicated = 'keep', reviewed > 0 AND keeps = reviewed)) AS keepers, "
+            "sum(reviewed) AS reviews FROM per")[0]
 
     # -- adjudication ------------------------------------------------------------------------
     def adjudicate(self, candidate_id: str, adjudicator: str, decision: str, comment: str, at: str) -> bool:

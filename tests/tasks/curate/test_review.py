@@ -112,3 +112,41 @@ def test_a_damaged_lake_copy_is_rewritten_by_its_own_database_and_guarded_from_o
     assert len(lake.read_part(ExpertReview, "review-app")) == 1
     aside = lake.path("quarantine", "parts", ExpertReview.TABLE, "review-app.parquet")
     assert open(aside, "rb").read() == b"PAR1 not really"  # the damaged bytes are kept
+
+
+def test_work_is_assigned_in_review_queue_order_and_the_pre_review_is_for_admins_only(settings):
+    """The quality layer's queue decides what reviewers read first; the LLM's scores stay hidden
+    from them (blind review) and admins see how far down the queue the team is."""
+    from tasks.core.records import PRINCIPLES, QueueEntry
+    from tasks.io import storage
+    from tests.factories import candidate_catalog
+
+    ids = candidate_catalog(settings, papers=2, per_paper=3, broken=False)
+    ranked = list(reversed(ids))[:4]  # the last candidates are the best; two stay unranked
+    lake = storage.Lake.from_settings(settings)
+    lake.write_table(QueueEntry, [QueueEntry(candidate_id=cid, paper_id=f"arxiv:2611.{int(cid[1]):05d}", rank=n + 1,
+                                             raw_score=4.5 - n / 10, curated_score=4.4 - n / 10, solve_rate=0.5)
+                                  for n, cid in enumerate(ranked)], "current")
+    storage.publish_catalog(settings)
+    db = review.open_db(settings)
+    for name in ("ana", "ben"):
+        review.add_reviewer(db, name)
+    review.load_items(settings, db)
+    review.assign(db, 2)
+    order = [q["candidate_id"] for q in review.queue(db, "ana")]
+    assert order[:4] == ranked and sorted(order[4:]) == sorted(set(ids) - set(ranked))
+
+    shown = review.item(db, review.Reviewer("ana", "reviewer"), ranked[0])
+    assert not set(review.PRE_REVIEW) & set(shown)
+    admin = review.item(db, review.Reviewer("boss", "admin"), ranked[0])
+    assert (admin["queue_rank"], admin["pre_review_score"], admin["solve_rate"]) == (1, 4.5, 0.5)
+
+    assert review.queue_progress(db) == {"ranked": 4, "deepest_rank": None, "fully_reviewed": 0, "keepers": 0,
+                                         "reviews": 0}
+    for name, decision in (("ana", "keep"), ("ben", "keep")):
+        review.submit(db, review.Reviewer(name, "reviewer"), ranked[1], review.ReviewForm(
+            **{p: 4 for p in PRINCIPLES}, decision=decision, submission_id=f"submit-{name}"))
+    review.submit(db, review.Reviewer("ana", "reviewer"), ranked[0], review.ReviewForm(
+        **{p: 2 for p in PRINCIPLES}, decision="reject", submission_id="submit-reject"))
+    assert review.queue_progress(db) == {"ranked": 4, "deepest_rank": 2, "fully_reviewed": 1, "keepers": 1,
+                                         "reviews": 3}

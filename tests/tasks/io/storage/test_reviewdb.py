@@ -22,7 +22,7 @@ def db(tmp_path):
     db = ReviewDB(str(tmp_path / "review.sqlite"))
     assert db.add_reviewer("ana", "reviewer", "sha-ana", "t0", rotate=False)
     assert db.add_reviewer("ben", "reviewer", "sha-ben", "t0", rotate=False)
-    assert db.load_items([("c1", "p1", "cs.LG", "{}", "t0")]) == 1
+    assert db.load_items([("c1", "p1", "cs.LG", "{}", "t0", None)]) == 1
     db.assign(lambda names, load, have, candidates: [("c1", "ana", 1, "t0")])
     return db
 
