@@ -147,11 +147,12 @@ def derivation(paper: int, n: int) -> str:
 
 
 def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: bool = True,
-                      answers: dict[str, str] | None = None, drafted: frozenset[str] = frozenset()) -> list[str]:
+                      answers: dict[str, str] | None = None, drafted: frozenset[str] = frozenset(),
+                      questions: dict[str, str] | None = None) -> list[str]:
     """A lake with finished candidates (papers, expressions, a PDF each) and a published catalog.
 
     Returns the candidate ids. The first candidate's question has broken LaTeX when ``broken``;
-    ``answers`` replaces the derivation of some candidates (by id); ``drafted`` ids are
+    ``answers`` and ``questions`` replace the derivation and question of some candidates (by id); ``drafted`` ids are
     rules-drafted (status ``drafted``, no verdict).
     """
     from tasks.core.records import Candidate, Document, Expression, Paper
@@ -180,6 +181,7 @@ def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: boo
                         f"Let $L_{n}(\\theta) = \\sum_i \\ell_i(\\theta) + {p}$ with each $\\ell_i$ convex "
                         f"and G-Lipschitz. Derive a bound on $\\nabla L_{n}$.")
             cid = f"c{p}x{n}"
+            question = (questions or {}).get(cid, question)
             cands.append(Candidate(
                 candidate_id=cid, paper_id=paper_id, target_expr=expr_id, target_number=str(n + 1),
                 target_latex=f"\\nabla L_{n} \\le {n + 1} G", query="Derive the bound.", question=question,

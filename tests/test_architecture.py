@@ -25,7 +25,7 @@ ONLY_IMPORTED_IN = {
     "s3fs": ("tasks.io.storage",),
     "sqlite3": ("tasks.io.storage",),
     "great_expectations": ("tasks.io.validate", "expectations"),
-    "sentence_transformers": ("tasks.io.embed",),
+    "onnxruntime": ("tasks.io.embed",),
 }
 ENVIRON_ALLOWED = {
     # Documented exceptions: where the process environment is the interface itself.

@@ -239,3 +239,11 @@ def test_a_pair_found_both_ways_is_reported_once_as_ngram():
     bench_vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     found = find_contamination([Item("c", BENCH_TEXT)], index, SETTINGS, vectors, bench_vectors)
     assert [(c.item_id, c.method, c.similarity) for c in found] == [("2024-I-5", "ngram", 1.0)]
+
+
+def test_a_shared_formula_alone_is_not_contamination():
+    """Thirteen tokens of two common formulas are shared by unrelated texts: not a hit."""
+    formulas = r"$\sum_{i=1}^n z_i \le \sum_{i=1}^m w_i$ and $\mathbb{E}[c] = \int_0^1 u(x) dx$"
+    bench = [BenchmarkItem("b", "1", f"How many ways can a committee be chosen when {formulas} holds?")]
+    candidate = Item("c", f"For the discounted return we show {formulas} under the stated mixing assumption.")
+    assert find_contamination([candidate], NgramIndex(bench, 13), SETTINGS) == []
