@@ -1,8 +1,9 @@
 """The quality layer's LLM path against the scripted server: calls and tokens per candidate by
 agent, what screening before the LLM saves, and a rerun that makes no call.
 
-A catalog of synthetic finished candidates (one in ten a near duplicate of another, one in five
-with a question that points into its paper, so the reviser has work) goes through
+A catalog of synthetic finished candidates (random prose around an equation; one in ten a near
+duplicate of the one before, one in five with a question that points into its paper, so the
+reviser has work) goes through
 ``tasks.refine.steps`` in this process (no Prefect: this measures the layer, not orchestration):
 
 1. screens first (the product's order): contamination and near duplicates, then stages 1–4 on
@@ -17,34 +18,43 @@ with a question that points into its paper, so the reviser has work) goes throug
 from __future__ import annotations
 
 import argparse
+import random
+import re
 import tempfile
 import time
 from collections import Counter
 
-TOPICS = ["gradient descent on a smooth convex loss", "the evidence lower bound of a latent variable model",
-          "the bias of an importance sampling estimator", "the spectral norm of a random Gaussian matrix",
-          "the fixed point of a Bellman operator", "the variance of a Monte Carlo gradient estimator",
-          "the regret of an online mirror descent learner", "the mixing time of a Langevin sampler"]
+from benchmarks.common import ROOT
+
+WORDS = sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,}", (ROOT / "README.md").read_text())})
+"""A vocabulary of ~2,000 words (the README's): random prose from a few dozen words would make
+every two texts look alike to the embeddings."""
+
+
+def prose(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
 def candidates(n: int):
+    """``n`` finished candidates of random prose around one equation each; every tenth repeats the
+    one before it with a word changed (a near duplicate), every fifth points into its paper."""
     from tasks.core.records import Candidate
 
     out = []
     for i in range(n):
-        twin = i % 10 == 9  # a near duplicate of the candidate before it
+        twin = i % 10 == 9
+        rng = random.Random(i - 1 if twin else i)
         j = i - 1 if twin else i
-        topic = TOPICS[j % len(TOPICS)]
+        target = f"y_{{{j}}} = {j % 7 + 3} c_{{{j}}}"
         pointing = "Using Eq. (3) in the paper, " if i % 5 == 0 else ""
-        question = (f"{pointing}Let $a_{{{j}}} = b_{{{j}}} + c_{{{j}}}$ in the study of {topic}, with "
-                    f"$b_{{{j}}} = {j % 7 + 2} c_{{{j}}}$. Derive $y_{{{j}}} = {j % 7 + 3} c_{{{j}}}$.")
-        answer = (f"We study {topic} (case {j}). Writing $a_{{{j}}} = b_{{{j}}} + c_{{{j}}}$ and substituting "
-                  f"$b_{{{j}}} = {j % 7 + 2} c_{{{j}}}$ gives $a_{{{j}}} = {j % 7 + 3} c_{{{j}}}$, so "
-                  f"$y_{{{j}}} = {j % 7 + 3} c_{{{j}}}$ by the definition of $y_{{{j}}}$ in step {j}.")
+        question = f"{pointing}{prose(rng, 40)} with $a_{{{j}}} = b_{{{j}}} + c_{{{j}}}$. Derive ${target}$."
+        answer = f"{prose(rng, 60)}; substituting $b_{{{j}}} = {j % 7 + 2} c_{{{j}}}$ gives ${target}$."
+        if twin:
+            question = question.replace(" ", " also ", 1)
         out.append(Candidate(candidate_id=f"c{i:05d}", paper_id=f"arxiv:2612.{i // 5:05d}", target_expr=f"e{i}",
-                             target_latex=f"y_{{{j}}} = {j % 7 + 3} c_{{{j}}}", question=question, answer=answer,
-                             status="done", verdict="derive", stage_reached="answer_filter", grounded_score=95.0,
-                             question_evidence=[f"Let a, b and c be reals in the study of {topic}."]))
+                             target_latex=target, question=question, answer=answer, status="done",
+                             verdict="derive", stage_reached="answer_filter", grounded_score=95.0,
+                             question_evidence=[prose(rng, 12)]))
     return out
 
 

@@ -4,7 +4,7 @@ quarantined (the candidate also has a ``score_out_of_range`` reject) and never r
 
 import great_expectations as gx
 
-from tasks.core.records import PRINCIPLES, SEED_CRITERIA, ScoreStage, allowed
+from tasks.core.records import ScoreCriterion, ScoreStage, allowed
 
 STAGE = "quality_scores"
 ENTITY = "candidate_id"
@@ -15,7 +15,7 @@ def expectations():
     E = gx.expectations
     return [
         E.ExpectColumnValuesToBeInSet(column="stage", value_set=allowed(ScoreStage)),
-        E.ExpectColumnValuesToBeInSet(column="criterion", value_set=[*SEED_CRITERIA, *PRINCIPLES]),
+        E.ExpectColumnValuesToBeInSet(column="criterion", value_set=allowed(ScoreCriterion)),
         E.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=5,
                                         row_condition='stage == "candidate_score"', condition_parser="pandas"),
         E.ExpectColumnValuesToBeBetween(column="score", min_value=1, max_value=5,

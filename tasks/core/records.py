@@ -54,15 +54,18 @@ ScoreStage = Literal["candidate_score", "joint_score"]
 rubric (1–5) applied by an LLM to the question and the paper's answer together."""
 SEED_CRITERIA: tuple[str, ...] = ("complexity", "information_value", "clarity", "precision")
 """AgenticMath's seed-filter criteria, each 0–5."""
+ScoreCriterion = Literal["complexity", "information_value", "clarity", "precision", "reasoning_density",
+                         "problem_clarity", "derivation_correctness", "problem_difficulty", "human_heuristics"]
+"""A ``quality_scores`` criterion: the seed criteria, then the experts' principles (``PRINCIPLES``)."""
 REVIEW_CRITERIA: tuple[str, ...] = ("clarity", "self_containment", "faithfulness")
 """What the question reviewer scores, each 0–5."""
 RevisionOutcome = Literal["original", "accepted", "refused"]
 """Round 0 is the ``original`` question; a later round's revision is ``accepted`` or ``refused``
 (``reason``: ``revision_changed_math``, ``revision_unchanged``, an LLM failure…)."""
 SolveOutcome = Literal["solved", "not_solved", "undecided"]
-DecidedBy = Literal["math_verify", "sympy", "string", "none"]
-"""Which comparison decided a solution: Math-Verify, SymPy, normalised strings, or nothing
-(``undecided``: no final formula, or every comparison failed or timed out)."""
+DecidedBy = Literal["math_verify", "string", "none"]
+"""Which comparison decided a solution: Math-Verify (SymPy underneath), normalised strings, or
+nothing (``undecided``: no final formula, a bound, or the comparison failed or timed out)."""
 SimilarityMethod = Literal["minhash", "embedding", "ngram"]
 QueueReason = Literal["ranked", "uncorrected_no_embeddings", "uncorrected_no_transition_matrix", "unscored"]
 """``ranked``: curated with DS²; ``uncorrected_no_embeddings``: no embedding, raw score used;
@@ -625,7 +628,7 @@ class QualityScore(Record):
 
     candidate_id: str
     stage: ScoreStage
-    criterion: str
+    criterion: ScoreCriterion
     score: float
     rationale: str = ""
     model: str = ""
@@ -735,6 +738,9 @@ class QueueEntry(Record):
     reason: QueueReason = "ranked"
     run_id: str = ""
     ranked_at: datetime = Field(default_factory=utcnow)
+
+
+assert allowed(ScoreCriterion) == [*SEED_CRITERIA, *PRINCIPLES]
 
 
 ALL_RECORDS: tuple[type[Record], ...] = (

@@ -25,7 +25,7 @@ _SPACING = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])|\\[,;:!]|
 _TRAILING = re.compile(r"[\s.,;:]+$")
 _MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(.+?)\$|"
                    r"\\begin\{(equation|align|gather|multline)(\*?)\}(.+?)\\end\{\5\6\}", re.S)
-_RELATIONS = ("\\le", "\\ge", "\\leq", "\\geq", "<", ">", "\\approx", "\\propto", "\\sim")
+_RELATION = re.compile(r"\\(?:le|ge|leq|geq|lt|gt|approx|propto|sim|simeq|lesssim|gtrsim|ll|gg)(?![a-zA-Z])|[<>]")
 
 
 def normalise_math(latex: str) -> str:
@@ -70,7 +70,9 @@ def _verify_in_child(expected: str, given: str) -> bool | None:
     config = [LatexExtractionConfig(boxed_match_priority=0)]
 
     def read(latex: str):
-        parsed = parse(f"${latex}$", extraction_config=config, parsing_timeout=None)
+        # parse() falls back to the raw string when it finds no formula: that is not a reading
+        parsed = [p for p in parse(f"${latex}$", extraction_config=config, parsing_timeout=None)
+                  if not isinstance(p, str)]
         return parsed or None
 
     left_e, right_e = _sides(expected)
@@ -99,7 +101,7 @@ def same_result(expected: str, given: str | None, timeout_s: float, memory_mb: i
     expected_n, given_n = normalise_math(expected), normalise_math(given)
     if expected_n == given_n or (_sides(expected_n)[1] == given_n and _sides(expected_n)[0] is not None):
         return Comparison(True, "string")
-    if any(r in expected for r in _RELATIONS):  # inequalities: Math-Verify compares values, not bounds
+    if _RELATION.search(expected):  # inequalities: Math-Verify compares values, not bounds
         return Comparison(None, "none", "not_comparable")
     try:
         outcome = run_bounded(_verify_in_child, expected, given, deadline_s=timeout_s, memory_mb=memory_mb)

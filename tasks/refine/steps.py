@@ -49,7 +49,7 @@ from tasks.io.memo import fingerprint as memo_fingerprint
 from tasks.io.storage import Lake, named_rows, record_from_row, safe_key
 from tasks.io.validate import gate, warm_up
 from tasks.refine import contamination, joint_scorer, near_duplicates, ranking, solver
-from tasks.refine.agents import AGENTS, BatchRefiner, Refined, final_question
+from tasks.refine.agents import AGENTS, BatchRefiner, Refined
 from tasks.refine.equivalence import warm
 
 REFINE_CODE = ("tasks.refine",)
@@ -101,7 +101,9 @@ def plan_refine(settings: Settings, run_id: str) -> RefinePlan:
 
 
 def _text(c: Candidate) -> str:
-    return f"{final_question(c)}\n{c.answer or ''}"
+    """What the screens compare: generation's question (not a revision, so a rerun compares the
+    same texts and reaches the same drops) and the paper's answer."""
+    return f"{c.question or ''}\n{c.answer or ''}"
 
 
 @dataclass
