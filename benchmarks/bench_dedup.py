@@ -152,6 +152,7 @@ def main() -> None:
     parser.add_argument("--exact-subset", type=int, default=2_000)
     parser.add_argument("--embed-n", type=int, default=20_000)
     parser.add_argument("--bulk-sample", type=int, default=5_000)
+    parser.add_argument("--threshold", type=float, default=None, help="refine.minhash_threshold (default: the setting's)")
     args = parser.parse_args()
 
     from datasketch import MinHash, MinHashLSH
@@ -166,7 +167,7 @@ def main() -> None:
         signatures,
     )
 
-    settings = RefineSettings()
+    settings = RefineSettings() if args.threshold is None else RefineSettings(minhash_threshold=args.threshold)
     (texts, pairs), seconds = timed(make_candidates, args.n, args.planted)
     tokens_per_text = sum(len(t.split()) for t in texts[:2000]) / min(2000, len(texts))
     print(f"{args.n} candidates ({args.planted} planted near duplicates, ~{tokens_per_text:.0f} words each) "

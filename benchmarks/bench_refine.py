@@ -89,17 +89,17 @@ def main() -> None:
 
         plan = plan_refine(settings, "run-1")
         screened = screen(settings, lake, plan, "run-1")
-        survivors = to_refine(settings, plan, screened.kept, force=False)
+        survivors = to_refine(settings, plan, screened.candidates, force=False)
         first, seconds = refine_all(settings, lake, survivors, "run-1")
         everything, seconds_all = refine_all(settings.model_copy(update={"llm": settings.llm.model_copy(
             update={"temperature": 0.01})}), lake, rows, "run-all")  # another temperature: no cache hits
         settled = [c for c in first.candidates if c.refined_with]
-        lake.write_table(Candidate, [*settled, *(c for c in screened.kept if c.status == "dropped")], "bench")
+        lake.write_table(Candidate, [*settled, *(c for c in screened.candidates if c.status == "dropped")], "bench")
         publish_catalog(settings)
         requests = server.log.requests
         plan2 = plan_refine(settings, "run-2")
         screened2 = screen(settings, lake, plan2, "run-2")
-        again = to_refine(settings, plan2, screened2.kept, force=False)
+        again = to_refine(settings, plan2, screened2.candidates, force=False)
         forced, _ = refine_all(settings, lake, survivors, "run-3")
         rerun_requests = server.log.requests - requests
 

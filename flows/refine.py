@@ -49,7 +49,7 @@ def refine_stage(settings: Settings, run_id: str, force: bool = False) -> StageR
     if screened.embedding_problem:
         logger.warning("embeddings unavailable (%s): no paraphrase or embedding checks, ranking uncorrected",
                        screened.embedding_problem)
-    candidates = screened.kept
+    candidates = screened.candidates
     todo = to_refine(settings, plan, candidates, force) if settings.llm.configured else []
     logger.info("%d candidates, %d screened out, %d to refine", len(plan.pool),
                 len({h.candidate_id for h in screened.contamination}) + len(screened.duplicates), len(todo))

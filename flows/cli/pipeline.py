@@ -131,6 +131,14 @@ def _print_problem(settings: Settings) -> None:
     out.print(readable(row["answer"] or "", 900), markup=False, soft_wrap=True)
 
 
+def with_llm_options(settings: Settings, base_url: str | None, model: str | None,
+                     budget_usd: float | None) -> Settings:
+    """The settings with the command line's LLM options (those given) over the configured ones."""
+    updates = {k: v for k, v in {"base_url": base_url, "model": model, "budget_usd": budget_usd}.items()
+               if v is not None}
+    return settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
+
+
 @app.command()
 def generate(
     target: Annotated[Optional[int], typer.Option(help="Candidates to generate (default: generate.target, 2000).")] = None,
@@ -146,10 +154,7 @@ def generate(
     """Turn extracted expressions into grounded derivation candidates with the six STORM agents."""
     if target is not None and target < 0:
         fail("--target must be 0 or more")
-    settings = settings_from(lake=lake, dask_address=dask_address)
-    updates = {k: v for k, v in {"base_url": base_url, "model": model, "budget_usd": budget_usd}.items()
-               if v is not None}
-    settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
+    settings = with_llm_options(settings_from(lake=lake, dask_address=dask_address), base_url, model, budget_usd)
     if llm not in (None, "local"):
         fail(f"--llm must be 'local', got {llm!r}")
     if llm is None:
@@ -178,10 +183,7 @@ def refine(
     from flows.refine import refine_candidates
     from tasks.refine.agents import AGENT_NAMES
 
-    settings = settings_from(lake=lake, dask_address=dask_address)
-    updates = {k: v for k, v in {"base_url": base_url, "model": model, "budget_usd": budget_usd}.items()
-               if v is not None}
-    settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
+    settings = with_llm_options(settings_from(lake=lake, dask_address=dask_address), base_url, model, budget_usd)
     try:
         settings.llm.check_budget(AGENT_NAMES)
     except ValueError as exc:

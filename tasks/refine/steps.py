@@ -90,7 +90,9 @@ def plan_refine(settings: Settings, run_id: str) -> RefinePlan:
     candidates, pool, stored = [], [], {}
     for row in rows:
         c = stored[row["candidate_id"]] = record_from_row(Candidate, row)
-        if c.status == "dropped" and c.reason in SCREEN_DROPS:
+        # drops the layer decides again: the screens' every run, the floor's when its inputs changed
+        if c.status == "dropped" and (c.reason in SCREEN_DROPS or (
+                c.reason == "low_quality_score" and c.refined_with != fingerprint(settings, c))):
             c = c.model_copy(update={"status": "done" if c.verdict == "derive" else "drafted", "reason": None})
         candidates.append(c)
         if c.status in QUEUED and not row["superseded"]:
@@ -108,63 +110,69 @@ def _text(c: Candidate) -> str:
 
 @dataclass
 class Screened:
-    kept: list[Candidate]
+    candidates: list[Candidate]
+    """Every candidate of the plan, the contaminated and the duplicates ``dropped``."""
     contamination: list[Contamination] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    vectors: dict[str, object] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
     """Candidate id → its embedding (empty when no model could load)."""
     embedding_problem: str | None = None
 
 
 def screen(settings: Settings, lake: Lake, plan: RefinePlan, run_id: str) -> Screened:
-    """Stages 5 and 6 over the whole pool: contamination, then near duplicates. The earlier-kept
-    candidates come first and are never dropped; the rest are taken best first (rules-drafted and
-    finished ones by grounding), so the better twin is the one kept."""
-    refine = settings.refine
+    """The two screens over the whole pool, no LLM: contamination, then near duplicates."""
+    # Earlier-kept candidates first, then the best grounded: the first of a group is the twin kept.
     pool = sorted(plan.pool, key=lambda c: (c.candidate_id not in plan.earlier, -(c.grounded_score or 0),
                                             c.candidate_id))
-    embedded = embed_texts(settings, lake, [_text(c) for c in pool])
-    vectors = embedded.vectors
-    out = Screened(kept=[], embedding_problem=embedded.problem)
-    if embedded.problem:
-        out.rejects.append(Reject(run_id=run_id, stage="refine", entity_id=refine.embedding_model,
-                                  reason=embedded.problem, detail=embedded.detail))
     items = [near_duplicates.Item(c.candidate_id, _text(c)) for c in pool]
-    # decontamination: every configured benchmark, each read once per run
-    hits: dict[str, Contamination] = {}
-    for bench in refine.benchmarks:
-        bench_items, problems = contamination.load_benchmark(bench)
-        out.rejects += [Reject(run_id=run_id, stage="refine", entity_id=bench.name, reason=reason, detail=detail)
-                        for reason, detail in problems]
-        if not bench_items:
-            continue
-        index = contamination.NgramIndex.from_settings(bench_items, refine)
-        bench_vectors = embed_texts(settings, lake, [b.text for b in bench_items]).vectors if vectors is not None \
-            else None
-        for hit in contamination.find_contamination(items, index, refine, vectors, bench_vectors, bench_items,
-                                                    run_id=run_id):
-            out.contamination.append(hit)
-            hits.setdefault(hit.candidate_id, hit)
-    clean = [(c, i) for i, c in enumerate(pool) if c.candidate_id not in hits]
-    earlier = [items[i] for c, i in clean if c.candidate_id in plan.earlier]
-    new = [items[i] for c, i in clean if c.candidate_id not in plan.earlier]
-    pick = (lambda idx: vectors[idx]) if vectors is not None else (lambda idx: None)
-    earlier_rows = [i for c, i in clean if c.candidate_id in plan.earlier]
-    new_rows = [i for c, i in clean if c.candidate_id not in plan.earlier]
+    embedded = embed_texts(settings, lake, [item.text for item in items])
+    out = Screened(candidates=[], embedding_problem=embedded.problem)
+    if embedded.problem:
+        out.rejects.append(Reject(run_id=run_id, stage="refine", entity_id=settings.refine.embedding_model,
+                                  reason=embedded.problem, detail=embedded.detail))
+    else:
+        out.vectors = dict(zip((c.candidate_id for c in pool), embedded.vectors))
+    out.contamination, problems = _decontaminate(settings, lake, items, embedded.vectors, run_id)
+    out.rejects += problems
+    contaminated = {hit.candidate_id for hit in out.contamination}
+    clean = [i for i, item in enumerate(items) if item.item_id not in contaminated]
+    old = [i for i in clean if items[i].item_id in plan.earlier]
+    new = [i for i in clean if items[i].item_id not in plan.earlier]
+
+    def rows(indices: list[int]) -> np.ndarray | None:
+        return embedded.vectors[indices] if embedded.vectors is not None and indices else None
+
     out.duplicates = near_duplicates.find_near_duplicates(
-        new, earlier, refine, pick(new_rows) if new_rows else None,
-        pick(earlier_rows) if earlier_rows else None, run_id=run_id)
+        [items[i] for i in new], [items[i] for i in old], settings.refine, rows(new), rows(old), run_id=run_id)
     twins = {d.candidate_id for d in out.duplicates}
     for c in plan.candidates:
-        if c.candidate_id in hits:
+        if c.candidate_id in contaminated:
             c = c.model_copy(update={"status": "dropped", "reason": "contaminated"})
         elif c.candidate_id in twins:
             c = c.model_copy(update={"status": "dropped", "reason": "near_duplicate"})
-        out.kept.append(c)
-    if vectors is not None:
-        out.vectors = {c.candidate_id: vectors[i] for i, c in enumerate(pool)}
+        out.candidates.append(c)
     return out
+
+
+def _decontaminate(settings: Settings, lake: Lake, items: list[near_duplicates.Item], vectors: np.ndarray | None,
+                   run_id: str) -> tuple[list[Contamination], list[Reject]]:
+    """Every configured benchmark against the items (each file read once per run; what cannot
+    be read of it is a reject, the rest is used)."""
+    hits, rejects = [], []
+    for bench in settings.refine.benchmarks:
+        bench_items, problems = contamination.load_benchmark(bench)
+        rejects += [Reject(run_id=run_id, stage="refine", entity_id=bench.name, reason=reason, detail=detail)
+                    for reason, detail in problems]
+        if not bench_items:
+            continue
+        index = contamination.NgramIndex.from_settings(bench_items, settings.refine)
+        bench_vectors = None
+        if vectors is not None:
+            bench_vectors = embed_texts(settings, lake, [b.text for b in bench_items]).vectors
+        hits += contamination.find_contamination(items, index, settings.refine, vectors, bench_vectors, bench_items,
+                                                 run_id=run_id)
+    return hits, rejects
 
 
 def to_refine(settings: Settings, plan: RefinePlan, candidates: list[Candidate], force: bool) -> list[Candidate]:
@@ -245,7 +253,7 @@ def refine_batch(settings: Settings, candidates: Opaque, run_id: str, allowance:
 
 
 def rank(settings: Settings, candidates: list[Candidate], signals: dict[str, dict],
-         vectors: dict[str, object], run_id: str) -> tuple[list[QueueEntry], list[str]]:
+         vectors: dict[str, np.ndarray], run_id: str) -> tuple[list[QueueEntry], list[str]]:
     """Stage 7: the queue over every queued candidate (DS² when embeddings are there)."""
     queued = [c for c in candidates if c.status in QUEUED]
     items = [ranking.RankItem(c.candidate_id, c.paper_id, signals.get(c.candidate_id, {}).get("joint_score"),

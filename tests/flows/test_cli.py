@@ -52,6 +52,8 @@ def test_credentials_in_a_url_are_refused_without_being_printed(tmp_path, monkey
     (["generate", "--target", "-1", "--base-url", "http://127.0.0.1:9/v1"], "--target must be 0 or more"),
     (["generate", "--base-url", "http://127.0.0.1:9/v1", "--model", "my-local-model", "--budget-usd", "1"],
      "with a budget every model needs a price: my-local-model"),
+    (["refine", "--base-url", "http://127.0.0.1:9/v1", "--model", "my-local-model", "--budget-usd", "1"],
+     "with a budget every model needs a price: my-local-model"),
     (["demo", "--llm", "cloud"], "--llm must be 'local'"),
     (["review", "add-reviewer", "no spaces please"], "a reviewer name is"),
     (["review", "assign", "--k", "0"], "--k must be 1 or more"),
