@@ -127,7 +127,8 @@ def review_serve(
 def review_stats(
     format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
-    """Agreement (Krippendorff's α per principle and overall), progress, adjudication queue."""
+    """Agreement (Krippendorff's α per principle and overall), progress, how far down the ranked
+    review queue the team is, adjudication queue."""
     from tasks.curate import agreement as agreement_of
     from tasks.curate import review
 
@@ -136,9 +137,10 @@ def review_stats(
     agreement = agreement_of.agreement(review.all_reviews(db))
     queue = agreement_of.adjudication_queue(db, settings.review.disagreement)
     progress = review.progress(db)
+    ranked = review.queue_progress(db)
     if format == "json":
         sys.stdout.write(json.dumps({"alpha": agreement.alpha, "units": agreement.units,
-                                     "reviews": agreement.reviews, "progress": progress,
+                                     "reviews": agreement.reviews, "progress": progress, "queue": ranked,
                                      "adjudication_queue": [q["candidate_id"] for q in queue]}) + "\n")
         return
     if format != "table":
@@ -151,6 +153,9 @@ def review_stats(
     out.print(table)
     for row in progress:
         out.print(f"{row['reviewer']}: {row['reviewed']}/{row['assigned']} reviewed")
+    if ranked["ranked"]:
+        out.print(f"review queue: reviewed down to rank {ranked['deepest_rank'] or 0} of {ranked['ranked']}, "
+                  f"{ranked['keepers']} keeper(s) found")
     out.print(f"adjudication queue: {len(queue)} candidate(s)")
 
 

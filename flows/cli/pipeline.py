@@ -254,6 +254,8 @@ def demo(
     _print_generation(run)
     if not settings.llm.configured:
         out.print(LLM_HINT, markup=False, soft_wrap=True)
+    out.print(f"Review queue: {run.candidates_queued} candidates ranked by the quality layer "
+              f"(stormborn sql \"SELECT * FROM queue_health\")", markup=False)
     _print_problem(settings)
     out.print("\nReview them: stormborn review add-reviewer NAME  ·  stormborn review serve", markup=False)
     out.print(f"Query it: stormborn sql \"SELECT * FROM paper_math\"  ·  "
