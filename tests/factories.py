@@ -198,3 +198,42 @@ def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: boo
         lake.write_table(Candidate, cands, paper_id)
     storage.publish_catalog(settings)
     return ids
+
+
+DISTINCT_PROBLEMS = [  # nine unrelated derivations (question, answer): no two near duplicates
+    (r"For gradient descent with step $\eta \le 1/L$ on an $L$-smooth convex $f$, derive the rate "
+     r"$f(x_T) - f^* \le \|x_0 - x^*\|^2 / (2 \eta T)$.",
+     r"Smoothness gives the descent lemma $f(x_{t+1}) \le f(x_t) - \frac{\eta}{2}\|\nabla f(x_t)\|^2$; "
+     r"convexity bounds the gap by the distance to the optimum; summing the telescoping terms over $T$ steps "
+     r"gives the rate."),
+    (r"Derive the evidence lower bound $\log p(x) \ge \mathbb{E}_q[\log p(x,z)] - \mathbb{E}_q[\log q(z)]$.",
+     r"Write $\log p(x) = \log \int q(z) \frac{p(x,z)}{q(z)} dz$ and apply Jensen's inequality to the "
+     r"concave logarithm; the expectation under $q$ of the log ratio is the bound."),
+    (r"Show that the importance sampling estimator $\hat\mu = \frac1n \sum_i w(x_i) f(x_i)$ with "
+     r"$w = p/q$ is unbiased.",
+     r"Each term has expectation $\mathbb{E}_q[w f] = \int q \frac{p}{q} f = \mathbb{E}_p[f]$, and the mean "
+     r"of $n$ such terms keeps it by linearity of expectation."),
+    (r"Bound the spectral norm of an $n \times n$ matrix with independent standard Gaussian entries: "
+     r"$\mathbb{E}\|G\| \le 2\sqrt{n}$.",
+     r"Slepian's comparison between the Gaussian processes $\langle Gu, v\rangle$ and "
+     r"$\langle g, u\rangle + \langle h, v\rangle$ over unit spheres bounds the supremum by the two "
+     r"norms, each of expectation at most $\sqrt{n}$."),
+    (r"Prove that the Bellman optimality operator $T$ is a $\gamma$-contraction in the sup norm.",
+     r"For two value functions, the difference of maxima is at most the maximum difference: "
+     r"$|TV(s) - TW(s)| \le \gamma \max_{s'} |V(s') - W(s')|$, since rewards cancel and the transition "
+     r"probabilities sum to one."),
+    (r"Derive the variance of the score-function gradient estimator $\hat g = f(x) \nabla \log p_\theta(x)$.",
+     r"The variance is $\mathbb{E}[f^2 \|\nabla \log p\|^2] - \|\nabla \mathbb{E} f\|^2$, and a "
+     r"baseline $b$ subtracted from $f$ leaves the mean unchanged while reducing the second moment."),
+    (r"Derive the regret of online mirror descent with a strongly convex regulariser $R$: "
+     r"$\mathrm{Reg}_T \le \frac{R(u)}{\eta} + \frac{\eta}{2} \sum_t \|g_t\|_*^2$.",
+     r"The three-point identity of Bregman divergences telescopes the linearised losses; strong convexity "
+     r"of the regulariser controls each step by the dual norm of the gradient."),
+    (r"Show that the Langevin diffusion $dX = -\nabla U(X) dt + \sqrt{2} dB$ has stationary density "
+     r"proportional to $e^{-U}$.",
+     r"The Fokker-Planck equation reads $\partial_t \rho = \nabla \cdot (\rho \nabla U) + \Delta \rho$; "
+     r"substituting $\rho \propto e^{-U}$ makes the flux vanish, so the density is stationary."),
+    (r"Derive the closed form of ridge regression $\hat\beta = (X^\top X + \lambda I)^{-1} X^\top y$.",
+     r"Setting the gradient of $\|y - X\beta\|^2 + \lambda \|\beta\|^2$ to zero gives the normal "
+     r"equations $(X^\top X + \lambda I)\beta = X^\top y$, and the matrix is invertible for $\lambda > 0$."),
+]

@@ -1,0 +1,49 @@
+"""The quality layer's whole-run steps without an LLM: a problem queued last month is the twin a
+new near copy points at (a paper's v2 does not re-issue it), and a drop is undone when its twin
+goes."""
+
+from tasks.core.records import Candidate
+from tasks.io.storage import Lake, publish_catalog, query_rows
+from tasks.refine.steps import land, plan_refine, rank, screen
+from tests.factories import DISTINCT_PROBLEMS as PROBLEMS
+
+
+def refine_without_llm(settings, run_id):
+    plan = plan_refine(settings, run_id)
+    screened = screen(settings, Lake.from_settings(settings), plan, run_id)
+    queue, _ = rank(settings, screened.candidates, plan.signals, screened.vectors, run_id)
+    land(settings, Lake.from_settings(settings), plan, screened.candidates, screened, queue, run_id)
+    publish_catalog(settings)
+
+
+def test_a_later_copy_points_at_the_problem_queued_before_and_a_drop_is_undone(settings):
+    from tests.factories import candidate_catalog
+
+    ids = ["c0x0", "c0x1", "c1x0", "c1x1"]
+    candidate_catalog(settings, papers=2, per_paper=2, broken=False,
+                      questions={cid: PROBLEMS[i][0] for i, cid in enumerate(ids)},
+                      answers={cid: PROBLEMS[i][1] for i, cid in enumerate(ids)})
+    refine_without_llm(settings, "run-may")
+    assert len(query_rows(settings, "SELECT * FROM review_queue WHERE rank IS NOT NULL")) == 4
+
+    # June: version 2 of paper 0 re-issues its second problem, with a better grounding score
+    lake = Lake.from_settings(settings)
+    again = query_rows(settings, "SELECT * FROM candidates WHERE candidate_id = 'c0x1'")[0]
+    v2 = Candidate.model_validate({**{k: v for k, v in again.items() if k not in ("prompt_versions", "models")},
+                                   "candidate_id": "v2x1", "paper_id": "arxiv:2611.00000v2", "grounded_score": 100.0})
+    lake.write_table(Candidate, [v2], "arxiv:2611.00000v2")
+    publish_catalog(settings)
+    refine_without_llm(settings, "run-june")
+    assert query_rows(settings, "SELECT candidate_id, twin_id, twin_earlier FROM duplicates") == [
+        {"candidate_id": "v2x1", "twin_id": "c0x1", "twin_earlier": True}]
+    status = {r["candidate_id"]: (r["status"], r["reason"]) for r in query_rows(
+        settings, "SELECT candidate_id, status, reason FROM candidates")}
+    assert status["v2x1"] == ("dropped", "near_duplicate") and status["c0x1"] == ("done", None)
+
+    # the twin is withdrawn (its paper regenerated without it): the copy comes back
+    lake.write_table(Candidate, [], "arxiv:2611.00000", replace_empty=True)
+    publish_catalog(settings)
+    refine_without_llm(settings, "run-july")
+    assert query_rows(settings, "SELECT status, reason FROM candidates WHERE candidate_id = 'v2x1'") == [
+        {"status": "done", "reason": None}]
+    assert query_rows(settings, "SELECT count(*) AS n FROM duplicates") == [{"n": 0}]
