@@ -67,10 +67,13 @@ DecidedBy = Literal["math_verify", "string", "none"]
 """Which comparison decided a solution: Math-Verify (SymPy underneath), normalised strings, or
 nothing (``undecided``: no final formula, a bound, or the comparison failed or timed out)."""
 SimilarityMethod = Literal["minhash", "embedding", "ngram"]
-QueueReason = Literal["ranked", "uncorrected_no_embeddings", "uncorrected_no_transition_matrix", "unscored"]
+QueueReason = Literal["ranked", "uncorrected_no_embeddings", "uncorrected_no_transition_matrix",
+                      "uncorrected_by_setting", "unscored"]
 """``ranked``: curated with DS²; ``uncorrected_no_embeddings``: no embedding, raw score used;
 ``uncorrected_no_transition_matrix``: the transition matrix could not be estimated (too few
-scored candidates, one level only, or embeddings that do not cluster by level), raw score used; ``unscored``: no joint score, queued after every scored one."""
+scored candidates, one level only, or embeddings that do not cluster by level), raw score used;
+``uncorrected_by_setting``: ``refine.transition_correction`` is off; ``unscored``: no joint
+score, queued after every scored one."""
 QualityDrop = Literal["low_quality_score", "near_duplicate", "contaminated"]
 """Reasons the quality layer drops a candidate (``candidates.status = dropped``)."""
 

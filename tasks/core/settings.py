@@ -335,6 +335,11 @@ class RefineSettings(BaseModel):
     """Cosine similarity to a benchmark item's embedding that counts as contamination."""
     knn: int = 10
     """Neighbours for DS²'s transition matrix and long-tail score."""
+    transition_correction: bool = True
+    """Correct the joint scores with DS²'s transition matrix. It helps when embedding neighbours
+    share a quality level and costs reviews when they only partly do (BENCHMARKS.md §11): once
+    experts have reviewed the head of a queue, compare ``raw_score`` and ``curated_score``
+    against their decisions (``queue_health``) and switch it off if the raw order did better."""
     page_size: int = 20
     """Queue entries per page of the review queue."""
     per_paper_per_page: int = 2

@@ -440,7 +440,9 @@ def rank_queue(items: Sequence[RankItem], vectors: np.ndarray | None, settings: 
         nearest, distances = _nearest(unit, k)
         long_tail_score[embedded] = _mean_distance(distances)
     curating = scored & embedded
-    if curating.any():
+    if curating.any() and not settings.transition_correction:
+        reasons[curating] = "uncorrected_by_setting"
+    elif curating.any():
         given = np.clip(np.floor(raw[curating] + 0.5), 1, SCORE_LEVELS).astype(np.int64)  # half up, not to even
         unit = _unit_rows(array[curating])
         k = min(settings.knn, int(curating.sum()) - 1)

@@ -250,3 +250,13 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="score levels"):
         transition_matrix(np.array([0, 1, 2]), np.eye(3), k=2)
     assert rank_queue([], None, RefineSettings()) == ([], [])
+
+
+def test_the_correction_can_be_switched_off():
+    vectors, _, given = clustered(0)
+    items = items_for(3000, papers=300, scores=given.astype(float))
+    on, _ = rank_queue(items, vectors, RefineSettings())
+    off, _ = rank_queue(items, vectors, RefineSettings(transition_correction=False))
+    assert any(e.curated_score != e.raw_score for e in on)
+    assert all(e.curated_score == e.raw_score and e.reason == "uncorrected_by_setting" for e in off)
+    assert all(e.long_tail_score is not None for e in off)  # diversity still counts
