@@ -59,10 +59,10 @@ def candidates(n: int):
 
 
 def refine_all(settings, lake, todo, run_id):
-    from tasks.refine.steps import refine_candidates
+    from tasks.refine.steps import refine_with_llm
 
     start = time.perf_counter()
-    batch = refine_candidates(settings, lake, todo, run_id, run_id)
+    batch = refine_with_llm(settings, lake, todo, run_id, run_id)
     return batch, time.perf_counter() - start
 
 

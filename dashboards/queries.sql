@@ -86,16 +86,25 @@ ORDER BY c.paper_id, c.candidate_id;
 -- Candidates kept before this run: reviewed, released, or queued by an earlier run.
 SELECT candidate_id FROM expert_reviews
 UNION SELECT candidate_id FROM selections WHERE selected
-UNION SELECT candidate_id FROM review_queue WHERE rank IS NOT NULL AND run_id <> $run_id;
+UNION SELECT candidate_id FROM review_queue WHERE run_id <> $run_id;
+
+-- name: refine_embedding_twins
+-- The near duplicates the embeddings found last time (kept dropped while the embedding model cannot load).
+SELECT * FROM duplicates WHERE method = 'embedding';
 
 -- name: refine_signals
--- The ranking's inputs from earlier runs: mean joint score (every criterion in 1-5) and solve rate.
-WITH joint AS (
-    SELECT candidate_id, avg(score) AS joint_score
-    FROM quality_scores WHERE stage = 'joint_score'
-    GROUP BY candidate_id HAVING bool_and(score BETWEEN 1 AND 5)),
+-- The ranking's inputs from earlier runs: mean joint score (every criterion within $low..$high) and solve rate,
+-- from each candidate's latest refinement only (the run of its round-0 question row, written every time it is
+-- refined): a failed call or fewer samples must not let an older run's rows stand in.
+WITH latest AS (SELECT candidate_id, run_id FROM question_revisions WHERE round = 0),
+joint AS (
+    SELECT q.candidate_id, avg(q.score) AS joint_score
+    FROM quality_scores q JOIN latest l ON l.candidate_id = q.candidate_id AND l.run_id = q.run_id
+    WHERE q.stage = 'joint_score'
+    GROUP BY q.candidate_id HAVING bool_and(q.score BETWEEN $low AND $high)),
 solved AS (
-    SELECT candidate_id, avg(CASE WHEN outcome = 'solved' THEN 1.0 ELSE 0.0 END) AS solve_rate
-    FROM solutions WHERE outcome <> 'undecided' GROUP BY candidate_id)
+    SELECT s.candidate_id, avg(CASE WHEN s.outcome = 'solved' THEN 1.0 ELSE 0.0 END) AS solve_rate
+    FROM solutions s JOIN latest l ON l.candidate_id = s.candidate_id AND l.run_id = s.run_id
+    WHERE s.outcome <> 'undecided' GROUP BY s.candidate_id)
 SELECT candidate_id, j.joint_score, s.solve_rate
 FROM joint j FULL OUTER JOIN solved s USING (candidate_id);

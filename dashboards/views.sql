@@ -99,12 +99,15 @@ ORDER BY run_id, agent;
 -- A rules draft whose target the agents have since finished (a candidate ``done`` for the same
 -- paper and target expression, e.g. after an endpoint or another model was configured) is
 -- superseded: it leaves the problem lists; reviews already written of it stay.
+-- (An LLM twin the quality layer's screens dropped as a duplicate or as contaminated still supersedes
+-- its draft: the draft is the same problem.)
 CREATE OR REPLACE VIEW superseded_drafts AS
 SELECT d.candidate_id
 FROM candidates d
 WHERE d.status = 'drafted'
   AND EXISTS (SELECT 1 FROM candidates c
-              WHERE c.paper_id = d.paper_id AND c.target_expr = d.target_expr AND c.status = 'done');
+              WHERE c.paper_id = d.paper_id AND c.target_expr = d.target_expr
+                AND (c.status = 'done' OR (c.status = 'dropped' AND c.reason IN ('near_duplicate', 'contaminated'))));
 
 CREATE OR REPLACE VIEW derivation_problems AS
 SELECT c.candidate_id, c.paper_id, p.title, c.status, c.drafted_by, c.target_kind, c.target_number,
@@ -143,7 +146,7 @@ HAVING coalesce(any_value(j.decision) = 'keep', bool_and(r.decision = 'keep'));
 CREATE OR REPLACE VIEW queue_health AS
 WITH queued AS (
     SELECT q.*, ntile(10) OVER (ORDER BY q.rank) AS decile
-    FROM review_queue q WHERE q.rank IS NOT NULL),
+    FROM review_queue q),
 reviewed AS (SELECT DISTINCT candidate_id FROM expert_reviews)
 SELECT decile, min(rank) AS first_rank, max(rank) AS last_rank, count(*) AS candidates,
        round(avg(raw_score), 2) AS mean_raw_score, round(avg(curated_score), 2) AS mean_curated_score,

@@ -12,9 +12,9 @@ from collections import Counter
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.futures import as_completed
 from toolz import partition_all
 
+from flows.runtime import run_within_budget
 from tasks.core.handoff import Opaque, gather, timed
 from tasks.core.records import Run
 from tasks.core.settings import AGENTS, Settings, load_settings
@@ -84,28 +84,13 @@ def generate_stage(settings: Settings, run_id: str, paper_ids: list[str] | None 
 
 
 def _run_jobs(settings: Settings, jobs: list, run_id: str, force: bool) -> list:
-    """Submit the generation tasks; log progress and spend as they finish.
-
-    With a budget, tasks go out a few at a time (one per worker), each with an equal share of
-    what is left, so the calls in flight can never take the run past the budget.
-    """
+    """Submit the generation tasks within the budget; log progress and spend as they finish."""
     logger = get_run_logger()
-    budget = settings.llm.budget_usd
-    pending = list(jobs)
-    results, spent, done_candidates = [], 0.0, 0
-    in_flight: list = []
-    slots = len(pending) if budget is None else max(1, settings.dask_workers)
-    while pending or in_flight:
-        while pending and len(in_flight) < slots:
-            allowance = None if budget is None else max(0.0, budget - spent) / slots
-            in_flight.append(generate_batch.submit(settings, Opaque(pending.pop(0)), run_id, allowance, force))
-        future = next(as_completed(in_flight))
-        in_flight.remove(future)
-        batch = future.result()
-        results.append(batch)
-        spent += sum(c.cost_usd for c in batch.calls)
-        done_candidates += len(batch.candidates)
-        logger.info("generation: %d/%d tasks, %d candidates (%d kept), $%.4f spent",
-                    len(results), len(jobs), done_candidates,
+
+    def progress(results: list, spent: float) -> None:
+        logger.info("generation: %d/%d tasks, %d candidates (%d kept), $%.4f spent", len(results), len(jobs),
+                    sum(len(b.candidates) for b in results),
                     sum(c.status == "done" for b in results for c in b.candidates), spent)
-    return results
+
+    return run_within_budget(settings, jobs, lambda job, allowance: generate_batch.submit(
+        settings, Opaque(job), run_id, allowance, force), progress)

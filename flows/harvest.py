@@ -61,7 +61,7 @@ def monthly_harvest(since: date | None = None, until: date | None = None, source
             get_run_logger().info("no LLM endpoint configured (llm.base_url): LaTeX papers get rules-drafted "
                                   "problems (status drafted); the agents run when an endpoint is set")
         run.add(generate_stage(settings, run.run_id, accepted))
-        run.add(refine_stage(settings, run.run_id))
+        run.add(refine_stage(settings, run.run_id, spent=run.record.cost_usd))
     return run.record
 
 

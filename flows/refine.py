@@ -12,8 +12,8 @@ from collections import Counter
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.futures import as_completed
 
+from flows.runtime import run_within_budget
 from tasks.core.handoff import Opaque, timed
 from tasks.core.records import Run
 from tasks.core.settings import Settings, load_settings
@@ -34,8 +34,9 @@ def refine_candidates(force: bool = False, settings: Settings | None = None) -> 
     return run.record
 
 
-def refine_stage(settings: Settings, run_id: str, force: bool = False) -> StageResult:
-    """Plan, screen, refine per batch on the Dask workers, rank, land (inside any flow)."""
+def refine_stage(settings: Settings, run_id: str, force: bool = False, spent: float = 0.0) -> StageResult:
+    """Plan, screen, refine per batch on the Dask workers, rank, land (inside any flow). ``spent``:
+    what the run's earlier stages spent of ``llm.budget_usd``."""
     logger = get_run_logger()
     if settings.llm.configured:
         settings.llm.check_budget(AGENT_NAMES)
@@ -56,20 +57,20 @@ def refine_stage(settings: Settings, run_id: str, force: bool = False) -> StageR
     results = []
     with timed(seconds, "refine_llm"):
         if todo:
-            results = _run_batches(settings, batches(settings, todo), run_id)
+            results = _run_batches(settings, batches(settings, todo), run_id, spent)
     refined = {c.candidate_id: c for b in results for c in b.candidates}
     candidates = [refined.get(c.candidate_id, c) for c in candidates]
     signals = dict(plan.signals)
     for b in results:
         signals.update(b.signals)
     with timed(seconds, "refine_rank"):
-        queue, warnings = rank(settings, candidates, signals, screened.vectors, run_id)
+        queue, warnings = rank(settings, plan, candidates, signals, screened.vectors, run_id)
         for warning in warnings:
             logger.warning("ranking: %s", warning)
         quarantined = land(settings, lake, plan, candidates, screened, queue, run_id)
     totals = CallTotals.of([c for b in results for c in b.calls])
-    drops = count_drops(candidates)
-    queued = sum(q.rank is not None for q in queue)
+    drops = count_drops(plan, candidates)
+    queued = len(queue)
     counts = {"candidates_refined": len(refined), "candidates_queued": queued,
               "llm_calls": totals.calls, "cost_usd": totals.cost_usd}
     create_table_artifact(key="refine-summary", description=f"Quality layer of run {run_id}", table=[
@@ -84,15 +85,13 @@ def refine_stage(settings: Settings, run_id: str, force: bool = False) -> StageR
                        quarantined=quarantined + sum(b.quarantined for b in results), seconds=seconds)
 
 
-def _run_batches(settings: Settings, jobs: list, run_id: str) -> list:
-    """Submit the refine tasks; with a budget, each gets an equal share of it."""
+def _run_batches(settings: Settings, jobs: list, run_id: str, spent: float) -> list:
+    """Submit the refine tasks within what is left of the run's budget; log progress."""
     logger = get_run_logger()
-    budget = settings.llm.budget_usd
-    allowance = None if budget is None else budget / max(1, len(jobs))
-    futures = [refine_batch.submit(settings, Opaque(job), run_id, allowance) for job in jobs]
-    results = []
-    for future in as_completed(futures):
-        results.append(future.result())
-        logger.info("refine: %d/%d tasks, %d candidates", len(results), len(jobs),
-                    sum(len(b.candidates) for b in results))
-    return results
+
+    def progress(results: list, spent: float) -> None:
+        logger.info("refine: %d/%d tasks, %d candidates, $%.4f spent by the run", len(results), len(jobs),
+                    sum(len(b.candidates) for b in results), spent)
+
+    return run_within_budget(settings, jobs, lambda job, allowance: refine_batch.submit(
+        settings, Opaque(job), run_id, allowance), progress, spent)

@@ -14,8 +14,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -196,3 +197,29 @@ def logs_to_file(path: Path, console_level: int = logging.WARNING):
             os.environ.pop(WORKER_CONSOLE_LEVEL, None)
         else:
             os.environ[WORKER_CONSOLE_LEVEL] = worker_console
+
+
+def run_within_budget(settings: Settings, jobs: list, submit: Callable[[Any, float | None], Any],
+                      progress: Callable[[list, float], None], spent: float = 0.0) -> list:
+    """Submit one task per job (``submit(job, allowance)``) and return their results as they finish.
+
+    With a budget (``llm.budget_usd``, of which the run has ``spent`` already), tasks go out a few
+    at a time (one per Dask worker), each with an equal share of what is left, so the calls in
+    flight can never take the run past the budget and no share sits unused while work waits.
+    Each result has ``calls`` (ledger rows with ``cost_usd``); ``progress(results, spent)`` is
+    called after each."""
+    from prefect.futures import as_completed
+
+    budget = settings.llm.budget_usd
+    pending, in_flight, results = list(jobs), [], []
+    slots = len(pending) if budget is None else max(1, settings.dask_workers)
+    while pending or in_flight:
+        while pending and len(in_flight) < slots:
+            allowance = None if budget is None else max(0.0, budget - spent) / slots
+            in_flight.append(submit(pending.pop(0), allowance))
+        future = next(as_completed(in_flight))
+        in_flight.remove(future)
+        results.append(future.result())
+        spent += sum(c.cost_usd for c in results[-1].calls)
+        progress(results, spent)
+    return results

@@ -76,6 +76,11 @@ scored candidates, one level only, or embeddings that do not cluster by level), 
 score, queued after every scored one."""
 QualityDrop = Literal["low_quality_score", "near_duplicate", "contaminated"]
 """Reasons the quality layer drops a candidate (``candidates.status = dropped``)."""
+SCREEN_DROPS: tuple[str, ...] = ("contaminated", "near_duplicate")
+"""The quality layer's drops its screens decide again every run (``low_quality_score`` belongs
+to its LLM stages)."""
+QUEUED_STATUSES: tuple[str, ...] = ("done", "drafted")
+"""Candidate statuses that go to expert review (and through the quality layer)."""
 
 
 def allowed(values: Any) -> list[str]:
@@ -728,8 +733,9 @@ class QueueEntry(Record):
 
     candidate_id: str
     paper_id: str
-    rank: int | None
-    """1-based order in which experts read; ``None``: no longer queued (dropped since)."""
+    rank: int
+    """1-based order in which experts read. The queue is rewritten whole every run: a candidate
+    dropped since has no entry."""
     raw_score: float | None = None
     """Mean joint score (1–5) as the LLM gave it."""
     curated_score: float | None = None

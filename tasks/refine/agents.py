@@ -55,7 +55,6 @@ class BatchRefiner:
         self.settings, self.gateway, self.run_id = settings, gateway, run_id
         self.refine, self.llm = settings.refine, settings.llm
         self.out = Refined()
-        self._dropped: dict[str, float] = {}
 
     def _failed(self, c: Candidate, stage: str, result: LLMResult | None = None, reason: str | None = None,
                 detail: str = "") -> None:
@@ -67,11 +66,11 @@ class BatchRefiner:
                                        [:500]))
 
     async def run(self, candidates: list[Candidate]) -> Refined:
-        kept = await self._score(candidates)
+        kept, below_floor = await self._score(candidates)
         questions = await self._review_and_revise(kept)
         await self._solve_and_judge(kept, questions)
         by_id = {c.candidate_id: c for c in candidates}
-        for candidate_id in self._dropped:
+        for candidate_id in below_floor:
             by_id[candidate_id] = by_id[candidate_id].model_copy(update={
                 "status": "dropped", "reason": "low_quality_score"})
         for c in kept:
@@ -81,14 +80,15 @@ class BatchRefiner:
         self.out.candidates = [by_id[c.candidate_id] for c in candidates]
         return self.out
 
-    async def _score(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Stage 1: the seed scores; below the floor a candidate is dropped. Returns the rest."""
+    async def _score(self, candidates: list[Candidate]) -> tuple[list[Candidate], set[str]]:
+        """Stage 1: the seed scores of generation's question (as the screens read it, so a rerun
+        scores the same text). Returns the candidates that go on and the ids below the floor."""
         model = self.llm.for_agent(candidate_scorer.AGENT.name).model
         results = await asyncio.gather(*(
             candidate_scorer.AGENT.ask(self.gateway, self.llm, c.candidate_id,
-                                       **candidate_scorer.fields(final_question(c), c.answer or ""))
+                                       **candidate_scorer.fields(c.question or "", c.answer or ""))
             for c in candidates))
-        kept, dropped = [], {}  # dropped: candidate id → its mean score
+        kept, below_floor = [], set()
         for c, result in zip(candidates, results):
             if not result.ok:
                 self._failed(c, "candidate_score", result)
@@ -103,11 +103,10 @@ class BatchRefiner:
                                                                                   for r in rows))
                 kept.append(c)
             elif mean(rows) < self.refine.score_floor:
-                dropped[c.candidate_id] = mean(rows)
+                below_floor.add(c.candidate_id)
             else:
                 kept.append(c)
-        self._dropped = dropped
-        return kept
+        return kept, below_floor
 
     async def _review_and_revise(self, candidates: list[Candidate]) -> dict[str, str]:
         """Stage 2: review → revise rounds in lockstep; returns each candidate's final question."""

@@ -3,8 +3,8 @@
 Input columns: ``question`` (or ``revised_question``), ``answer`` of ``candidates``.
 Output: ``quality_scores`` rows (stage ``candidate_score``; criteria ``complexity``,
 ``information_value``, ``clarity``, ``precision``, 0–5, with a rationale). A candidate whose mean
-is below ``refine.score_floor`` is ``dropped/low_quality_score``; one whose reply strays outside
-0–5 is ``failed/score_out_of_range``.
+is below ``refine.score_floor`` is ``dropped/low_quality_score``; a reply straying outside 0–5
+is a ``score_out_of_range`` reject (the candidate keeps its status, unscored).
 """
 
 from __future__ import annotations

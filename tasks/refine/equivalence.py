@@ -89,7 +89,7 @@ def _verify_in_child(expected: str, given: str) -> bool | None:
     return True
 
 
-def warm() -> None:
+def import_math_verify() -> None:
     """Import Math-Verify in this process so that every child starts with it loaded."""
     import math_verify  # noqa: F401
 

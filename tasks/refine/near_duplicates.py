@@ -60,6 +60,12 @@ class Item:
 
     item_id: str
     text: str
+    result: str = ""
+    """What the problem asks for, normalised (``equivalence.normalise_math`` of its target): an
+    embedding match counts only between problems asking for the same result. Two problems of one
+    paper share its setting and notation, and their embeddings (MiniLM reads the first 256 word
+    pieces) can be as close as a paraphrase's: measured 0.926 for a bound on E[f(x_T) − f*] and
+    one on E‖x_T − x*‖², above ``embedding_threshold``."""
 
 
 # -- normalised tokens ----------------------------------------------------------------------------
@@ -269,7 +275,7 @@ def find_near_duplicates(new: Sequence[Item], earlier: Sequence[Item], settings:
     ``new`` is best first: of a group within the run the first is kept. A twin from ``earlier``
     is preferred over one of this run (MinHash before embeddings within each); among several,
     the most similar. Embeddings are used when both ``new_vectors`` and (with earlier items)
-    ``earlier_vectors`` are given; rows must be L2-normalised.
+    ``earlier_vectors`` are given (rows L2-normalised), between items with the same ``result``.
     """
     _check_vectors(new_vectors, new, "new_vectors")
     _check_vectors(earlier_vectors, earlier, "earlier_vectors")
@@ -296,8 +302,10 @@ def find_near_duplicates(new: Sequence[Item], earlier: Sequence[Item], settings:
                 similarity = estimated_jaccard(sigs[row], sigs[found])
                 minhash_matches = [_Match(t, "minhash", float(s))
                                    for t, s in zip(found, similarity, strict=True) if s >= threshold]
-        embedding_earlier = [_Match(t, "embedding", s) for t, s in earlier_hits.get(i, ())]
-        embedding_new = [_Match(n_earlier + j, "embedding", s) for j, s in new_hits.get(i, ()) if kept_new[j]]
+        embedding_earlier = [_Match(t, "embedding", s) for t, s in earlier_hits.get(i, ())
+                             if earlier[t].result == item.result]
+        embedding_new = [_Match(n_earlier + j, "embedding", s) for j, s in new_hits.get(i, ())
+                         if kept_new[j] and new[j].result == item.result]
         match = (_best([m for m in minhash_matches if m.twin < n_earlier]) or _best(embedding_earlier)
                  or _best([m for m in minhash_matches if m.twin >= n_earlier]) or _best(embedding_new))
         if match is None:

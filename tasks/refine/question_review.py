@@ -1,5 +1,6 @@
 """Stage 2, Question Review → Revise: a reviewer scores the question; below ``refine.review_bar``
-a reviser rewrites it; the loop stops at the bar or after ``refine.revise_rounds`` revisions.
+a reviser rewrites it; the loop stops at the bar, after ``refine.revise_rounds`` revisions, or at
+the first refused revision (asked again, the reviser would answer the same).
 
 Input columns: ``question``, ``target_latex``, ``question_evidence`` of ``candidates``.
 Output: ``question_revisions`` rows (round 0: the original; each later round: the revision, its
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from tasks.core.records import REVIEW_CRITERIA
 from tasks.io.llm import Agent
 from tasks.refine import PROMPTS
 from tasks.refine.equivalence import math_segments, normalise_math, same_result
@@ -33,6 +35,7 @@ class Revision(BaseModel):
     question: str = Field(description="The revised question.")
 
 
+assert tuple(QuestionReview.model_fields)[:3] == REVIEW_CRITERIA
 REVIEWER = Agent("question_reviewer", QuestionReview, PROMPTS)
 REVISER = Agent("question_reviser", Revision, PROMPTS)
 
@@ -46,11 +49,13 @@ def revise_fields(question: str, comment: str, target: str, evidence: list[str])
             "evidence": "\n".join(f"- {p}" for p in evidence) or "(none)"}
 
 
+LOW, HIGH = 0.0, 5.0
+
+
 def review_scores(reply: QuestionReview) -> tuple[dict[str, float], str | None]:
-    """The three scores, and ``score_out_of_range`` when one is outside 0–5."""
-    scores = {"clarity": reply.clarity.score, "self_containment": reply.self_containment.score,
-              "faithfulness": reply.faithfulness.score}
-    stray = any(not 0 <= s <= 5 for s in scores.values())
+    """The reviewer's scores (``REVIEW_CRITERIA``), and ``score_out_of_range`` when one is outside 0–5."""
+    scores = {c: getattr(reply, c).score for c in REVIEW_CRITERIA}
+    stray = any(not LOW <= s <= HIGH for s in scores.values())
     return scores, "score_out_of_range" if stray else None
 
 

@@ -243,7 +243,7 @@ def _estimate(label_index: np.ndarray, nearest: np.ndarray, k: int, levels: int)
 def estimate_transition(labels: np.ndarray, vectors: np.ndarray, k: int,
                         levels: int = SCORE_LEVELS) -> TransitionEstimate:
     """The score transition matrix with the prior of true levels and, when it fell back to
-    identity, why (``too_few_items``, ``single_level``, ``estimate_failed``)."""
+    identity, why (``too_few_items``, ``single_level``, ``not_clusterable``, ``estimate_failed``)."""
     label_index = _levels(labels, levels)
     unit = _unit_rows(vectors)
     if unit.shape[0] != label_index.size:

@@ -28,6 +28,8 @@ import numpy as np
 
 from tasks.core.handoff import Opaque, stage_task
 from tasks.core.records import (
+    QUEUED_STATUSES,
+    SCREEN_DROPS,
     Candidate,
     Contamination,
     Duplicate,
@@ -50,13 +52,13 @@ from tasks.io.storage import Lake, named_rows, record_from_row, safe_key
 from tasks.io.validate import gate, warm_up
 from tasks.refine import contamination, joint_scorer, near_duplicates, ranking, solver
 from tasks.refine.agents import AGENTS, BatchRefiner, Refined
-from tasks.refine.equivalence import warm
+from tasks.refine.equivalence import import_math_verify, normalise_math
 
-REFINE_CODE = ("tasks.refine",)
-SCREEN_DROPS = ("contaminated", "near_duplicate")
-"""Drops the screens recompute every run (``low_quality_score`` belongs to the LLM stages)."""
-QUALITY_DROPS = frozenset(allowed(QualityDrop))
-QUEUED = ("done", "drafted")
+LLM_STAGE_CODE = ("tasks.refine.agents", "tasks.refine.scores", "tasks.refine.candidate_scorer",
+                  "tasks.refine.question_review", "tasks.refine.solver", "tasks.refine.equivalence",
+                  "tasks.refine.joint_scorer")
+"""The code stages 1–4 run (their prompts count through the agents' versions): editing the
+screens or the ranking must not re-run them."""
 
 
 def fingerprint(settings: Settings, c: Candidate) -> str:
@@ -64,7 +66,7 @@ def fingerprint(settings: Settings, c: Candidate) -> str:
     and the quality layer's code (``tasks.io.memo``'s code hashing)."""
     refine = settings.refine
     return memo_fingerprint(
-        code_fingerprint(*REFINE_CODE), c.question, c.answer, c.target_latex, c.target_kind, c.question_evidence,
+        code_fingerprint(*LLM_STAGE_CODE), c.question, c.answer, c.target_latex, c.target_kind, c.question_evidence,
         {a.name: a.version for a in AGENTS}, {a.name: settings.llm.for_agent(a.name).model_dump() for a in AGENTS},
         [refine.score_floor, refine.review_bar, refine.revise_rounds, refine.solve_samples])
 
@@ -83,6 +85,9 @@ class RefinePlan:
     """Joint score and solve rate per candidate from earlier runs."""
     stored: dict[str, Candidate] = field(default_factory=dict)
     """The candidates as the catalog holds them (before the screens' drops were undone)."""
+    embedding_twins: list[Duplicate] = field(default_factory=list)
+    """The near duplicates embeddings found last time: a run whose model cannot load keeps them
+    (else both twins would be queued, and queued candidates are never dropped after)."""
 
 
 def plan_refine(settings: Settings, run_id: str) -> RefinePlan:
@@ -95,11 +100,13 @@ def plan_refine(settings: Settings, run_id: str) -> RefinePlan:
                 c.reason == "low_quality_score" and c.refined_with != fingerprint(settings, c))):
             c = c.model_copy(update={"status": "done" if c.verdict == "derive" else "drafted", "reason": None})
         candidates.append(c)
-        if c.status in QUEUED and not row["superseded"]:
+        if c.status in QUEUED_STATUSES and not row["superseded"]:
             pool.append(c)
     earlier = {r["candidate_id"] for r in named_rows(settings, "refine_earlier", run_id=run_id)}
-    signals = {r["candidate_id"]: r for r in named_rows(settings, "refine_signals")}
-    return RefinePlan(candidates, pool, earlier, signals, stored)
+    signals = {r["candidate_id"]: r for r in named_rows(settings, "refine_signals", low=joint_scorer.LOW,
+                                                         high=joint_scorer.HIGH)}
+    twins = [record_from_row(Duplicate, r) for r in named_rows(settings, "refine_embedding_twins")]
+    return RefinePlan(candidates, pool, earlier, signals, stored, twins)
 
 
 def _text(c: Candidate) -> str:
@@ -125,7 +132,7 @@ def screen(settings: Settings, lake: Lake, plan: RefinePlan, run_id: str) -> Scr
     # Earlier-kept candidates first, then the best grounded: the first of a group is the twin kept.
     pool = sorted(plan.pool, key=lambda c: (c.candidate_id not in plan.earlier, -(c.grounded_score or 0),
                                             c.candidate_id))
-    items = [near_duplicates.Item(c.candidate_id, _text(c)) for c in pool]
+    items = [near_duplicates.Item(c.candidate_id, _text(c), normalise_math(c.target_latex)) for c in pool]
     embedded = embed_texts(settings, lake, [item.text for item in items])
     out = Screened(candidates=[], embedding_problem=embedded.problem)
     if embedded.problem:
@@ -136,14 +143,19 @@ def screen(settings: Settings, lake: Lake, plan: RefinePlan, run_id: str) -> Scr
     out.contamination, problems = _decontaminate(settings, lake, items, embedded.vectors, run_id)
     out.rejects += problems
     contaminated = {hit.candidate_id for hit in out.contamination}
-    clean = [i for i, item in enumerate(items) if item.item_id not in contaminated]
+    pooled = {item.item_id for item in items}
+    kept_twins = [] if embedded.vectors is not None else [
+        d.model_copy(update={"run_id": run_id}) for d in plan.embedding_twins
+        if d.candidate_id in pooled and d.twin_id in pooled and d.candidate_id not in contaminated]
+    held = {d.candidate_id for d in kept_twins}
+    clean = [i for i, item in enumerate(items) if item.item_id not in contaminated | held]
     old = [i for i in clean if items[i].item_id in plan.earlier]
     new = [i for i in clean if items[i].item_id not in plan.earlier]
 
     def rows(indices: list[int]) -> np.ndarray | None:
         return embedded.vectors[indices] if embedded.vectors is not None and indices else None
 
-    out.duplicates = near_duplicates.find_near_duplicates(
+    out.duplicates = kept_twins + near_duplicates.find_near_duplicates(
         [items[i] for i in new], [items[i] for i in old], settings.refine, rows(new), rows(old), run_id=run_id)
     twins = {d.candidate_id for d in out.duplicates}
     for c in plan.candidates:
@@ -160,6 +172,8 @@ def _decontaminate(settings: Settings, lake: Lake, items: list[near_duplicates.I
     """Every configured benchmark against the items (each file read once per run; what cannot
     be read of it is a reject, the rest is used)."""
     hits, rejects = [], []
+    if not items:
+        return hits, rejects
     for bench in settings.refine.benchmarks:
         bench_items, problems = contamination.load_benchmark(bench)
         rejects += [Reject(run_id=run_id, stage="refine", entity_id=bench.name, reason=reason, detail=detail)
@@ -178,7 +192,7 @@ def _decontaminate(settings: Settings, lake: Lake, items: list[near_duplicates.I
 def to_refine(settings: Settings, plan: RefinePlan, candidates: list[Candidate], force: bool) -> list[Candidate]:
     """The pool's candidates the screens kept whose LLM stages have not run on these inputs."""
     pool = {c.candidate_id for c in plan.pool}
-    return [c for c in candidates if c.candidate_id in pool and c.status in QUEUED
+    return [c for c in candidates if c.candidate_id in pool and c.status in QUEUED_STATUSES
             and (force or c.refined_with != fingerprint(settings, c))]
 
 
@@ -192,42 +206,47 @@ class RefinedBatch:
     budget_exhausted: bool = False
 
 
-def refine_candidates(settings: Settings, lake: Lake, candidates: list[Candidate], run_id: str,
+def refine_with_llm(settings: Settings, lake: Lake, candidates: list[Candidate], run_id: str,
                       part: str, allowance: float | None = None) -> RefinedBatch:
     """Stages 1–4 for a batch (``tasks.refine.agents``), then validation and landing of the batch's
     scores, revisions, solutions, calls and rejects. The candidates are returned, not landed: the
     flow lands them with the screens' and the ranking's results."""
-    warm()  # Math-Verify imported once here: every symbolic check forks from this process
+    import_math_verify()  # once here: every symbolic check forks from this process
+
+    # Great Expectations imported here, not in a thread beside the event loop: the symbolic
+    # checks fork, and a child forked while another thread holds an import lock can hang.
+    warm_up()
 
     async def run() -> tuple[Refined, list[LLMCall], bool]:
-        warming = asyncio.create_task(asyncio.to_thread(warm_up))
         async with gateway_for(settings, run_id, allowance) as gateway:
             refined = await BatchRefiner(settings, gateway, run_id).run(candidates)
-            calls, stopped = list(gateway.calls), gateway.budget.refused > 0
-        await warming
-        return refined, calls, stopped
+            return refined, list(gateway.calls), gateway.budget.refused > 0
 
     refined, calls, stopped = asyncio.run(run())
     out = RefinedBatch(calls=calls, budget_exhausted=stopped)
+    passed: dict[str, list] = {}
     for model, rows, suite in ((QualityScore, refined.scores, "quality_scores"),
                                (QuestionRevision, refined.revisions, "question_revisions"),
                                (Solution, refined.solutions, "solutions")):
         outcome = gate(lake, suite, rows, run_id, part)
         lake.write_table(model, outcome.passed, f"{run_id}-{part}")
         out.quarantined += len(outcome.quarantined)
+        passed[suite] = outcome.passed
     lake.write_table(LLMCall, calls, f"refine-{run_id}-{part}")
     lake.write_table(Reject, refined.rejects, f"refine-{run_id}-{part}")
     out.rejects.update(f"{r.stage}/{r.reason}" for r in refined.rejects)
     for c in refined.candidates:
         settled = c.candidate_id not in refined.transient  # else the next run retries it from the cache
         out.candidates.append(c.model_copy(update={"refined_with": fingerprint(settings, c) if settled else None}))
-    out.signals = _signals(refined.scores, refined.solutions)
+    # the ranking reads what validation kept, as the next run will from the catalog
+    out.signals = _signals(refined.candidates, passed["quality_scores"], passed["solutions"])
     return out
 
 
-def _signals(scores: list[QualityScore], solutions: list[Solution]) -> dict[str, dict]:
-    """The ranking's inputs from a batch: mean joint score (when every criterion is in range) and
-    solve rate, per candidate."""
+def _signals(candidates: list[Candidate], scores: list[QualityScore], solutions: list[Solution]) -> dict[str, dict]:
+    """The ranking's inputs from a batch, for every candidate of it: mean joint score (when every
+    criterion is in range) and solve rate, ``None`` where this run has none (an earlier run's
+    value must not stand in for a failed call)."""
     joint: dict[str, list[float]] = {}
     for s in scores:
         if s.stage == joint_scorer.STAGE:
@@ -235,7 +254,7 @@ def _signals(scores: list[QualityScore], solutions: list[Solution]) -> dict[str,
     by_candidate: dict[str, list[Solution]] = {}
     for s in solutions:
         by_candidate.setdefault(s.candidate_id, []).append(s)
-    out: dict[str, dict] = {}
+    out: dict[str, dict] = {c.candidate_id: {"joint_score": None, "solve_rate": None} for c in candidates}
     for cid, values in joint.items():
         if all(joint_scorer.LOW <= v <= joint_scorer.HIGH for v in values):
             out.setdefault(cid, {})["joint_score"] = sum(values) / len(values)
@@ -248,14 +267,15 @@ def _signals(scores: list[QualityScore], solutions: list[Solution]) -> dict[str,
 def refine_batch(settings: Settings, candidates: Opaque, run_id: str, allowance: float | None = None) -> RefinedBatch:
     """Stages 1–4 for a batch of candidates (``candidates.value``) on a Dask worker."""
     batch: list[Candidate] = candidates.value
-    return refine_candidates(settings, Lake.from_settings(settings), batch, run_id,
+    return refine_with_llm(settings, Lake.from_settings(settings), batch, run_id,
                              safe_key(batch[0].candidate_id), allowance)
 
 
-def rank(settings: Settings, candidates: list[Candidate], signals: dict[str, dict],
+def rank(settings: Settings, plan: RefinePlan, candidates: list[Candidate], signals: dict[str, dict],
          vectors: dict[str, np.ndarray], run_id: str) -> tuple[list[QueueEntry], list[str]]:
     """Stage 7: the queue over every queued candidate (DS² when embeddings are there)."""
-    queued = [c for c in candidates if c.status in QUEUED]
+    pool = {c.candidate_id for c in plan.pool}  # superseded drafts are never queued
+    queued = [c for c in candidates if c.status in QUEUED_STATUSES and c.candidate_id in pool]
     items = [ranking.RankItem(c.candidate_id, c.paper_id, signals.get(c.candidate_id, {}).get("joint_score"),
                               signals.get(c.candidate_id, {}).get("solve_rate")) for c in queued]
     matrix = None
@@ -292,8 +312,13 @@ def land(settings: Settings, lake: Lake, plan: RefinePlan, candidates: list[Cand
     return quarantined
 
 
-def count_drops(candidates: list[Candidate]) -> Counter:
-    return Counter(f"refine/{c.reason}" for c in candidates if c.status == "dropped" and c.reason in QUALITY_DROPS)
+def count_drops(plan: RefinePlan, candidates: list[Candidate]) -> Counter:
+    """This run's new drops by reason (a drop that stood before is not counted again)."""
+    def dropped(c: Candidate | None) -> str | None:
+        return c.reason if c is not None and c.status == "dropped" and c.reason in allowed(QualityDrop) else None
+
+    return Counter(f"refine/{dropped(c)}" for c in candidates
+                   if dropped(c) and dropped(c) != dropped(plan.stored.get(c.candidate_id)))
 
 
 def batches(settings: Settings, todo: list[Candidate]) -> list[list[Candidate]]:

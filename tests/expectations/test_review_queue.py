@@ -23,11 +23,6 @@ def queued(n: int, **fields) -> QueueEntry:
         long_tail_score=0.35, solve_rate=0.5, reason="ranked"), **fields})
 
 
-def unqueued(n: int, **fields) -> QueueEntry:
-    """A candidate dropped since it was queued: no rank."""
-    return queued(n, **{**dict(rank=None), **fields})
-
-
 SEPARATELY = ((UNIQUE, "candidate_id"), (UNIQUE, "rank"))
 """Expectations tested on their own below (uniqueness needs two rows)."""
 MODEL = QueueEntry
@@ -49,7 +44,7 @@ def test_a_well_formed_entry_passes():
                             queued(4, curated_score=4.2, reason="uncorrected_no_transition_matrix"),
                             queued(5, raw_score=None, curated_score=None, long_tail_score=None, solve_rate=None,
                                    reason="unscored"),
-                            unqueued(6), unqueued(7, solve_rate=None)])
+                            queued(6, curated_score=4.2, reason="uncorrected_by_setting")])
 
 
 @pytest.mark.parametrize(("expectation", "column", "update"), params(CASES))
@@ -58,7 +53,7 @@ def test_each_expectation_quarantines_its_own_violation(expectation, column, upd
 
 
 def test_both_rows_of_one_candidate_are_quarantined():
-    assert_duplicates_caught(STAGE, [unqueued(1), unqueued(1, raw_score=3.0)], queued(2), UNIQUE, "candidate_id")
+    assert_duplicates_caught(STAGE, [queued(1), queued(1, rank=7, raw_score=3.0)], queued(2), UNIQUE, "candidate_id")
 
 
 def test_both_rows_with_one_rank_are_quarantined():

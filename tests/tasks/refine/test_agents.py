@@ -6,7 +6,7 @@ import pytest
 
 from tasks.core.records import Candidate, QuestionRevision, Reject, Solution
 from tasks.io.storage import Lake
-from tasks.refine.steps import fingerprint, refine_candidates
+from tasks.refine.steps import fingerprint, refine_with_llm
 from tests.llm_server import Script, ScriptedLLM
 
 ANSWER = r"Expanding, $a = b + c$, then $b = 2c$, so $a = 3c$ and $y = 3c$."
@@ -48,9 +48,9 @@ def test_stages_score_revise_solve_and_judge(refine_settings):
     with ScriptedLLM() as server:
         settings = refine_settings(server)
         lake = Lake.from_settings(settings)
-        out = refine_candidates(settings, lake, BATCH, "run-1", "part")
+        out = refine_with_llm(settings, lake, BATCH, "run-1", "part")
         requests = server.log.requests
-        again = refine_candidates(settings, lake, BATCH, "run-2", "part")
+        again = refine_with_llm(settings, lake, BATCH, "run-2", "part")
         assert server.log.requests == requests  # every call of the rerun came from the cache
     assert [c.candidate_id for c in out.candidates] == [c.candidate_id for c in BATCH]
     cands = by_id(out.candidates)
@@ -96,7 +96,7 @@ def test_faults_are_recorded_and_retried_next_run(refine_settings):
     with ScriptedLLM(script) as server:
         settings = refine_settings(server, revise_rounds=1)
         settings = settings.model_copy(update={"llm": settings.llm.model_copy(update={"retries": 0})})
-        out = refine_candidates(settings, Lake.from_settings(settings), BATCH[:4], "run-f", "part")
+        out = refine_with_llm(settings, Lake.from_settings(settings), BATCH[:4], "run-f", "part")
     assert len(out.candidates) == 4  # nothing lost
     rejects = Lake.from_settings(settings).read_part(Reject, "refine-run-f-part")
     assert rejects and {r["reason"] for r in rejects} <= {"invalid_output", "llm_call_failed"}

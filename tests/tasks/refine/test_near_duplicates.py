@@ -117,6 +117,16 @@ def test_embeddings_catch_paraphrases_minhash_misses():
     assert [d.similarity for d in found] == [0.995, 0.999]
 
 
+def test_close_embeddings_of_problems_asking_for_different_results_are_not_duplicates():
+    """Two problems of one paper share its setting: their embeddings can be as close as a
+    paraphrase's, but they ask for different results."""
+    new = [Item("gap", words("g", 20), r"\mathbb{E}[f(x_T)]-f^*\le\frac{R^2}{2\eta T}"),
+           Item("distance", words("d", 20), r"\mathbb{E}\|x_T-x^*\|^2\le(1-\eta\mu)^TR^2"),
+           Item("gap_again", words("h", 20), r"\mathbb{E}[f(x_T)]-f^*\le\frac{R^2}{2\eta T}")]
+    vectors = np.stack([unit(1, 0), unit(1, 0.2), unit(1, 0.1)])  # all three above the 0.92 cosine
+    assert ids(find_near_duplicates(new, [], SETTINGS, vectors)) == [("gap_again", "gap", "embedding", False)]
+
+
 def test_an_item_dropped_by_minhash_is_not_an_embedding_twin():
     spaced = Item("spaced", SETUP + BOUND_SPACED)
     new = [Item("bound", SETUP + BOUND), spaced, Item("para", words("p", 30))]
