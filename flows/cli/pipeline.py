@@ -85,13 +85,17 @@ def extract(
     out.print("Query it: stormborn sql \"SELECT * FROM paper_math\"")
 
 
-def _print_generation(run) -> None:
+def _print_counts(run, columns: tuple[str, ...]) -> None:
+    """One table row of the run record's counts (``columns`` name its fields, with spaces)."""
     table = Table(title=f"run {run.run_id} ({run.status})")
-    columns = ("candidates", "candidates kept", "candidates drafted", "llm calls", "cost usd", "quarantined")
     for column in columns:
         table.add_column(column, justify="right")
     table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in columns))
     out.print(table)
+
+
+def _print_generation(run) -> None:
+    _print_counts(run, ("candidates", "candidates kept", "candidates drafted", "llm calls", "cost usd", "quarantined"))
     if run.status == "stopped":
         out.print("The budget ran out: run the same command again (with a larger --budget-usd) to continue.")
 
@@ -189,12 +193,9 @@ def refine(
     except ValueError as exc:
         fail(str(exc))
     run = run_flow(settings, refine_candidates, show_llm=True, force=force)
-    table = Table(title=f"run {run.run_id} ({run.status})")
-    columns = ("candidates refined", "candidates queued", "llm calls", "cost usd", "rejected", "quarantined")
-    for column in columns:
-        table.add_column(column, justify="right")
-    table.add_row(*(str(getattr(run, c.replace(" ", "_"))) for c in columns))
-    out.print(table)
+    _print_counts(run, ("candidates refined", "candidates queued", "llm calls", "cost usd", "rejected", "quarantined"))
+    if run.status == "stopped":
+        out.print("The budget ran out: run the same command again (with a larger --budget-usd) to continue.")
     if not settings.llm.configured:
         out.print("No LLM endpoint configured: candidates were screened (contamination, near duplicates) and "
                   "queued unscored; set STORMBORN_LLM__BASE_URL to score, revise and solve them.", soft_wrap=True)
