@@ -35,10 +35,6 @@ TRANSIENT = frozenset({"llm_call_failed", "budget_exhausted"})
 """Failures the next run retries (the gateway caches answers, never transport failures)."""
 
 
-def final_question(c: Candidate) -> str:
-    return c.revised_question or c.question or ""
-
-
 @dataclass
 class Refined:
     candidates: list[Candidate] = field(default_factory=list)
