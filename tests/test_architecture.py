@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("tasks", "flows", "reviewapp", "expectations", "dashboards")
-STAGES = ("harvest", "extract", "generate", "refine", "curate")
+STAGES = ("harvest", "extract", "generate", "refine", "curate", "evaluate")
 SHARED = ("tasks.core", "tasks.io", "tasks.documents")
 
 ONLY_IMPORTED_IN = {

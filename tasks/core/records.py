@@ -81,6 +81,28 @@ SCREEN_DROPS: tuple[str, ...] = ("contaminated", "near_duplicate")
 to its LLM stages)."""
 QUEUED_STATUSES: tuple[str, ...] = ("done", "drafted")
 """Candidate statuses that go to expert review (and through the quality layer)."""
+EvalFormat = Literal["mc", "options_only", "judge", "symbolic"]
+"""How an answer is graded: ``mc`` (a letter among shuffled options), ``options_only`` (the same
+options without the question: above chance means the distractors leak the answer), ``judge``
+(an LLM grades a free-form derivation against the paper's), ``symbolic`` (the derivation's final
+result against the target)."""
+Grade = Literal["correct", "incorrect", "undecided", "unparsed", "failed"]
+"""``undecided``: graded, but no tier could decide (symbolic) or the judge's two orders
+disagree; ``unparsed``: the answer could not be read (no letter, two letters, no final result, a
+judge reply outside the rubric); ``failed``: no answer (the call failed, timed out, or the budget
+ran out). Neither of the last two ever counts as wrong."""
+GradeTier = Literal["letter", "judge", "string", "math_verify", "sympy", "numeric", "none"]
+"""Which grader decided: the letter parser, the LLM judge, normalised strings, Math-Verify,
+SymPy's simplification of ``lhs - rhs``, random-point numeric checks, or nothing."""
+AuditFlag = Literal["all_fail", "all_pass", "split", "judge_symbolic_disagree", "options_only_solvable"]
+"""Why an item needs a human look: every model fails (often a wrong key), every model solves
+(hidden triviality), models split (parsing ambiguity), the judge and the symbolic check disagree,
+or the options alone give the answer away."""
+RetireReason = Literal["wrong_key", "trivial", "ambiguous", "leaky_options", "contaminated",
+                       "licence", "duplicate", "other"]
+ItemStatus = Literal["active", "retired", "embargoed"]
+"""An item's state in one release: ``embargoed`` items are released privately until the embargo
+ends."""
 
 
 def allowed(values: Any) -> list[str]:
@@ -749,6 +771,126 @@ class QueueEntry(Record):
     ranked_at: datetime = Field(default_factory=utcnow)
 
 
+# -- releases and evaluation (tasks.curate.release, tasks.evaluate) -------------------------------
+
+
+class Release(Record):
+    """One versioned release: which selection it came from and what changed since the last."""
+
+    TABLE: ClassVar[str] = "releases"
+    KEY: ClassVar[tuple[str, ...]] = ("release",)
+    TIME: ClassVar[str] = "created_at"
+
+    release: str = Field(pattern=r"^\d{4}-\d{2}$")
+    """The release's month, ``2026-12``."""
+    previous: str | None = None
+    selection_id: str | None = None
+    items_active: int = 0
+    items_added: int = 0
+    items_retired: int = 0
+    """Retired since the previous release."""
+    items_embargoed: int = 0
+    manifest_sha256: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReleaseItem(Record):
+    """One item's state in one release. Items are never deleted or renumbered: an item keeps its
+    id (its candidate's) for life, and once retired it stays in every later release as retired."""
+
+    TABLE: ClassVar[str] = "release_items"
+    KEY: ClassVar[tuple[str, ...]] = ("release", "item_id")
+    TIME: ClassVar[str] = "recorded_at"
+
+    release: str
+    item_id: str
+    paper_id: str
+    paper_date: date | None = None
+    """The paper's first-version date (arXiv v1, or the venue's publication date)."""
+    status: ItemStatus
+    released_at: date
+    """The first release the item was in (its month's first day)."""
+    retired_at: datetime | None = None
+    retire_reason: RetireReason | None = None
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class Retirement(Record):
+    """A decision to retire an item from the next release on (from an audit or by hand)."""
+
+    TABLE: ClassVar[str] = "retirements"
+    KEY: ClassVar[tuple[str, ...]] = ("item_id",)
+    TIME: ClassVar[str] = "retired_at"
+
+    item_id: str
+    reason: RetireReason
+    detail: str = ""
+    retired_by: str = ""
+    retired_at: datetime = Field(default_factory=utcnow)
+
+
+class Evaluation(Record):
+    """One graded answer of one model to one item, in one format, for one sample."""
+
+    TABLE: ClassVar[str] = "evaluations"
+    KEY: ClassVar[tuple[str, ...]] = ("item_id", "model", "format", "sample", "prompt_version")
+    TIME: ClassVar[str] = "evaluated_at"
+
+    eval_id: str
+    """The evaluation run."""
+    dataset: str
+    """The release (``2026-12``) or the dataset file's name."""
+    item_id: str
+    paper_id: str = ""
+    paper_month: str | None = None
+    """``YYYY-MM`` of the paper's first version, for the contamination-by-date curve."""
+    model: str
+    format: EvalFormat
+    sample: int
+    prompt_version: str
+    raw_answer: str = ""
+    parsed_answer: str | None = None
+    expected: str | None = None
+    """The correct letter (``mc``, ``options_only``) or the target result (``symbolic``)."""
+    grade: Grade
+    tier: GradeTier
+    reason: str | None = Field(default=None, pattern=SNAKE_CASE)
+    choice_order: list[int] = Field(default_factory=list)
+    """``mc``/``options_only``: the item's options in the order shown (indices into its choices)."""
+    correctness: float | None = None
+    clarity: float | None = None
+    completeness: float | None = None
+    similarity: float | None = None
+    """``judge``: the rubric (0–2 each), mean of the two orders."""
+    order_disagreement: bool | None = None
+    """``judge``: the two orders (reference first, answer first) gave different verdicts."""
+    grader_model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cache_hit: bool = False
+    evaluated_at: datetime = Field(default_factory=utcnow)
+
+
+class ItemAudit(Record):
+    """An item flagged by an audit of evaluations, with the evidence a human needs."""
+
+    TABLE: ClassVar[str] = "item_audits"
+    KEY: ClassVar[tuple[str, ...]] = ("audit_id", "item_id", "flag")
+    TIME: ClassVar[str] = "audited_at"
+
+    audit_id: str
+    item_id: str
+    flag: AuditFlag
+    solve_rate: float | None = None
+    models: int = 0
+    attempts: int = 0
+    detail: str = ""
+    evidence: str = ""
+    """JSON: each model's answers and grades."""
+    audited_at: datetime = Field(default_factory=utcnow)
+
+
 assert allowed(ScoreCriterion) == [*SEED_CRITERIA, *PRINCIPLES]
 
 
@@ -756,7 +898,7 @@ ALL_RECORDS: tuple[type[Record], ...] = (
     Run, Paper, Review, PaperFilter, Document, Extraction, Section, Expression, ExpressionEdge,
     LLMCall, Candidate, Reject, Quarantine, Validation, ExpertReview, ReviewAssignment,
     Adjudication, Selection, QualityScore, QuestionRevision, Solution, Duplicate, Contamination,
-    QueueEntry,
+    QueueEntry, Release, ReleaseItem, Retirement, Evaluation, ItemAudit,
 )
 
 Submission.model_rebuild()
