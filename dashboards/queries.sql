@@ -56,16 +56,21 @@ WHERE c.status IN ('done', 'drafted') AND c.candidate_id NOT IN (SELECT candidat
 ORDER BY q.rank NULLS LAST, c.paper_id, c.candidate_id;
 
 -- name: release_problems
--- The selected problems of the latest selection, with their paper and lineage.
+-- The selected problems of the latest selection, with their paper and lineage; paper_date is the
+-- paper's first-version timestamp (papers.published; the export takes its UTC date), target_portable
+-- the target formula with the paper's macros expanded (else as written).
 WITH latest AS (SELECT selection_id FROM selections ORDER BY selected_at DESC LIMIT 1)
 SELECT s.selection_id, s.rank, s.expert_score, s.topic, c.candidate_id, c.paper_id, p.title,
-       p.arxiv_id, p.license, p.license_source, p.source AS paper_source, p.venue,
-       c.question, c.answer, c.answer_portable, c.target_expr, c.precondition_exprs, c.answer_evidence,
+       p.arxiv_id, p.license, p.license_source, p.source AS paper_source, p.venue, p.published AS paper_date,
+       c.question, c.answer, c.answer_portable, c.target_expr,
+       COALESCE(NULLIF(e.latex_expanded, ''), NULLIF(c.target_latex, '')) AS target_portable,
+       c.precondition_exprs, c.answer_evidence,
        c.question_evidence, c.answer_span, c.answer_source, c.grounded_score,
        c.prompt_versions, c.models
 FROM selections s JOIN latest USING (selection_id)
 JOIN candidates c USING (candidate_id)
 JOIN papers p ON p.paper_id = c.paper_id
+LEFT JOIN expressions e ON e.expr_id = c.target_expr
 WHERE s.selected
 ORDER BY s.rank;
 
@@ -108,3 +113,47 @@ solved AS (
     WHERE s.outcome <> 'undecided' GROUP BY s.candidate_id)
 SELECT candidate_id, j.joint_score, s.solve_rate
 FROM joint j FULL OUTER JOIN solved s USING (candidate_id);
+
+-- name: evaluation_rows
+-- The latest graded answers (the catalog keeps the latest row per item, model, format, sample
+-- and prompt version) of one dataset or release, or of all when `$dataset` is NULL.
+SELECT item_id, paper_id, paper_month, model, format, sample, prompt_version, grade, tier, reason,
+       parsed_answer, expected, raw_answer, choice_order, dataset
+FROM evaluations
+WHERE CAST($dataset AS VARCHAR) IS NULL OR dataset = $dataset
+ORDER BY item_id, model, format, sample;
+
+-- name: evaluation_run
+-- The graded answers one evaluation run landed.
+SELECT item_id, paper_month, model, format, sample, grade, tier, reason, parsed_answer, expected, choice_order
+FROM evaluations
+WHERE eval_id = $eval_id;
+
+-- name: calibration_grader_scores
+-- The quality layer's LLM scores of the candidates experts reviewed (tasks.evaluate.calibration): those in
+-- expert_reviews, or the given $candidate_ids (a list, e.g. the review database's reviewed candidates).
+-- The prompt version is the scoring agent's, from the ledger row of the same candidate and run.
+SELECT q.candidate_id, q.stage, q.criterion, q.score, q.model, q.run_id,
+       (SELECT max(c.prompt_version) FROM llm_calls c
+        WHERE c.entity_id = q.candidate_id AND c.run_id = q.run_id AND c.status = 'ok'
+          AND c.stage = CASE q.stage WHEN 'candidate_score' THEN 'candidate_scorer' ELSE 'joint_scorer' END
+       ) AS prompt_version
+FROM quality_scores q
+WHERE CASE WHEN CAST($candidate_ids AS VARCHAR[]) IS NULL
+           THEN q.candidate_id IN (SELECT candidate_id FROM expert_reviews)
+           ELSE q.candidate_id IN (SELECT unnest(CAST($candidate_ids AS VARCHAR[]))) END
+ORDER BY q.stage, q.model, q.candidate_id, q.criterion;
+
+-- name: calibration_expert_reviews
+-- Every expert review with the five principles and its candidate's adjudication (NULL: none).
+SELECT r.candidate_id, r.reviewer, r.decision, r.reasoning_density, r.problem_clarity,
+       r.derivation_correctness, r.problem_difficulty, r.human_heuristics, j.decision AS adjudicated
+FROM expert_reviews r LEFT JOIN adjudications j USING (candidate_id)
+ORDER BY r.candidate_id, r.reviewer;
+
+-- name: calibration_judge_pairs
+-- Every judge grade with its reference grade, if any (the view judge_reference_pairs).
+SELECT item_id, model, sample, prompt_version, grader_model, judge_grade, reference_grade, reference_source,
+       reference_tier
+FROM judge_reference_pairs
+ORDER BY prompt_version, grader_model, model, item_id, sample;

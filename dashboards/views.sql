@@ -173,8 +173,8 @@ LEFT JOIN question_revisions p ON p.candidate_id = r.candidate_id AND p.round = 
 GROUP BY r.round
 ORDER BY r.round;
 
--- Solver samples per candidate: how many matched the paper's target, and which check decided.
-CREATE OR REPLACE VIEW solve_rates AS
+-- The quality layer's solver samples per candidate: how many matched the paper's target, and which check decided.
+CREATE OR REPLACE VIEW candidate_solve_rates AS
 SELECT s.candidate_id, c.paper_id, count(*) AS samples,
        count(*) FILTER (WHERE s.outcome = 'solved') AS solved,
        count(*) FILTER (WHERE s.outcome = 'not_solved') AS not_solved,
@@ -185,3 +185,149 @@ SELECT s.candidate_id, c.paper_id, count(*) AS samples,
 FROM solutions s LEFT JOIN candidates c USING (candidate_id)
 GROUP BY s.candidate_id, c.paper_id
 ORDER BY solve_rate NULLS LAST, s.candidate_id;
+
+-- Evaluation: per item, model and format, how the graded answers came out. The solve rate counts
+-- only graded answers: unreadable answers, failed calls and undecided checks are shown, never
+-- counted as failures.
+CREATE OR REPLACE VIEW solve_rates AS
+SELECT e.item_id, e.paper_id, e.paper_month, e.model, e.format, e.dataset, count(*) AS answers,
+       count(*) FILTER (WHERE e.grade = 'correct') AS correct,
+       count(*) FILTER (WHERE e.grade = 'incorrect') AS incorrect,
+       count(*) FILTER (WHERE e.grade = 'undecided') AS undecided,
+       count(*) FILTER (WHERE e.grade = 'unparsed') AS unparsed,
+       count(*) FILTER (WHERE e.grade = 'failed') AS failed,
+       round(count(*) FILTER (WHERE e.grade = 'correct')
+             / nullif(count(*) FILTER (WHERE e.grade IN ('correct', 'incorrect')), 0), 3) AS solve_rate
+FROM evaluations e
+GROUP BY ALL
+ORDER BY e.item_id, e.model, e.format;
+
+-- Accuracy by the paper's first-version month, per model and format: read beside the model's
+-- stated training cutoff (evaluate.models.<model>.training_cutoff; `stormborn evaluate` prints
+-- both), a drop for papers after the cutoff is the leak probe RealMath and LiveAoPSBench use.
+CREATE OR REPLACE VIEW accuracy_by_month AS
+SELECT e.model, e.format, e.paper_month,
+       count(*) FILTER (WHERE e.grade IN ('correct', 'incorrect')) AS graded,
+       count(*) FILTER (WHERE e.grade = 'correct') AS correct,
+       round(count(*) FILTER (WHERE e.grade = 'correct')
+             / nullif(count(*) FILTER (WHERE e.grade IN ('correct', 'incorrect')), 0), 3) AS accuracy,
+       count(DISTINCT e.item_id) AS items
+FROM evaluations e
+WHERE e.format <> 'options_only'
+GROUP BY ALL
+ORDER BY e.model, e.format, e.paper_month NULLS FIRST;
+
+-- Position bias in multiple choice: the share of answers per letter shown, against the share
+-- of correct answers at that letter (options are shuffled per sample, so both are near 1/n
+-- for an unbiased model).
+CREATE OR REPLACE VIEW position_bias AS
+SELECT e.model, e.format, e.parsed_answer AS letter, count(*) AS picked,
+       round(count(*) / sum(count(*)) OVER (PARTITION BY e.model, e.format), 3) AS share_picked,
+       (SELECT round(count(*) FILTER (WHERE x.expected = e.parsed_answer) / nullif(count(*), 0), 3)
+        FROM evaluations x WHERE x.model = e.model AND x.format = e.format
+          AND x.grade IN ('correct', 'incorrect')) AS share_correct
+FROM evaluations e
+WHERE e.format IN ('mc', 'options_only') AND e.grade IN ('correct', 'incorrect')
+GROUP BY e.model, e.format, e.parsed_answer
+ORDER BY e.model, e.format, letter;
+
+-- Grader calibration (tasks.evaluate.calibration) -------------------------------------------------
+
+-- Every judge grade with the reference it is calibrated against: the symbolic check's grade of
+-- the same answer (same item, model and sample) where a symbolic tier decided it. Among several
+-- symbolic rows of one answer: the same answer text first, then the same prompt version, the
+-- same evaluation run, the latest. NULL reference: not in the calibration set. (Experts' audit
+-- verdicts can join `decided` as another `reference_source`.)
+CREATE OR REPLACE VIEW judge_reference_pairs AS
+WITH decided AS (
+    SELECT *, 'symbolic' AS reference_source
+    FROM evaluations
+    WHERE format = 'symbolic' AND grade IN ('correct', 'incorrect')
+      AND tier IN ('math_verify', 'sympy', 'numeric', 'string'))
+SELECT j.eval_id, j.dataset, j.item_id, j.model, j.sample, j.prompt_version, j.grader_model,
+       j.grade AS judge_grade, s.grade AS reference_grade, s.reference_source, s.tier AS reference_tier
+FROM evaluations j
+LEFT JOIN decided s ON s.item_id = j.item_id AND s.model = j.model AND s.sample = j.sample
+WHERE j.format = 'judge'
+QUALIFY row_number() OVER (
+    PARTITION BY j.item_id, j.model, j.sample, j.prompt_version
+    ORDER BY s.raw_answer IS NOT DISTINCT FROM j.raw_answer DESC, s.prompt_version = j.prompt_version DESC NULLS LAST,
+             s.eval_id = j.eval_id DESC NULLS LAST, s.evaluated_at DESC NULLS LAST) = 1;
+
+-- How far each LLM grader agrees with its reference: the quality layer's scorers (grader
+-- `joint_score`, `candidate_score`) against the experts, the evaluation judge against the
+-- symbolic check. Per grader, model and prompt version (NULL: the quality layer does not record
+-- it), one row per `measure`:
+-- - a principle: `n` reviewed candidates, `bias` = mean of grader − experts' mean on 1–5 (the
+--   seed criteria clarity → problem_clarity, complexity → problem_difficulty, as 1 + 4·s/5);
+-- - `keep`: the grader's mean score ≥ 3 (joint, 1–5) or ≥ 2 (seed, 0–5: refine.score_floor's
+--   default) against the experts' decision (the adjudication, else the strict majority; ties
+--   left out): `positives` = kept by the experts, true/false positive rates;
+-- - `pass`: the judge's correct/incorrect against the reference: sensitivity, specificity.
+-- Cohen's κ, Krippendorff's α, the configured thresholds and the corrected pass rates:
+-- `stormborn evaluate calibrate`.
+CREATE OR REPLACE VIEW judge_calibration AS
+WITH expert_scores AS (
+    SELECT candidate_id, principle, avg(score) AS expert_score
+    FROM (UNPIVOT expert_reviews
+          ON reasoning_density, problem_clarity, derivation_correctness, problem_difficulty, human_heuristics
+          INTO NAME principle VALUE score)
+    GROUP BY ALL),
+expert_decisions AS (
+    SELECT r.candidate_id,
+           CASE WHEN any_value(j.decision) IS NOT NULL THEN any_value(j.decision) = 'keep'
+                WHEN 2 * count(*) FILTER (WHERE r.decision = 'keep') > count(*) THEN true
+                WHEN 2 * count(*) FILTER (WHERE r.decision = 'reject') > count(*) THEN false END AS expert_keep
+    FROM expert_reviews r LEFT JOIN adjudications j USING (candidate_id)
+    GROUP BY r.candidate_id),
+graded AS (  -- complete score sets within the stage's scale, of reviewed candidates
+    SELECT candidate_id, stage, model, round(avg(score), 3) AS grader_mean
+    FROM quality_scores
+    WHERE candidate_id IN (SELECT candidate_id FROM expert_reviews)
+    GROUP BY ALL
+    HAVING bool_and(score BETWEEN CASE stage WHEN 'joint_score' THEN 1 ELSE 0 END AND 5)
+       AND count(DISTINCT criterion) = CASE stage WHEN 'joint_score' THEN 5 ELSE 4 END),
+principle_pairs AS (
+    SELECT g.stage, g.model, e.principle,
+           CASE WHEN g.stage = 'joint_score' THEN q.score ELSE 1 + 4 * q.score / 5 END AS grader_score,
+           e.expert_score
+    FROM graded g
+    JOIN quality_scores q USING (candidate_id, stage, model)
+    JOIN expert_scores e ON e.candidate_id = g.candidate_id
+     AND e.principle = CASE WHEN g.stage = 'joint_score' THEN q.criterion
+                            WHEN q.criterion = 'clarity' THEN 'problem_clarity'
+                            WHEN q.criterion = 'complexity' THEN 'problem_difficulty' END),
+decisions AS (
+    SELECT g.stage AS grader, g.model, NULL::VARCHAR AS prompt_version, 'experts' AS reference,
+           'keep' AS measure, g.grader_mean >= CASE g.stage WHEN 'joint_score' THEN 3.0 ELSE 2.0 END AS said,
+           d.expert_keep AS truth
+    FROM graded g JOIN expert_decisions d USING (candidate_id)
+    WHERE d.expert_keep IS NOT NULL
+    UNION ALL
+    SELECT 'judge', coalesce(grader_model, ''), prompt_version, reference_source, 'pass',
+           judge_grade = 'correct', reference_grade = 'correct'
+    FROM judge_reference_pairs
+    WHERE judge_grade IN ('correct', 'incorrect') AND reference_grade IN ('correct', 'incorrect')),
+rates AS (
+    SELECT grader, model, prompt_version, reference, measure, count(*) AS n,
+           count(*) FILTER (WHERE truth) AS positives, count(*) FILTER (WHERE NOT truth) AS negatives,
+           count(*) FILTER (WHERE said AND truth) / nullif(count(*) FILTER (WHERE truth), 0) AS tpr,
+           count(*) FILTER (WHERE said AND NOT truth) / nullif(count(*) FILTER (WHERE NOT truth), 0) AS fpr
+    FROM decisions
+    GROUP BY ALL)
+SELECT grader, model, prompt_version, reference, measure, n, bias, positives, negatives,
+       true_positive_rate, false_positive_rate, sensitivity, specificity
+FROM (
+    SELECT stage AS grader, model, NULL::VARCHAR AS prompt_version, 'experts' AS reference, principle AS measure,
+           count(*) AS n, round(avg(grader_score - expert_score), 3) AS bias,
+           NULL::BIGINT AS positives, NULL::BIGINT AS negatives, NULL::DOUBLE AS true_positive_rate,
+           NULL::DOUBLE AS false_positive_rate, NULL::DOUBLE AS sensitivity, NULL::DOUBLE AS specificity,
+           list_position(['reasoning_density', 'problem_clarity', 'derivation_correctness', 'problem_difficulty',
+                          'human_heuristics'], principle) AS _order
+    FROM principle_pairs
+    GROUP BY ALL
+    UNION ALL
+    SELECT grader, model, prompt_version, reference, measure, n, NULL, positives, negatives,
+           round(tpr, 3), round(fpr, 3), round(tpr, 3), round(1 - fpr, 3), 6
+    FROM rates)
+ORDER BY grader = 'judge', grader <> 'joint_score', model, prompt_version, _order;

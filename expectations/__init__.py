@@ -13,7 +13,8 @@ import importlib
 SUITES = ("papers", "reviews", "paper_filters", "documents", "extractions", "sections", "expressions",
           "expression_edges", "candidate_targets", "candidate_drafts", "candidate_answers",
           "candidate_contexts", "candidate_questions", "candidate_verdicts", "quality_scores",
-          "question_revisions", "solutions", "duplicates", "contamination", "review_queue", "selections")
+          "question_revisions", "solutions", "duplicates", "contamination", "review_queue", "selections",
+          "evaluations")
 
 
 def load(stage: str):

@@ -1,5 +1,6 @@
-"""Suite for ``solutions``: a known outcome and deciding check; a decided sample was decided by
-Math-Verify or by strings, an undecided one says why."""
+"""Suite for ``solutions``: a known outcome and deciding check; a decided sample was decided by a
+tier of ``tasks.core.equivalence`` (strings, Math-Verify, SymPy, numeric points), an undecided one
+says why."""
 
 import great_expectations as gx
 
@@ -15,7 +16,7 @@ def expectations():
     return [
         E.ExpectColumnValuesToBeInSet(column="outcome", value_set=allowed(SolveOutcome)),
         E.ExpectColumnValuesToBeInSet(column="decided_by", value_set=allowed(DecidedBy)),
-        E.ExpectColumnValuesToBeInSet(column="decided_by", value_set=["math_verify", "string"],
+        E.ExpectColumnValuesToBeInSet(column="decided_by", value_set=["math_verify", "sympy", "numeric", "string"],
                                       row_condition='outcome != "undecided"', condition_parser="pandas"),
         E.ExpectColumnValuesToNotBeNull(column="reason", row_condition='outcome == "undecided"',
                                         condition_parser="pandas"),

@@ -14,8 +14,9 @@ not on page views.
 
 Routes: ``/login``, ``/`` (resume where you left off), ``/queue``, ``/candidates/{id}`` (review
 page), ``/candidates/{id}/review`` (form POST), ``/candidates/{id}/page.png`` (the PDF page),
-``/admin`` (agreement, progress, adjudication queue), ``/admin/candidates/{id}/adjudicate``, and
-JSON twins under ``/api``.
+``/admin`` (agreement, grader calibration, progress, adjudication queue), ``/admin/candidates/{id}/adjudicate``,
+``/admin/audits`` (items an evaluation audit flagged: keep or retire, ``/admin/audits/resolve``),
+and JSON twins under ``/api``.
 """
 
 # No ``from __future__ import annotations``: FastAPI resolves the route signatures, which use
@@ -41,9 +42,10 @@ from reviewapp.highlight import highlight
 from tasks.core.records import PRINCIPLES, Decision
 from tasks.core.settings import Settings
 from tasks.curate import agreement as agreement_of
-from tasks.curate import review
+from tasks.curate import audit_queue, review
 from tasks.curate.review import ReviewDB
 from tasks.documents.pages import page_png
+from tasks.evaluate import calibration
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "stormborn_session"
@@ -52,6 +54,8 @@ LOGIN_COOKIE = "stormborn_login"
 LOGIN_BODY_LIMIT = 4096
 BODY_LIMIT = 64 * 1024
 """Bytes a request body may have: a review form (comment ≤ 5,000 characters) fits many times."""
+AUDITS_DECIDED_SHOWN = 200
+"""Resolved item audits listed under the open ones (latest first); ``/api/audits?resolved=true`` has all."""
 PRINCIPLE_HELP = {
     "reasoning_density": "How much genuine reasoning the derivation needs per step.",
     "problem_clarity": "Is the question self-contained and unambiguous?",
@@ -110,6 +114,21 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
     publisher = SnapshotPublisher(settings, db) if publish else None
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(PRINCIPLES=PRINCIPLES, PRINCIPLE_HELP=PRINCIPLE_HELP)
+    # The admin page's link to the audit queue asks for the count itself (admin_audits_link.html).
+    templates.env.globals["open_audits"] = lambda: audit_queue.open_count(db)
+
+    def grader_calibration() -> dict[str, Any]:
+        """The admin page's grader calibration (admin_calibration.html), from this database's
+        reviews (fresher than the lake's copy) and the catalog's scores and evaluations. Never
+        an error page: with no catalog yet, or one being replaced, the section says so."""
+        try:
+            return {"report": calibration.calibrate(settings, review.all_reviews(db), review.adjudications(db)),
+                    "error": None}
+        except Exception as exc:
+            log.warning("grader calibration unavailable: %s", exc)
+            return {"report": None, "error": type(exc).__name__}
+
+    templates.env.globals["grader_calibration"] = grader_calibration
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -340,6 +359,32 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
         changed()
         return RedirectResponse("/admin", status_code=303)
 
+    # -- item audits: released items an evaluation audit flagged; an admin keeps or retires each
+    @app.get("/admin/audits", response_class=HTMLResponse)
+    def audits_page(request: Request, who: Admin):
+        audits = audit_queue.audit_queue(db, include_resolved=True)
+        return page(request, "audits.html", who=who, reasons=audit_queue.RETIRE_REASONS,
+                    open=[a for a in audits if a["status"] == "open"],
+                    decided=[a for a in audits if a["status"] != "open"][:AUDITS_DECIDED_SHOWN])
+
+    @app.post("/admin/audits/resolve")
+    def resolve_audit_form(who: Admin, item_id: Annotated[str, Form(max_length=200)],
+                           decision: Annotated[audit_queue.AuditDecision, Form()],
+                           reason: Annotated[str, Form(max_length=40)] = "",
+                           comment: Annotated[str, Form(max_length=5000)] = "",
+                           audit_id: Annotated[str | None, Form(max_length=200)] = None):
+        try:
+            audit_queue.resolve_audit(settings, db, who, item_id, decision, reason or None, comment, audit_id)
+        except audit_queue.AuditRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        except audit_queue.NoAudit as exc:
+            raise HTTPException(404, f"no audit of item {exc}") from exc
+        except OSError as exc:  # the retirement could not be written to the lake: nothing was recorded
+            raise HTTPException(503, f"could not write the retirement to the lake ({type(exc).__name__}); "
+                                     "nothing was recorded: try again") from exc
+        changed()  # the background copy republishes the catalog: its `retirements` view shows the row
+        return RedirectResponse("/admin/audits", status_code=303)
+
     # -- JSON API ----------------------------------------------------------------------------
     @app.get("/api/me")
     def me(who: Who) -> dict[str, str]:
@@ -363,6 +408,10 @@ def create_app(settings: Settings, publish: bool = True) -> FastAPI:
         stored = review.submit(db, who, candidate_id, form)
         changed()
         return stored.model_dump(mode="json")
+
+    @app.get("/api/audits")
+    def api_audits(who: Admin, resolved: bool = False) -> list[dict[str, Any]]:
+        return audit_queue.audit_queue(db, include_resolved=resolved)
 
     @app.get("/api/stats")
     def api_stats(who: Admin) -> dict[str, Any]:

@@ -32,6 +32,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from tests import scripted_models
+
 FAULTS = ("429", "500", "slow", "invalid", "truncated", "schema")
 PAPER_BLOCK = re.compile(r"<paper[^>]*>.*?</paper>", re.S)
 INJECTION = "IGNORE PREVIOUS INSTRUCTIONS"
@@ -48,6 +50,9 @@ class Script:
     echo_authorization: bool = False
     """Answer 401 with the caller's ``Authorization`` header quoted in the error message."""
     seed: str = "stormborn"
+    answer_key: dict[str, dict] = field(default_factory=dict)
+    """Question → the right option and result, for the scripted models under evaluation
+    (``tests.scripted_models``)."""
 
 
 @dataclass
@@ -68,7 +73,8 @@ def _agent(system: str) -> str:
                          ("question_refiner", "Question Refiner"), ("answer_filter", "Answer Filter"),
                          ("distractor", "You write distractors"), ("candidate_scorer", "Candidate Scorer"),
                          ("question_reviewer", "Question Reviewer"), ("question_reviser", "Question Reviser"),
-                         ("solver", "You are a careful mathematician"), ("joint_scorer", "pre-reviewer")):
+                         ("solver", "You are a careful mathematician. Solve"), ("joint_scorer", "pre-reviewer"),
+                         ("judge", "You grade a derivation against a reference")):
         if marker in system:
             return name
     return "unknown"
@@ -141,6 +147,8 @@ def reply_for(agent: str, user: str) -> dict:
             return {"distractors": [{"derivation": f"Clearly, {answer}", "error": "none"}] * 3}
         wrong = [_mutate(answer, i) for i in range(3)]
         return {"distractors": [{"derivation": w, "error": f"mutation {i}"} for i, w in enumerate(wrong)]}
+    if agent == "judge":
+        return scripted_models.judge_reply(user)
     if agent in QUALITY_AGENTS:
         return QUALITY_AGENTS[agent](_blocks(user))
     return {}
@@ -314,7 +322,13 @@ class ScriptedLLM:
                     await asyncio.sleep(self.script.slow_s)
                 outside = PAPER_BLOCK.sub("", "\n".join(m["content"] for m in messages))
                 obeyed = obey_injection(agent) if INJECTION in outside.upper() else None
-                content = json.dumps(obeyed or reply_for(agent, user), ensure_ascii=False)
+                model = str(data.get("model", ""))
+                if model == "scripted-slow":
+                    await asyncio.sleep(self.script.slow_s)
+                if model.startswith("scripted-"):  # a model under evaluation: plain text
+                    content = scripted_models.answer(model, system, user, body, self.script.answer_key)
+                else:
+                    content = json.dumps(obeyed or reply_for(agent, user), ensure_ascii=False)
                 finish = "stop"
                 if fault == "invalid":
                     content = "Sure! Here is what you asked for: " + content.replace("{", "(")

@@ -3,6 +3,7 @@
 - ``pipeline``: harvest, extract, generate, refine, demo (run the flows);
 - ``catalog``: status, sql, config, deploy (analysts and operators);
 - ``curate``: review …, select, export (the human in the loop).
+- ``evaluate``: evaluate, evaluate calibrate, audit (closing the loop).
 """
 
 import os
@@ -17,5 +18,6 @@ from flows.cli.common import app  # noqa: E402
 from flows.cli import pipeline  # noqa: E402,F401,I001  # isort: skip
 from flows.cli import catalog  # noqa: E402,F401,I001  # isort: skip
 from flows.cli import curate  # noqa: E402,F401,I001  # isort: skip
+from flows.cli import evaluate  # noqa: E402,F401,I001  # isort: skip
 
 __all__ = ["app"]

@@ -1,5 +1,5 @@
 """The human-in-the-loop commands: ``review …`` (accounts, assignment, the app, agreement),
-``select`` and ``export``."""
+``select``, ``export`` (a snapshot, or a versioned release), ``retire`` and ``releases``."""
 
 from __future__ import annotations
 
@@ -191,23 +191,88 @@ def select_command(
 
 @app.command("export")
 def export_command(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the release into.")],
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out", help="Folder to write into (with --release, default {home}/releases/<release>).")] = None,
     format: Annotated[str, typer.Option("--format", help="Comma-separated: jsonl, parquet, hf.")] = "jsonl,parquet,hf",
+    release: Annotated[Optional[str], typer.Option(
+        "--release", help="Make the versioned release of this month (YYYY-MM): stable ids, retirements, embargo, "
+                          "a copy in the lake.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Make an existing (the latest) release again.")] = False,
 ) -> None:
-    """Write the latest selection as a release: splits by paper, three variants, a dataset card."""
+    """Write the latest selection (or, with --release, the next versioned release): splits by paper,
+    three variants, a dataset card, a manifest with checksums."""
+    from tasks.curate import release as lifecycle
     from tasks.curate.export import export
 
     formats = tuple(f.strip() for f in format.split(",") if f.strip())
     settings = settings_from()
+    if force and release is None:
+        fail("--force only applies with --release")
+    if release is not None:
+        try:
+            lifecycle.first_day(release)
+        except ValueError as exc:
+            fail(str(exc))
+    if out_dir is None:
+        if release is None:
+            fail("--out is required without --release")
+        out_dir = Path(settings.home) / "releases" / release
     try:
-        report = export(settings, out_dir, formats)
+        report = export(settings, out_dir, formats, release=release, force=force)
     except (ValueError, LookupError) as exc:
         fail(str(exc))
         raise
     for variant, counts in report.counts.items():
         out.print(f"{variant}: train {counts['train']}, test {counts['test']}"
                   + (f"  (left out: {report.left_out[variant]})" if variant in report.left_out else ""))
+    if report.release:
+        out.print(f"release {report.release} (previous: {report.previous or 'none'}): "
+                  f"{sum(report.counts['derivation'].values())} active, {len(report.added)} added, "
+                  f"{len(report.retired)} retired since the previous, {len(report.embargoed)} embargoed"
+                  + (f" (under {out_dir / lifecycle.PRIVATE}, not public)" if report.embargoed else ""),
+                  markup=False)
+        out.print(f"lake copy: {report.lake_copy}", markup=False)
     flagged = [p["paper_id"] for p in report.papers if p["redistribution"] != "allowed"]
     if flagged:
         out.print(f"licence check: {len(flagged)} paper(s) need attention, see {out_dir / 'README.md'}")
     out.print(f"written to {out_dir}")
+
+
+@app.command("retire")
+def retire_command(
+    item_id: Annotated[str, typer.Argument(help="The item's id (its candidate id).")],
+    reason: Annotated[str, typer.Option("--reason", help="wrong_key, trivial, ambiguous, leaky_options, "
+                                                         "contaminated, licence, duplicate or other.")],
+    detail: Annotated[str, typer.Option("--detail", help="What is wrong, for the record.")] = "",
+    by: Annotated[Optional[str], typer.Option("--by", help="Who retires it (default: your login name).")] = None,
+) -> None:
+    """Retire a released item from the next release on (it is never deleted or renumbered)."""
+    import getpass
+
+    from tasks.curate import release as lifecycle
+
+    if by is None:
+        try:
+            by = getpass.getuser()
+        except Exception:  # no login name in this environment
+            by = ""
+    try:
+        row = lifecycle.retire(settings_from(), item_id, reason, detail, by)
+    except (ValueError, LookupError) as exc:
+        fail(str(exc))
+        raise
+    out.print(f"retired {row.item_id} ({row.reason}); the next release lists it as retired", markup=False)
+
+
+@app.command("releases")
+def releases_command() -> None:
+    """The releases so far, oldest first, with what each changed."""
+    from tasks.curate import release as lifecycle
+
+    table = Table(title="releases")
+    for column in ("release", "previous", "active", "added", "retired", "embargoed", "created"):
+        table.add_column(column)
+    for r in lifecycle.list_releases(settings_from()):
+        table.add_row(r.release, r.previous or "", str(r.items_active), str(r.items_added), str(r.items_retired),
+                      str(r.items_embargoed), f"{r.created_at:%Y-%m-%d %H:%M}")
+    out.print(table)

@@ -63,9 +63,11 @@ RevisionOutcome = Literal["original", "accepted", "refused"]
 """Round 0 is the ``original`` question; a later round's revision is ``accepted`` or ``refused``
 (``reason``: ``revision_changed_math``, ``revision_unchanged``, an LLM failure…)."""
 SolveOutcome = Literal["solved", "not_solved", "undecided"]
-DecidedBy = Literal["math_verify", "string", "none"]
-"""Which comparison decided a solution: Math-Verify (SymPy underneath), normalised strings, or
-nothing (``undecided``: no final formula, a bound, or the comparison failed or timed out)."""
+DecidedBy = Literal["math_verify", "sympy", "numeric", "string", "none"]
+"""Which comparison decided a solution (``tasks.core.equivalence``): Math-Verify, SymPy's
+simplification of the difference, random-point numeric checks, normalised strings, or nothing
+(``undecided``: no final formula, a bound, no tier could decide, or the check failed or timed
+out)."""
 SimilarityMethod = Literal["minhash", "embedding", "ngram"]
 QueueReason = Literal["ranked", "uncorrected_no_embeddings", "uncorrected_no_transition_matrix",
                       "uncorrected_by_setting", "unscored"]
@@ -98,6 +100,8 @@ AuditFlag = Literal["all_fail", "all_pass", "split", "judge_symbolic_disagree", 
 """Why an item needs a human look: every model fails (often a wrong key), every model solves
 (hidden triviality), models split (parsing ambiguity), the judge and the symbolic check disagree,
 or the options alone give the answer away."""
+AuditStatus = Literal["open", "kept", "retired"]
+"""An audited item in the review app's adjudication queue: waiting, or kept or retired by an admin."""
 RetireReason = Literal["wrong_key", "trivial", "ambiguous", "leaky_options", "contaminated",
                        "licence", "duplicate", "other"]
 ItemStatus = Literal["active", "retired", "embargoed"]
@@ -167,6 +171,9 @@ class Run(Record):
     refined before from the same inputs)."""
     candidates_queued: int = 0
     """Candidates in the expert review queue after this run."""
+    items_evaluated: int = 0
+    evaluations: int = 0
+    """Graded answers this run landed (``evaluations`` rows: items × models × formats × samples)."""
     llm_calls: int = 0
     """Calls sent to the LLM endpoint (cache hits not counted), by every stage of the run."""
     cost_usd: float = 0.0
@@ -423,6 +430,9 @@ class LLMCall(Record):
     """The paper or candidate the call was for."""
     model: str
     cache_key: str
+    prompt_version: str | None = None
+    """The agent's prompt version (a hash of its template and response schema): calibration
+    compares graders per prompt version."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -830,7 +840,9 @@ class Retirement(Record):
 
 
 class Evaluation(Record):
-    """One graded answer of one model to one item, in one format, for one sample."""
+    """One graded answer of one model to one item, in one format, for one sample. Items never
+    change, so an answer is a fact about the item: evaluating it again (at a later release, or
+    rerunning) replaces its row, and ``eval_id``/``dataset`` name the run that landed it last."""
 
     TABLE: ClassVar[str] = "evaluations"
     KEY: ClassVar[tuple[str, ...]] = ("item_id", "model", "format", "sample", "prompt_version")

@@ -291,6 +291,9 @@ class ExportSettings(BaseModel):
     """Share of problems (whole papers at a time) in the test split."""
     distractors: int = 3
     """Wrong derivations per multiple-choice problem."""
+    embargo_months: int = Field(default=0, ge=0)
+    """Releases keep items whose paper first appeared in the last N months up to the release
+    private (``private/``), until a later release's window has passed them; 0: no embargo."""
 
 
 class BenchmarkFile(BaseModel):
@@ -304,6 +307,44 @@ class BenchmarkFile(BaseModel):
     id_field: str | None = None
     """The field naming an item; unset, an item is named by its row number."""
     encoding: str = "utf-8"
+
+
+class ModelCard(BaseModel):
+    """A model under evaluation: where it answers, what it costs, and what it may have seen."""
+
+    base_url: str | None = None
+    """Its OpenAI-compatible endpoint; empty: ``llm.base_url``."""
+
+    _plain_url = field_validator("base_url")(no_credentials_in_url)
+    api_key: SecretStr | None = None
+    """Empty: ``llm.api_key``."""
+    training_cutoff: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    """``YYYY-MM``, as the model's maker states it: papers after it cannot have been read in
+    training, so accuracy by paper month around it is a leak probe."""
+    price: Price | None = None
+
+
+class EvaluateSettings(BaseModel):
+    """Evaluating models on a release or a dataset file (``tasks.evaluate``)."""
+
+    samples: int = Field(default=4, ge=1)
+    """Answers per item, model and format."""
+    temperature: float = 0.7
+    """Sampling temperature of the models under evaluation (above 0: samples differ)."""
+    max_tokens: int = 4096
+    formats: list[str] = Field(default_factory=lambda: ["mc", "options_only", "judge", "symbolic"])
+    judge_model: str | None = None
+    """The judge's model on ``llm.base_url``; empty: ``llm.model``."""
+    symbolic_timeout_s: float = 10.0
+    """Wall-clock limit on one symbolic comparison (a child process, killed at the limit)."""
+    symbolic_memory_mb: int = 1024
+    concurrency: int = 16
+    """Calls in flight at once for one evaluation (models and judge together)."""
+    models: dict[str, ModelCard] = Field(default_factory=dict)
+    """Per-model endpoint, price and training cutoff, keyed by the model's name."""
+    min_models_for_audit: int = 2
+    """An item is flagged ``all_fail``/``all_pass``/``split`` only when at least this many models
+    answered it."""
 
 
 class RefineSettings(BaseModel):
@@ -384,6 +425,7 @@ class Settings(BaseSettings):
     select: SelectSettings = Field(default_factory=SelectSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     refine: RefineSettings = Field(default_factory=RefineSettings)
+    evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
 
     @classmethod
     def settings_customise_sources(

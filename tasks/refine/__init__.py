@@ -5,8 +5,8 @@ revision, solutions and joint scoring; DS² ranking), one module per stage, in p
    the floor (``low_quality_score``);
 2. ``question_review``: reviewer → reviser, at most ``refine.revise_rounds`` rounds; a revision
    that changes the mathematics is refused (``revision_changed_math``);
-3. ``solver`` with ``equivalence``: chain-of-thought solutions without the paper's answer, their
-   final result compared with the target → solve rate;
+3. ``solver`` (with ``tasks.core.equivalence``): chain-of-thought solutions without the paper's
+   answer, their final result compared with the target → solve rate;
 4. ``joint_scorer``: the experts' five-principle rubric on question and answer together;
 5. ``near_duplicates``: MinHash LSH and embeddings, within the run and against earlier ones;
 6. ``contamination``: 13-gram overlap and embeddings against configured benchmark files;

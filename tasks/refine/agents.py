@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from tasks.core.equivalence import Comparison, same_result
 from tasks.core.records import Candidate, QualityScore, QuestionRevision, Reject, Solution
 from tasks.core.settings import Settings
 from tasks.io.llm import Gateway, LLMResult
 from tasks.refine import candidate_scorer, joint_scorer, question_review, solver
-from tasks.refine.equivalence import Comparison, same_result
 from tasks.refine.scores import mean, score_rows
 
 AGENTS = (candidate_scorer.AGENT, question_review.REVIEWER, question_review.REVISER, solver.AGENT,

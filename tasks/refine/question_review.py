@@ -9,18 +9,19 @@ and ``candidates.revised_question`` (the last accepted revision).
 
 A revision must keep the mathematics: every formula of the question it rewrites is still stated,
 compared after normalisation (``equivalence.normalise_math``) or, where both parse, by
-Math-Verify. One that drops or changes a formula is refused (``revision_changed_math``), one that
-returns the same question is refused (``revision_unchanged``), and the previous question is kept.
+``tasks.core.equivalence`` (Math-Verify, then SymPy). One that drops or changes a formula is
+refused (``revision_changed_math``), one that returns the same question is refused
+(``revision_unchanged``), and the previous question is kept.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from tasks.core.equivalence import math_segments, normalise_math, same_result
 from tasks.core.records import REVIEW_CRITERIA
 from tasks.io.llm import Agent
 from tasks.refine import PROMPTS
-from tasks.refine.equivalence import math_segments, normalise_math, same_result
 from tasks.refine.scores import Scored
 
 

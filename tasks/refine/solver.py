@@ -3,8 +3,9 @@ paper's answer, and whether its final result is the paper's target.
 
 Input columns: the final question (``revised_question`` or ``question``), ``target_latex``.
 Output: ``solutions`` rows (one per sample: ``solution``, ``final_answer``, ``outcome``
-``solved | not_solved | undecided``, ``decided_by`` ``math_verify | string | none`` and a
-``reason`` when undecided: ``no_final_answer``, ``unparseable_formula``, ``verify_timeout``…).
+``solved | not_solved | undecided``, ``decided_by`` ``string | math_verify | sympy | numeric |
+none`` (``tasks.core.equivalence``) and a ``reason`` when undecided: ``no_final_answer``,
+``unparseable_formula``, ``verify_timeout``…).
 ``refine.solve_samples`` samples give a solve rate (solved / decided samples): a cheap
 difficulty estimate.
 """
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from tasks.core.equivalence import Comparison, math_segments
 from tasks.core.records import Solution
 from tasks.io.llm import Agent
 from tasks.refine import PROMPTS
-from tasks.refine.equivalence import Comparison, math_segments
 
 
 class SolverReply(BaseModel):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tasks.core.equivalence import import_math_verify, normalise_math
 from tasks.core.handoff import Opaque, stage_task
 from tasks.core.records import (
     QUEUED_STATUSES,
@@ -52,10 +53,9 @@ from tasks.io.storage import Lake, named_rows, record_from_row, safe_key
 from tasks.io.validate import gate, warm_up
 from tasks.refine import contamination, joint_scorer, near_duplicates, ranking, solver
 from tasks.refine.agents import AGENTS, BatchRefiner, Refined
-from tasks.refine.equivalence import import_math_verify, normalise_math
 
 LLM_STAGE_CODE = ("tasks.refine.agents", "tasks.refine.scores", "tasks.refine.candidate_scorer",
-                  "tasks.refine.question_review", "tasks.refine.solver", "tasks.refine.equivalence",
+                  "tasks.refine.question_review", "tasks.refine.solver", "tasks.core.equivalence",
                   "tasks.refine.joint_scorer")
 """The code stages 1–4 run (their prompts count through the agents' versions): editing the
 screens or the ranking must not re-run them."""

@@ -48,7 +48,9 @@ CASES = [
 
 def test_a_well_formed_solution_passes():
     assert_all_pass(STAGE, [solved(1), solved(1, sample=2, decided_by="string"),
-                            solved(1, sample=3, outcome="not_solved", final_answer=r"\theta^2"),
+                            solved(1, sample=3, outcome="not_solved", final_answer=r"\theta^2",
+                                   decided_by="numeric"),
+                            solved(1, sample=5, final_answer=r"\frac{1}{n}\sum_i \theta", decided_by="sympy"),
                             undecided(1, sample=4), undecided(2, reason="verify_timeout", final_answer=r"\theta")])
 
 
@@ -57,6 +59,6 @@ def test_each_expectation_quarantines_its_own_violation(expectation, column, upd
     assert_caught(STAGE, undecided(2).model_copy(update=update), solved(1), expectation, column)
 
 
-def test_a_decided_sample_was_decided_by_math_verify_or_strings():
-    assert conditional_value_sets(STAGE) == {"decided_by": ["math_verify", "string"]}
+def test_a_decided_sample_was_decided_by_a_tier_of_the_check():
+    assert conditional_value_sets(STAGE) == {"decided_by": ["math_verify", "sympy", "numeric", "string"]}
     assert set(conditional_value_sets(STAGE)["decided_by"]) <= set(literal_values(Solution, "decided_by"))

@@ -71,7 +71,7 @@ def test_refine_screens_scores_and_ranks_and_a_rerun_calls_nothing(settings, tmp
     # the targets are bounds (\\le): Math-Verify compares values, not bounds, so no sample is decided
     assert query_rows(settings, "SELECT outcome, reason, count(*) AS n FROM solutions GROUP BY ALL") == [
         {"outcome": "undecided", "reason": "not_comparable", "n": len(ids) - 2}]
-    assert query(settings, "SELECT count(*) AS n FROM solve_rates WHERE undecided = 1").n[0] == len(ids) - 2
+    assert query(settings, "SELECT count(*) AS n FROM candidate_solve_rates WHERE undecided = 1").n[0] == len(ids) - 2
     # seven candidates are too few to estimate DS²'s transition matrix: scores stay uncorrected, said so
     assert {r["reason"] for r in query_rows(settings, "SELECT reason FROM review_queue")} == {
         "uncorrected_no_transition_matrix"}

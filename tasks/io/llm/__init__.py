@@ -13,6 +13,7 @@ from tasks.io.llm.gateway import (
     CallTotals,
     Gateway,
     LLMResult,
+    PlainText,
     cache_key,
     gateway_for,
     mode_of,
@@ -20,5 +21,5 @@ from tasks.io.llm.gateway import (
     price_of,
 )
 
-__all__ = ["CHARS_PER_TOKEN", "DATA_RULE", "Agent", "Budget", "CallTotals", "Gateway", "LLMResult",
+__all__ = ["CHARS_PER_TOKEN", "DATA_RULE", "Agent", "Budget", "CallTotals", "Gateway", "LLMResult", "PlainText",
            "cache_key", "gateway_for", "mode_of", "parse_reply", "price_of", "quote_paper"]

@@ -27,8 +27,8 @@ from typing import Any, Generic, TypeVar
 import jinja2
 from pydantic import BaseModel
 
-from tasks.core.settings import LLMSettings
-from tasks.io.llm.gateway import Gateway, LLMResult
+from tasks.core.settings import AgentSettings, LLMSettings
+from tasks.io.llm.gateway import Gateway, LLMResult, PlainText
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -123,6 +123,9 @@ class Agent(Generic[T]):
 
     def messages(self, **fields: Any) -> list[dict[str, str]]:
         system, user, schema = self._compiled
+        if self.response_model is PlainText:  # a model under evaluation: its task, in its own words
+            return [{"role": "system", "content": system.render(**fields).strip()},
+                    {"role": "user", "content": user.render(**fields).strip()}]
         system_text = (system.render(**fields).strip() + "\n\n" + DATA_RULE +
                        "\n\nReply with one JSON object and nothing else. It must match this JSON Schema:\n" + schema)
         return [{"role": "system", "content": system_text},
@@ -131,3 +134,9 @@ class Agent(Generic[T]):
     async def ask(self, gateway: Gateway, llm: LLMSettings, entity_id: str, **fields: Any) -> LLMResult[T]:
         return await gateway.call(self.name, entity_id, self.messages(**fields), self.response_model,
                                   self.version, llm.for_agent(self.name))
+
+    async def ask_as(self, gateway: Gateway, model: AgentSettings, entity_id: str, sample: int = 0,
+                     **fields: Any) -> LLMResult[T]:
+        """Ask a given model (one under evaluation), as the ``sample``-th independent answer."""
+        return await gateway.call(self.name, entity_id, self.messages(**fields), self.response_model,
+                                  self.version, model, sample=sample)

@@ -65,6 +65,14 @@ CHARS_PER_TOKEN = 4
 """For estimates before a call (budget, token rate limit); the ledger uses the server's counts."""
 
 
+class PlainText(BaseModel):
+    """A free-form reply: what a model under evaluation writes. No structured output is asked
+    for (the model answers as it would for a user) and any non-empty reply is accepted; reading
+    a letter or a formula out of it is the grader's job."""
+
+    text: str
+
+
 @dataclass
 class LLMResult(Generic[T]):
     value: T | None
@@ -124,6 +132,8 @@ def parse_reply(content: str | None, response_model: type[T], repair: bool = Tru
     """
     if not content or not content.strip():
         return None, "empty reply"
+    if response_model is PlainText:
+        return PlainText(text=content), None
     try:
         return response_model.model_validate_json(content), None
     except ValidationError as exc:
@@ -231,12 +241,16 @@ class Gateway:
     # -- the one public call ---------------------------------------------------------------
     async def call(self, stage: str, entity_id: str, messages: list[dict[str, str]],
                    response_model: type[T], prompt_version: str,
-                   agent: AgentSettings) -> LLMResult[T]:
+                   agent: AgentSettings, sample: int = 0) -> LLMResult[T]:
+        """``sample``: the k-th independent answer to the same messages (evaluation draws several
+        at a temperature above 0); it is part of the cache key, never of the request."""
         schema = _schema(response_model)
         sampling = {"temperature": agent.temperature, "max_tokens": agent.max_tokens}
+        if sample:
+            sampling["sample"] = sample
         key = cache_key(agent.model, messages, schema, sampling, prompt_version)
         row = dict(call_id=stable_id(key, self.run_id, stage, entity_id), run_id=self.run_id, stage=stage,
-                   entity_id=entity_id, model=agent.model, cache_key=key)
+                   entity_id=entity_id, model=agent.model, cache_key=key, prompt_version=prompt_version)
 
         if key in self._inflight:  # the same request already on its way (identical passages): share it
             await asyncio.shield(self._inflight[key])
@@ -309,6 +323,8 @@ class Gateway:
         value, error = parse_reply(content, response_model, repair=finish != "length")
         if value is not None:
             return content, mode, None
+        if response_model is PlainText:  # an empty free-form reply: asking again changes nothing
+            return None, mode, error
         if finish == "length":  # asking again would be cut at the same length: not worth paying for
             return None, mode, f"reply cut at max_tokens ({agent.max_tokens}): {error}"
         # One repair round: show the model its reply and the validation error.
@@ -323,7 +339,8 @@ class Gateway:
     async def _ask(self, messages, schema, response_model, agent, usage, attempts):
         """One completion with retries, stepping down structured-output modes the server refuses."""
         while True:
-            mode_index = self._mode_for(agent.model)
+            plain = response_model is PlainText
+            mode_index = OUTPUT_MODES.index("text") if plain else self._mode_for(agent.model)
             mode = OUTPUT_MODES[mode_index]
             try:
                 async for attempt in AsyncRetrying(
@@ -333,8 +350,9 @@ class Gateway:
                     with attempt:
                         attempts[0] += 1
                         response = await self._request(messages, schema, response_model, agent, mode)
-                self._modes[agent.model] = mode_index  # a probe that worked moves back up
-                self._calls_in_mode[agent.model] = self._calls_in_mode.get(agent.model, 0) + 1
+                if not plain:
+                    self._modes[agent.model] = mode_index  # a probe that worked moves back up
+                    self._calls_in_mode[agent.model] = self._calls_in_mode.get(agent.model, 0) + 1
                 choice = response.choices[0]
                 if response.usage is not None:
                     usage[0] += response.usage.prompt_tokens or 0

@@ -14,6 +14,11 @@ Tables:
 - ``reviews``: one row per (candidate, reviewer); a resubmission updates it and raises
   ``revision``; a repeated ``submission_id`` (a browser double-submit) changes nothing.
 - ``adjudications``: an admin's final decision on a candidate whose reviewers disagreed.
+- ``item_audits``: released items an evaluation audit flagged for a human look (``stormborn
+  audit``), with the evidence (each model's answers and grades), and an admin's resolution: the
+  item is kept, or retired with a ``RetireReason``. One row per (item, audit); at most one open
+  row per item. The rules that open, update and resolve them are at ``open_audits`` and
+  ``resolve_audit``.
 
 SQLite serialises writers with a lock and keeps committed transactions across crashes, which is
 what several reviewers submitting at once need; DuckDB would allow only one process (the app) to
@@ -23,20 +28,28 @@ concurrent submissions queue behind each other instead of failing half way; ``sy
 makes a committed review survive a crash or power cut.
 
 Reviews are written only by ``submit`` for the reviewer who is signed in: nothing else here
-updates or deletes a review.
+updates or deletes a review. Audits never touch reviews or adjudications, and a resolved audit is
+changed only by the admin who resolved it.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from tasks.core.records import PRINCIPLES, Decision, Role, allowed
+from tasks.core.records import PRINCIPLES, AuditStatus, Decision, RetireReason, Role, allowed
+
+"""An item audit's state: waiting for an admin, or resolved (the item kept, or retired)."""
+AuditOutcome = Literal["resolved", "changed", "unchanged", "not_admin", "no_audit", "stale",
+                       "resolved_by_other"]
+"""What ``resolve_audit`` did: ``resolved`` an open audit, ``changed`` the same admin's earlier
+decision, ``unchanged`` (the same decision again: a double submit); or why it refused."""
 
 
 def _in(values: Any) -> str:
@@ -92,6 +105,25 @@ CREATE TABLE IF NOT EXISTS adjudications (
     decided_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS assignments_by_reviewer ON assignments (reviewer, position);
+CREATE TABLE IF NOT EXISTS item_audits (
+    item_id TEXT NOT NULL,
+    audit_id TEXT NOT NULL,
+    flags TEXT NOT NULL,
+    evidence TEXT NOT NULL DEFAULT '',
+    details TEXT NOT NULL DEFAULT '{{}}',
+    solve_rate REAL,
+    audited_at TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ({_in(AuditStatus)})),
+    resolved_by TEXT,
+    resolved_at TEXT,
+    reason TEXT CHECK (reason IS NULL OR reason IN ({_in(RetireReason)})),
+    comment TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (item_id, audit_id),
+    CHECK ((status = 'open') = (resolved_by IS NULL)),
+    CHECK ((status = 'retired') = (reason IS NOT NULL))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS item_audits_one_open ON item_audits (item_id) WHERE status = 'open';
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -337,6 +369,114 @@ class ReviewDB:
 
     def adjudications(self) -> list[Row]:
         return self.rows("SELECT * FROM adjudications")
+
+    # -- item audits -------------------------------------------------------------------------
+    def open_audits(self, audits: list[Row], at: str) -> int:
+        """Put flagged items in the audit queue; returns how many audits were opened or updated.
+
+        Each row: ``item_id``, ``audit_id``, ``flags`` (a list), ``evidence`` (JSON text),
+        ``details`` (flag → text), ``solve_rate``, ``audited_at`` (ISO text). The rules, per item:
+
+        - no audit row yet: a new open audit;
+        - its open audit (from this audit or an earlier one): flags, evidence and audit id are
+          updated; ``opened_at`` stays;
+        - resolved by this same audit: nothing (a rerun never reopens a decision);
+        - kept after an earlier audit: a new open row only when the flags differ from the ones
+          the admin saw (the same flags again would ask the same question);
+        - retired: nothing, ever (a retired item is out of every later release; its retirement
+          is final).
+
+        An audit older (``audited_at``) than the one the item's latest row shows changes nothing,
+        so rerunning an old audit never undoes a newer one. A resolved row is never changed here:
+        a reopened item gets a new row and the earlier decision stays as it was.
+        """
+        changed = 0
+        with self.transaction(write=True) as con:
+            for audit in sorted(audits, key=lambda a: (a["audited_at"], a["audit_id"], a["item_id"])):
+                flags = json.dumps(sorted(set(audit["flags"])))
+                values = (flags, audit["evidence"], json.dumps(audit["details"], sort_keys=True),
+                          audit["solve_rate"], audit["audited_at"])
+                same = con.execute("SELECT status FROM item_audits WHERE item_id = ? AND audit_id = ?",
+                                   (audit["item_id"], audit["audit_id"])).fetchone()
+                latest = con.execute("SELECT * FROM item_audits WHERE item_id = ? ORDER BY opened_at DESC, "
+                                     "rowid DESC LIMIT 1", (audit["item_id"],)).fetchone()
+                if same is not None and same["status"] != "open":
+                    continue
+                if latest is not None and latest["audit_id"] != audit["audit_id"] \
+                        and latest["audited_at"] > audit["audited_at"]:
+                    continue  # an older audit than the one the item shows
+                if latest is not None and latest["status"] == "open":
+                    shown = (latest["flags"], latest["evidence"], latest["details"], latest["solve_rate"],
+                             latest["audited_at"])
+                    if (latest["audit_id"], *shown) == (audit["audit_id"], *values):
+                        continue  # the same audit sent again
+                    con.execute("UPDATE item_audits SET audit_id = ?, flags = ?, evidence = ?, details = ?, "
+                                "solve_rate = ?, audited_at = ? WHERE item_id = ? AND status = 'open'",
+                                (audit["audit_id"], *values, audit["item_id"]))
+                    changed += 1
+                    continue
+                if latest is not None and (latest["status"] == "retired" or latest["flags"] == flags):
+                    continue
+                con.execute("INSERT INTO item_audits (item_id, audit_id, flags, evidence, details, solve_rate, "
+                            "audited_at, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (audit["item_id"], audit["audit_id"], *values, at))
+                changed += 1
+        return changed
+
+    def audits(self, include_resolved: bool = True) -> list[Row]:
+        """Item audits, open ones first (oldest first), then resolved ones (latest first), each
+        with the item's payload from ``items`` (None when the item is not in this database) and
+        ``latest`` (the item's current audit: the one ``resolve_audit`` acts on)."""
+        where = "" if include_resolved else "WHERE a.status = 'open'"
+        return self.rows(
+            "SELECT a.*, i.payload AS item_payload, NOT EXISTS (SELECT 1 FROM item_audits b "
+            "WHERE b.item_id = a.item_id AND (b.opened_at > a.opened_at OR "
+            "(b.opened_at = a.opened_at AND b.rowid > a.rowid))) AS latest FROM item_audits a "
+            f"LEFT JOIN items i ON i.candidate_id = a.item_id {where} "
+            "ORDER BY a.status != 'open', CASE WHEN a.status = 'open' THEN a.opened_at END, "
+            "a.resolved_at DESC, a.item_id")
+
+    def count_open_audits(self) -> int:
+        return self.rows("SELECT count(*) AS n FROM item_audits WHERE status = 'open'")[0]["n"]
+
+    def resolve_audit(self, item_id: str, who: str, status: str, reason: str | None, comment: str, at: str,
+                      audit_id: str | None = None,
+                      effect: Callable[[Row, Row], None] | None = None) -> tuple[AuditOutcome, Row | None]:
+        """Resolve the item's latest audit as ``kept`` or ``retired`` (with a reason).
+
+        Only an admin (by their role here, whatever the caller claims) resolves, and only once: a
+        resolved audit is changed again only by the admin who resolved it (their own decision);
+        anyone else is refused with ``resolved_by_other``. With ``audit_id`` (the audit the admin
+        was shown) a newer audit of the item refuses the decision as ``stale``.
+
+        ``effect(before, after)`` runs inside the transaction once the decision is written: when
+        it raises (say the lake cannot be written) nothing is recorded. Returns the outcome and
+        the row as it now stands (None for ``no_audit``).
+        """
+        with self.transaction(write=True) as con:
+            role = con.execute("SELECT role FROM reviewers WHERE name = ?", (who,)).fetchone()
+            latest = con.execute("SELECT * FROM item_audits WHERE item_id = ? ORDER BY opened_at DESC, "
+                                 "rowid DESC LIMIT 1", (item_id,)).fetchone()
+            if role is None or role["role"] != "admin":
+                return "not_admin", dict(latest) if latest else None
+            if latest is None:
+                return "no_audit", None
+            before = dict(latest)
+            if audit_id is not None and audit_id != before["audit_id"]:
+                return "stale", before
+            if before["status"] != "open" and before["resolved_by"] != who:
+                return "resolved_by_other", before
+            reason = reason if status == "retired" else None
+            if (before["status"], before["reason"], before["comment"]) == (status, reason, comment):
+                return "unchanged", before
+            con.execute("UPDATE item_audits SET status = ?, reason = ?, comment = ?, resolved_by = ?, "
+                        "resolved_at = ? WHERE item_id = ? AND audit_id = ?",
+                        (status, reason, comment, who, at, item_id, before["audit_id"]))
+            after = dict(con.execute("SELECT * FROM item_audits WHERE item_id = ? AND audit_id = ?",
+                                     (item_id, before["audit_id"])).fetchone())
+            if effect is not None:
+                effect(before, after)
+            return ("resolved" if before["status"] == "open" else "changed"), after
 
     # -- restore -----------------------------------------------------------------------------
     def restore(self, db_id: str, reviewers: list[tuple[str, str, str, str]], assignments: list[tuple],

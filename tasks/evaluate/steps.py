@@ -1,0 +1,264 @@
+"""The evaluation run: every model answers every item in every format, graded and landed.
+
+Input: ``EvalItem`` values (``tasks.evaluate.items``), the models (``evaluate.models`` cards give
+each one's endpoint, price and training cutoff), the formats and the samples per item.
+Output tables: ``evaluations`` (one row per item, model, format and sample: raw and parsed answer,
+grade, tier, tokens, cost), ``llm_calls`` (the models' and the judge's calls) and ``rejects``
+(stage ``evaluate``: unusable dataset rows, items a format cannot ask).
+
+How it runs: one asyncio loop; each model has its own gateway (its endpoint, a semaphore of
+``evaluate.concurrency``), the judge has one on ``llm.base_url``, and all share one budget. A
+derivation is graded by the judge as soon as it arrives; the symbolic checks run after the calls,
+one bounded child process each (they must fork from the main thread, not from a busy loop).
+Every call goes through the gateway's cache: rerunning an evaluation costs nothing, and a run
+stopped by its budget continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tasks.core.equivalence import import_math_verify
+from tasks.core.records import Evaluation, LLMCall, Reject
+from tasks.core.settings import AgentSettings, LLMSettings, Settings
+from tasks.evaluate import derivation, judge, multiple_choice, symbolic
+from tasks.evaluate.items import EvalItem
+from tasks.io.llm import Budget, Gateway, LLMResult
+from tasks.io.ratelimit import llm_throttle
+from tasks.io.storage import Lake
+
+FORMATS = ("mc", "options_only", "judge", "symbolic")
+RAW_ANSWER_CHARS = 20_000
+"""Longer replies are stored cut to this length (the grade is taken from the whole reply)."""
+
+
+@dataclass
+class EvalRequest:
+    eval_id: str
+    dataset: str
+    items: list[EvalItem]
+    models: list[str]
+    formats: tuple[str, ...] = FORMATS
+    samples: int = 4
+    base_url: str | None = None
+    """An endpoint for every model of this run (``--base-url``), before ``evaluate.models``."""
+
+
+@dataclass
+class EvalOutcome:
+    rows: list[Evaluation] = field(default_factory=list)
+    calls: list[LLMCall] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    budget_exhausted: bool = False
+    symbolic_seconds: float = 0.0
+
+
+def model_llm(settings: Settings, model: str, base_url: str | None) -> LLMSettings:
+    """The endpoint, key and price a model under evaluation answers with."""
+    card = settings.evaluate.models.get(model)
+    prices = dict(settings.llm.prices)
+    if card and card.price:
+        prices[model] = card.price
+    return settings.llm.model_copy(update={
+        "base_url": base_url or (card.base_url if card else None) or settings.llm.base_url,
+        "api_key": (card.api_key if card and card.api_key else settings.llm.api_key),
+        "prices": prices, "concurrency": settings.evaluate.concurrency})
+
+
+def check_request(settings: Settings, request: EvalRequest) -> None:
+    """Refuse what would run wrongly: unknown formats, no endpoint, a budget with unpriced models."""
+    unknown = set(request.formats) - set(FORMATS)
+    if unknown or not request.formats:
+        raise ValueError(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
+    if not request.models:
+        raise ValueError("no model to evaluate: pass --model")
+    for model in request.models:
+        if not model_llm(settings, model, request.base_url).configured:
+            raise ValueError(f"no endpoint for model {model}: pass --base-url, set evaluate.models.{model}.base_url "
+                             f"or llm.base_url")
+    if "judge" in request.formats and not settings.llm.configured:
+        raise ValueError("the judge needs llm.base_url (or leave judge out of --format)")
+    if settings.llm.budget_usd is not None:
+        unpriced = [m for m in request.models if m not in model_llm(settings, m, request.base_url).prices]
+        if "judge" in request.formats and judge_model(settings).model not in settings.llm.prices:
+            unpriced.append(judge_model(settings).model)
+        if unpriced:
+            raise ValueError(f"with a budget every model needs a price: {', '.join(unpriced)} has none; set "
+                             f"evaluate.models.<model>.price or llm.prices.<model>")
+
+
+def judge_model(settings: Settings) -> AgentSettings:
+    own = settings.llm.for_agent("judge")
+    return own.model_copy(update={"model": settings.evaluate.judge_model or own.model, "temperature": 0.0})
+
+
+def _row(request: EvalRequest, item: EvalItem, model: str, fmt: str, sample: int, version: str,
+         result: LLMResult | None, **fields) -> Evaluation:
+    call = result.call if result is not None else None
+    text = result.value.text if result is not None and result.ok else ""
+    return Evaluation(
+        eval_id=request.eval_id, dataset=request.dataset, item_id=item.item_id, paper_id=item.paper_id,
+        paper_month=item.paper_month, model=model, format=fmt, sample=sample, prompt_version=version,
+        raw_answer=text[:RAW_ANSWER_CHARS],
+        prompt_tokens=call.prompt_tokens if call else 0, completion_tokens=call.completion_tokens if call else 0,
+        cost_usd=call.cost_usd if call else 0.0, cache_hit=call.cache_hit if call else False, **fields)
+
+
+def _failed(result: LLMResult) -> dict:
+    """A call that gave no answer: ``failed`` with its status as the reason (never a wrong answer)."""
+    return {"grade": "failed", "tier": "none", "reason": result.call.status}
+
+
+class Evaluator:
+    """One evaluation run's calls: the models' answers and the judge's readings."""
+
+    def __init__(self, settings: Settings, request: EvalRequest, lake: Lake,
+                 progress: Callable[[int, int], None] | None = None):
+        self.settings, self.request, self.lake = settings, request, lake
+        self.progress = progress or (lambda done, total: None)
+        self.budget = Budget(settings.llm.budget_usd)
+        self.outcome = EvalOutcome()
+        self.derivations: list[tuple[EvalItem, str, int, LLMResult]] = []
+        self.done = 0
+        self.total = 0
+
+    def _tick(self, calls: int = 1) -> None:
+        self.done += calls
+        self.progress(self.done, self.total)
+
+    def _jobs(self) -> list[tuple[EvalItem, str, int]]:
+        return [(item, fmt, s) for item in self.request.items for fmt in ("mc", "options_only", "derivation")
+                for s in range(1, self.request.samples + 1) if self._asks(item, fmt)]
+
+    def _asks(self, item: EvalItem, fmt: str) -> bool:
+        formats = self.request.formats
+        if fmt in ("mc", "options_only"):
+            return fmt in formats and len(item.choices) >= 2 and item.answer_index is not None
+        return ("judge" in formats and bool(item.answer)) or ("symbolic" in formats and self._target(item) is not None)
+
+    def _target(self, item: EvalItem) -> str | None:
+        return item.target or (symbolic.final_result(item.answer) if item.answer else None)
+
+    def _unaskable(self) -> None:
+        """A ``rejects`` row for each item a requested format cannot ask (no options, no target…)."""
+        wants = {"mc": "no_choices", "options_only": "no_choices", "judge": "no_reference_answer",
+                 "symbolic": "no_target"}
+        for item in self.request.items:
+            for fmt in self.request.formats:
+                ok = (len(item.choices) >= 2 and item.answer_index is not None if fmt in ("mc", "options_only")
+                      else bool(item.answer) if fmt == "judge" else self._target(item) is not None)
+                if not ok:
+                    self.outcome.rejects.append(Reject(run_id=self.request.eval_id, stage=f"evaluate_{fmt}",
+                                                       entity_id=item.item_id, reason=wants[fmt]))
+
+    async def run(self) -> EvalOutcome:
+        self._unaskable()
+        jobs = self._jobs()
+        derivations = sum(fmt == "derivation" for _, fmt, _ in jobs)
+        judged = 2 * derivations if "judge" in self.request.formats else 0
+        self.total = len(self.request.models) * (len(jobs) + judged)
+        throttle = llm_throttle(self.settings)
+        judge_gateway = (Gateway(self.settings.llm.model_copy(update={"concurrency": self.settings.evaluate.concurrency}),
+                                 self.lake, self.request.eval_id, budget=self.budget, throttle=throttle)
+                         if "judge" in self.request.formats else None)
+        try:
+            await asyncio.gather(*(self._model(model, jobs, judge_gateway) for model in self.request.models))
+        finally:
+            if judge_gateway is not None:
+                self.outcome.calls += judge_gateway.calls
+                await judge_gateway.aclose()
+        self.outcome.budget_exhausted = self.budget.refused > 0
+        return self.outcome
+
+    async def _model(self, model: str, jobs: list[tuple[EvalItem, str, int]], judge_gateway: Gateway | None) -> None:
+        llm = model_llm(self.settings, model, self.request.base_url)
+        async with Gateway(llm, self.lake, self.request.eval_id, budget=self.budget) as gateway:
+            answering = AgentSettings(model=model, temperature=self.settings.evaluate.temperature,
+                                      max_tokens=self.settings.evaluate.max_tokens)
+            try:
+                await asyncio.gather(*(self._answer(gateway, judge_gateway, answering, item, fmt, s)
+                                       for item, fmt, s in jobs))
+            finally:
+                self.outcome.calls += gateway.calls
+
+    async def _answer(self, gateway: Gateway, judge_gateway: Gateway | None, model: AgentSettings,
+                      item: EvalItem, fmt: str, sample: int) -> None:
+        rows = self.outcome.rows
+        if fmt in ("mc", "options_only"):
+            agent = multiple_choice.MC if fmt == "mc" else multiple_choice.OPTIONS_ONLY
+            order = multiple_choice.order_for(item, sample)
+            expected = multiple_choice.expected_letter(item, order)
+            result = await agent.ask_as(gateway, model, item.item_id, sample, **multiple_choice.fields(item, order))
+            self._tick()
+            if not result.ok:
+                rows.append(_row(self.request, item, model.model, fmt, sample, agent.version, result,
+                                 expected=expected, choice_order=order, **_failed(result)))
+                return
+            grade, letter, reason = multiple_choice.grade(result.value.text, expected, len(item.choices))
+            rows.append(_row(self.request, item, model.model, fmt, sample, agent.version, result,
+                             expected=expected, parsed_answer=letter, grade=grade, tier="letter", reason=reason,
+                             choice_order=order))
+            return
+        agent = derivation.DERIVATION
+        result = await agent.ask_as(gateway, model, item.item_id, sample, **derivation.fields(item.question))
+        self._tick()
+        if "symbolic" in self.request.formats and self._target(item) is not None:
+            self.derivations.append((item, model.model, sample, result))
+        if judge_gateway is None or not item.answer:
+            return
+        if not result.ok:
+            rows.append(_row(self.request, item, model.model, "judge", sample, judge.JUDGE.version, result,
+                             **_failed(result)))
+            self._tick(2)
+            return
+        grader = judge_model(self.settings)
+        readings = await asyncio.gather(*(
+            judge.JUDGE.ask_as(judge_gateway, grader, f"{item.item_id}/{model.model}/{sample}",
+                               **judge.fields(item.question, item.answer, result.value.text, first))
+            for first in (True, False)))
+        self._tick(2)
+        failed = next((r for r in readings if not r.ok), None)
+        if failed is not None:
+            rows.append(_row(self.request, item, model.model, "judge", sample, judge.JUDGE.version, result,
+                             grader_model=grader.model, **_failed(failed)))
+            return
+        parsed = [judge.parse(r.value) for r in readings]
+        grade, means, disagree, reason = judge.combine(parsed[0][0], parsed[1][0])
+        rows.append(_row(self.request, item, model.model, "judge", sample, judge.JUDGE.version, result,
+                         grade=grade, tier="judge" if grade in ("correct", "incorrect", "undecided") else "none",
+                         reason=reason, order_disagreement=disagree, grader_model=grader.model, **means))
+
+    def grade_symbolic(self) -> None:
+        """The symbolic check of every derivation (after the calls; see the module docstring)."""
+        evaluate = self.settings.evaluate
+        for item, model, sample, result in self.derivations:
+            target = self._target(item)
+            if not result.ok:
+                self.outcome.rows.append(_row(self.request, item, model, "symbolic", sample,
+                                              derivation.DERIVATION.version, result, expected=target,
+                                              **_failed(result)))
+                continue
+            checked = symbolic.grade(target, result.value.text, evaluate.symbolic_timeout_s,
+                                     evaluate.symbolic_memory_mb)
+            self.outcome.rows.append(_row(self.request, item, model, "symbolic", sample,
+                                          derivation.DERIVATION.version, result, expected=target,
+                                          parsed_answer=checked.parsed, grade=checked.grade, tier=checked.tier,
+                                          reason=checked.reason))
+
+
+def evaluate(settings: Settings, request: EvalRequest, progress: Callable[[int, int], None] | None = None
+             ) -> EvalOutcome:
+    """Ask, grade and return every row (the caller validates and lands them)."""
+    import time
+
+    check_request(settings, request)
+    evaluator = Evaluator(settings, request, Lake.from_settings(settings), progress)
+    outcome = asyncio.run(evaluator.run())
+    started = time.perf_counter()
+    if evaluator.derivations:
+        import_math_verify()  # once here: every check forks from this process
+    evaluator.grade_symbolic()
+    outcome.symbolic_seconds = time.perf_counter() - started
+    return outcome

@@ -1,0 +1,130 @@
+"""The harness against scripted models whose behaviour is known: it must recover their accuracies,
+detect the options-only leak, flag planted wrong keys, and record every bad answer with a reason."""
+
+from collections import Counter, defaultdict
+
+import pytest
+
+from tasks.evaluate import audits
+from tasks.evaluate.items import EvalItem
+from tasks.evaluate.steps import EvalRequest, evaluate
+from tests.llm_server import Script, ScriptedLLM
+
+SHORT, LONG = "a short step", "a long derivation with every intermediate step written out in full detail"
+
+
+def catalogue(n: int, leaky: int = 0, planted: int = 0, disagree: int = 0) -> tuple[list[EvalItem], dict]:
+    """``n`` four-option items with known answers. In the first ``leaky`` the right option is the
+    longest (the options give it away); in the rest it is the shortest. The last ``planted`` have a
+    wrong key (the dataset's answer, target and key are a distractor's; the models know better); the first ``disagree`` have a paper
+    derivation that writes the result in another form (the scripted judge cannot find it there)."""
+    found, key = [], {}
+    for i in range(n):
+        target = f"y_{{{i}}} = {i + 2} x"
+        right = f"{LONG if i < leaky else SHORT} {i}: so {target}"
+        wrong = [f"{SHORT if i < leaky else LONG} {i}: so y_{{{i}}} = {i + 2 + k} x" for k in (1, 2, 3)]
+        wrong_key = i >= n - planted
+        index = 2 if wrong_key else 0
+        keyed = f"y_{{{i}}} = {i + 4} x" if wrong_key else target  # a planted key is the distractor at 2
+        question = f"Question {i}: derive y_{{{i}}} from the premises."
+        answer = (f"From the premises, $y_{{{i}}} = {i + 1} x + x$." if i < disagree
+                  else f"From the premises, $ {keyed} $.")
+        found.append(EvalItem(item_id=f"item-{i:03d}", question=question, answer=answer, target=keyed,
+                              choices=(right, *wrong), answer_index=index, paper_id=f"p{i % 3}",
+                              paper_month=f"2026-{9 + i % 3:02d}"))
+        key[question] = {"correct": right, "target": target}
+    return found, key
+
+
+@pytest.fixture
+def evaluated(settings):
+    def run(items, key, models, formats, samples, **llm):
+        with ScriptedLLM(Script(answer_key=key, slow_s=2.0)) as server:
+            local = settings.model_copy(update={"llm": settings.llm.model_copy(update={
+                "base_url": server.base_url, "model": "judge-model", "retries": 0, **llm})})
+            request = EvalRequest(eval_id="evaluate-t", dataset="test", items=items, models=models,
+                                  formats=formats, samples=samples)
+            outcome = evaluate(local, request)
+            return outcome, server.log, local, request
+    return run
+
+
+def accuracy(rows, model, fmt, ids=None):
+    graded = [r for r in rows if r.model == model and r.format == fmt and r.grade in ("correct", "incorrect")
+              and (ids is None or r.item_id in ids)]
+    return sum(r.grade == "correct" for r in graded) / len(graded)
+
+
+def test_known_accuracies_are_recovered_and_the_leak_is_found(evaluated):
+    items, key = catalogue(40, leaky=20)
+    outcome, _, _, _ = evaluated(items, key, ["scripted-p70", "scripted-always-a", "scripted-options-reader"],
+                                 ("mc", "options_only"), 8)
+    rows = outcome.rows
+    assert len(rows) == 40 * 3 * 2 * 8
+    assert abs(accuracy(rows, "scripted-p70", "mc") - 0.70) < 0.08
+    assert abs(accuracy(rows, "scripted-always-a", "mc") - 0.25) < 0.08  # the shuffle defeats a position
+    leaky = {f"item-{i:03d}" for i in range(20)}
+    fair = {f"item-{i:03d}" for i in range(20, 40)}
+    assert accuracy(rows, "scripted-options-reader", "mc", leaky) == 1.0
+    assert accuracy(rows, "scripted-options-reader", "mc", fair) == 0.0
+    # position bias is measured: always-a picks A every time
+    picked = Counter(r.parsed_answer for r in rows if r.model == "scripted-always-a" and r.format == "mc")
+    assert picked == Counter({"A": 320})
+
+    as_dicts = [r.model_dump() for r in rows]
+    reader = audits.leak_test([r for r in as_dicts if r["model"] == "scripted-options-reader"])
+    guesser = audits.leak_test([r for r in as_dicts if r["model"] == "scripted-p70"])
+    assert reader.leaks and abs(reader.accuracy - 0.5) < 0.01
+    assert not guesser.leaks and abs(guesser.accuracy - 0.25) < 0.08
+    flagged = {a.item_id for a in audits.audit(as_dicts, 2, "a") if a.flag == "options_only_solvable"}
+    assert flagged <= leaky and len(flagged) >= 15
+
+
+def test_planted_wrong_keys_are_flagged_all_fail_and_graders_disagreeing_are_found(evaluated):
+    items, key = catalogue(12, planted=3, disagree=2)
+    outcome, log, _, _ = evaluated(items, key, ["scripted-p90", "scripted-french"], ("mc", "judge", "symbolic"), 4)
+    rows = [r.model_dump() for r in outcome.rows]
+    flags = defaultdict(set)
+    for a in audits.audit(rows, 2, "audit-t"):
+        flags[a.flag].add(a.item_id)
+    planted = {"item-009", "item-010", "item-011"}
+    assert flags["all_fail"] == planted
+    assert flags["judge_symbolic_disagree"] == {"item-000", "item-001"}
+    judged = [c for c in outcome.calls if c.stage == "judge"]
+    assert len(judged) == 2 * 12 * 2 * 4  # both orders of every derivation
+    # two models writing the same derivation share the judge's readings (one request, a cache hit)
+    assert log.by_agent["judge"] == sum(not c.cache_hit for c in judged) < len(judged)
+    tiers = Counter(r["tier"] for r in rows if r["format"] == "symbolic")
+    assert set(tiers) <= {"string", "math_verify", "sympy", "numeric", "none"} and tiers["none"] == 0
+    french = [r for r in rows if r["model"] == "scripted-french" and r["item_id"] not in planted]
+    assert {r["grade"] for r in french if r["format"] in ("mc", "symbolic")} == {"correct"}
+
+
+def test_bad_answers_are_recorded_with_reasons_and_never_counted_wrong(evaluated):
+    items, key = catalogue(4)
+    items.append(EvalItem(item_id="no-options", question="Derive z.", answer="z = 1", target=None))
+    outcome, _, _, _ = evaluated(items, key, ["scripted-mute", "scripted-two-letters", "scripted-slow"],
+                                 ("mc", "symbolic"), 1, timeout_s=0.5)
+    by_model = defaultdict(Counter)
+    for r in outcome.rows:
+        by_model[r.model][(r.format, r.grade, r.reason)] += 1
+    assert by_model["scripted-mute"][("mc", "unparsed", "no_letter")] == 4
+    assert by_model["scripted-two-letters"][("mc", "unparsed", "multiple_letters")] == 4
+    assert by_model["scripted-slow"][("mc", "failed", "failed")] == 4
+    assert not any(r.grade == "incorrect" for r in outcome.rows if r.format == "mc")
+    reasons = Counter((r.stage, r.reason) for r in outcome.rejects)
+    assert reasons[("evaluate_mc", "no_choices")] == 1
+
+
+def test_a_rerun_is_answered_from_the_cache(evaluated, settings):
+    items, key = catalogue(3)
+    with ScriptedLLM(Script(answer_key=key)) as server:
+        local = settings.model_copy(update={"llm": settings.llm.model_copy(update={"base_url": server.base_url})})
+        request = EvalRequest(eval_id="e1", dataset="t", items=items, models=["scripted-p70"], formats=("mc",), samples=3)
+        first = evaluate(local, request)
+        sent = server.log.requests
+        again = evaluate(local, request)
+        assert server.log.requests == sent == 9  # samples differ (their option order), the rerun asks nothing
+    graded = lambda rows: sorted((r.item_id, r.sample, r.grade) for r in rows)  # noqa: E731
+    assert graded(first.rows) == graded(again.rows)
+    assert all(r.cache_hit for r in again.rows)
