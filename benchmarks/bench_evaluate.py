@@ -30,6 +30,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="Scripted server latency per call (s).")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--formats", default="mc,options_only,judge,symbolic")
+    parser.add_argument("--fault-rate", type=float, default=0.0,
+                        help="Share of requests the server answers with a fault (429, 500, slow, invalid, "
+                             "truncated, schema): the reliability run (RELIABILITY.md).")
     args = parser.parse_args()
 
     from tasks.core.settings import load_settings
@@ -40,10 +43,12 @@ def main() -> None:
     formats = tuple(args.formats.split(","))
     models = [f"scripted-p{70 + 5 * m:02d}" for m in range(args.models)]
     items, key = catalogue(args.items, leaky=args.items // 4, planted=max(1, args.items // 20))
-    with tempfile.TemporaryDirectory() as home, ScriptedLLM(Script(latency_s=args.latency, answer_key=key)) as server:
+    with tempfile.TemporaryDirectory() as home, ScriptedLLM(Script(
+            latency_s=args.latency, answer_key=key, fault_rate=args.fault_rate, slow_s=2.0)) as server:
         settings = load_settings(home=home)
         settings = settings.model_copy(update={
-            "llm": settings.llm.model_copy(update={"base_url": server.base_url, "model": "judge-model"}),
+            "llm": settings.llm.model_copy(update={"base_url": server.base_url, "model": "judge-model",
+                                                   "timeout_s": 1.0, "backoff_s": 0.01, "backoff_max_s": 0.1}),
             "evaluate": settings.evaluate.model_copy(update={"concurrency": args.concurrency})})
         request = EvalRequest(eval_id="bench", dataset="bench", items=items, models=models, formats=formats,
                               samples=args.samples)
@@ -77,6 +82,11 @@ def main() -> None:
         print(f"symbolic checks: {symbolic} in {outcome.symbolic_seconds:.1f} s "
               f"({symbolic / outcome.symbolic_seconds:.1f}/s, {outcome.symbolic_seconds / seconds:.0%} of the wall time); "
               f"tiers {dict(Counter(r.tier for r in outcome.rows if r.format == 'symbolic'))}")
+    if args.fault_rate:
+        print(f"\nfaults injected: {dict(server.log.faults)}")
+        print(f"grades by format: {dict(Counter((r.format, r.grade) for r in outcome.rows))}")
+        print(f"reasons: {dict(Counter(r.reason for r in outcome.rows if r.reason))}")
+        print(f"calls by status: {dict(Counter(c.status for c in outcome.calls))}")
     print(f"\nrerun: {rerun_requests} requests reached the server, {cached_seconds:.1f} s "
           f"({len(again.rows)} answers, all from the cache: {all(r.cache_hit for r in again.rows)})")
 

@@ -16,7 +16,7 @@ def expectations():
     return [
         E.ExpectColumnValuesToBeInSet(column="outcome", value_set=allowed(SolveOutcome)),
         E.ExpectColumnValuesToBeInSet(column="decided_by", value_set=allowed(DecidedBy)),
-        E.ExpectColumnValuesToBeInSet(column="decided_by", value_set=["math_verify", "sympy", "numeric", "string"],
+        E.ExpectColumnValuesToBeInSet(column="decided_by", value_set=[t for t in allowed(DecidedBy) if t != "none"],
                                       row_condition='outcome != "undecided"', condition_parser="pandas"),
         E.ExpectColumnValuesToNotBeNull(column="reason", row_condition='outcome == "undecided"',
                                         condition_parser="pandas"),

@@ -326,7 +326,10 @@ class ScriptedLLM:
                 if model == "scripted-slow":
                     await asyncio.sleep(self.script.slow_s)
                 if model.startswith("scripted-"):  # a model under evaluation: plain text
-                    content = scripted_models.answer(model, system, user, body, self.script.answer_key)
+                    # the k-th identical request is the k-th sample: a real model at a temperature
+                    # above 0 answers the same messages differently
+                    content = scripted_models.answer(model, system, user, body + str(attempts[key]).encode(),
+                                                     self.script.answer_key)
                 else:
                     content = json.dumps(obeyed or reply_for(agent, user), ensure_ascii=False)
                 finish = "stop"

@@ -17,7 +17,8 @@ The tiers, in order:
 3. ``sympy``: both formulas parsed again by ``latex2sympy2_extended`` as papers write them (case
    kept, ``\\log`` natural, ``2\\frac{1}{2}`` a product, every free symbol declared real: papers'
    quantities are real, and real symbols let SymPy use ``|x|``, signs and orderings); two
-   equations are compared as ``lhs - rhs``, also up to sign (``2x = y`` states ``y = 2x``); an
+   equations are compared as ``lhs - rhs``, also up to sign (``2x = y`` states ``y = 2x``) and,
+   at the points, up to a non-zero factor (``2y = 4x`` states ``y = 2x``); an
    expression against an equation, with its right-hand side. ``simplify(difference) == 0``.
 4. ``numeric``: both sides evaluated (mpmath, 30 digits) at 12 random points seeded by the pair
    (a rerun gives the same verdict): 8 with every symbol in [0.1, 3] (the domain of most
@@ -318,8 +319,14 @@ class _Points:
     """Per sign: the difference involves no opaque term (a non-zero value is a witness)."""
 
 
-def _numeric(expected, given, signs: tuple[int, ...], seed: int) -> _Points:
-    """``expected - s·given`` for each sign ``s`` at seeded random points."""
+RATIO = "ratio"
+"""A "sign" of ``_numeric``: ``expected - r·given`` for one constant ``r`` the points must share
+(two equations are the same when one is the other times a non-zero constant: ``2y = 4x`` is
+``y = 2x``)."""
+
+
+def _numeric(expected, given, signs: tuple[int | str, ...], seed: int) -> _Points:
+    """``expected - s·given`` for each sign ``s`` (or ``RATIO``) at seeded random points."""
     import mpmath
     import sympy
 
@@ -339,6 +346,7 @@ def _numeric(expected, given, signs: tuple[int, ...], seed: int) -> _Points:
     points = _POINTS if symbols else 1
     equal, clear = [True] * len(signs), [False] * len(signs)
     usable = 0
+    ratio = None
     for k in range(points):
         # the first points positive; then one with every symbol negative, then signs at random
         signed = [1] * len(symbols) if k < _POSITIVE else [-1] * len(symbols) if k == _POSITIVE else \
@@ -356,11 +364,37 @@ def _numeric(expected, given, signs: tuple[int, ...], seed: int) -> _Points:
         usable += 1
         scale = max(abs(a), abs(b))
         for n, sign in enumerate(signs):
+            if sign == RATIO:
+                if ratio is None:
+                    if abs(a) > mpmath.mpf("1e-12") and abs(b) > mpmath.mpf("1e-12"):
+                        ratio = a / b  # the first point fixes the scale; the others must keep it
+                    continue
+                sign = ratio  # noqa: PLW2901
             off = abs(a - sign * b)
             equal[n] = equal[n] and off <= _EQUAL_RTOL * scale + mpmath.mpf("1e-20")
             clear[n] = clear[n] or off > _CLEAR_RTOL * scale + mpmath.mpf("1e-12")
-    witness = tuple(not ((e - sign * g).free_symbols & opaque) for sign in signs)
+    if RATIO in signs and ratio is None:  # never fixed (both sides zero everywhere, or no point)
+        equal[signs.index(RATIO)] = False
+    witness = tuple(not ((e - (1 if sign == RATIO else sign) * g).free_symbols & opaque) for sign in signs)
     return _Points(usable, tuple(equal), tuple(clear), witness)
+
+
+def _solves_to(left_e, right_e, left_g, right_g, seed: int) -> bool:
+    """Does solving the given equation for the expected left side give the expected right side?
+    (``b\\sigma^2 = a`` states ``\\sigma^2 = \\frac{a}{b}``: a factor that is not a constant,
+    which comparing ``lhs - rhs`` cannot see.) Tried only for a left side that is a symbol or a
+    power of one, as results are written; each solution is compared at the random points."""
+    import sympy
+
+    if not (isinstance(left_e, sympy.Symbol) or (isinstance(left_e, sympy.Pow) and isinstance(left_e.base, sympy.Symbol))):
+        return False
+    if not (left_g - right_g).has(left_e if isinstance(left_e, sympy.Symbol) else left_e.base):
+        return False
+    for solution in sympy.solve(sympy.Eq(left_g, right_g), left_e)[:4]:
+        points = _numeric(right_e, solution, (1,), seed)
+        if points.usable >= _MIN_USABLE and points.equal[0]:
+            return True
+    return False
 
 
 def _sympy_tier(expected: str, given: str, deadlines: tuple[float, float, float],
@@ -376,11 +410,11 @@ def _sympy_tier(expected: str, given: str, deadlines: tuple[float, float, float]
     left_g, right_g = sides(given)
     try:
         with _until(parse_until, alarms):
-            if left_e is not None and left_g is not None:  # two equations: lhs - rhs, up to sign
+            if left_e is not None and left_g is not None:  # two equations: lhs - rhs, up to a factor
                 parts = [sympy_reading(s) for s in (left_e, right_e, left_g, right_g)]
                 if any(s is None for s in parts):
                     return None, "none", "unparseable_formula"
-                e, g, signs = parts[0] - parts[1], parts[2] - parts[3], (1, -1)
+                e, g, signs = parts[0] - parts[1], parts[2] - parts[3], (1, -1, RATIO)
             else:  # an expression: compared with the other's right-hand side
                 e, g, signs = sympy_reading(right_e), sympy_reading(right_g), (1,)
                 if e is None or g is None:
@@ -388,9 +422,21 @@ def _sympy_tier(expected: str, given: str, deadlines: tuple[float, float, float]
     except _OutOfTime:
         return None, "none", "verify_timeout"
     points, failed = None, False
+    seed = zlib.crc32(f"{expected}\0{given}".encode())
+    if len(signs) > 1:  # two equations written differently: is the given one the expected, rearranged?
+        try:
+            with _until(numeric_until, alarms):
+                if _solves_to(parts[0], parts[1], parts[2], parts[3], seed):
+                    return True, "sympy", None
+        except _OutOfTime:
+            pass
+        except MemoryError:
+            raise
+        except Exception:  # solve raised on this formula: compare as below
+            pass
     try:
         with _until(numeric_until, alarms):
-            points = _numeric(e, g, signs, zlib.crc32(f"{expected}\0{given}".encode()))
+            points = _numeric(e, g, signs, seed)
     except _OutOfTime:
         pass
     except MemoryError:

@@ -101,6 +101,8 @@ AuditFlag = Literal["all_fail", "all_pass", "split", "judge_symbolic_disagree", 
 (hidden triviality), models split (parsing ambiguity), the judge and the symbolic check disagree,
 or the options alone give the answer away."""
 AuditStatus = Literal["open", "kept", "retired"]
+AuditDecision = Literal["keep", "retire"]
+"""What an admin decides about an audited item."""
 """An audited item in the review app's adjudication queue: waiting, or kept or retired by an admin."""
 RetireReason = Literal["wrong_key", "trivial", "ambiguous", "leaky_options", "contaminated",
                        "licence", "duplicate", "other"]
@@ -845,7 +847,7 @@ class Evaluation(Record):
     rerunning) replaces its row, and ``eval_id``/``dataset`` name the run that landed it last."""
 
     TABLE: ClassVar[str] = "evaluations"
-    KEY: ClassVar[tuple[str, ...]] = ("item_id", "model", "format", "sample", "prompt_version")
+    KEY: ClassVar[tuple[str, ...]] = ("item_id", "model", "format", "sample", "prompt_version", "grader_model")
     TIME: ClassVar[str] = "evaluated_at"
 
     eval_id: str
@@ -877,9 +879,14 @@ class Evaluation(Record):
     order_disagreement: bool | None = None
     """``judge``: the two orders (reference first, answer first) gave different verdicts."""
     grader_model: str | None = None
+    """``judge``: the judge's model (part of the key: another judge's grades sit beside these)."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    """The model's answer call. One derivation serves the ``judge`` and ``symbolic`` rows and is
+    charged once (on the ``symbolic`` row when there is one), so sums over rows are the spend."""
+    grader_cost_usd: float = 0.0
+    """``judge``: the judge's two readings."""
     cache_hit: bool = False
     evaluated_at: datetime = Field(default_factory=utcnow)
 

@@ -24,6 +24,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tasks.core.records import EvalFormat
+
 DEFAULT_KEYWORDS: tuple[str, ...] = (
     # Verbs and phrases that announce a derivation step.
     "derive", "derives", "derived", "deriving", "derivation", "derivations",
@@ -332,14 +334,15 @@ class EvaluateSettings(BaseModel):
     temperature: float = 0.7
     """Sampling temperature of the models under evaluation (above 0: samples differ)."""
     max_tokens: int = 4096
-    formats: list[str] = Field(default_factory=lambda: ["mc", "options_only", "judge", "symbolic"])
+    formats: list[EvalFormat] = Field(default_factory=lambda: ["mc", "options_only", "judge", "symbolic"])
     judge_model: str | None = None
     """The judge's model on ``llm.base_url``; empty: ``llm.model``."""
     symbolic_timeout_s: float = 10.0
     """Wall-clock limit on one symbolic comparison (a child process, killed at the limit)."""
     symbolic_memory_mb: int = 1024
     concurrency: int = 16
-    """Calls in flight at once for one evaluation (models and judge together)."""
+    """Calls in flight at once per endpoint: each model under evaluation and the judge have
+    their own allowance (they are different servers, or different models on one)."""
     models: dict[str, ModelCard] = Field(default_factory=dict)
     """Per-model endpoint, price and training cutoff, keyed by the model's name."""
     min_models_for_audit: int = 2

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from tasks.core.records import ItemAudit, Retirement, RetireReason, allowed, stable_id
+from tasks.core.records import AuditDecision, ItemAudit, Retirement, RetireReason, allowed, stable_id
 from tasks.core.settings import Settings
 from tasks.curate.review import Reviewer
 from tasks.io import storage
 from tasks.io.storage import ReviewDB
 
-AuditDecision = Literal["keep", "retire"]
 STATUS_OF: dict[str, str] = {"keep": "kept", "retire": "retired"}
 """A decision → the audit's status once resolved."""
 RETIRE_REASONS: list[str] = allowed(RetireReason)

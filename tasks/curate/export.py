@@ -29,7 +29,8 @@ Without a release the export is a snapshot of the latest selection. With ``relea
 (``tasks.curate.release``) the items are the previous release's (unchanged: their rows, splits
 and choices are read back from its lake copy; retired ones only in the manifest) plus the
 selection's new ones; only ``active`` items are in the public files, ``embargoed`` ones are
-written under ``private/`` in the same layout; derivation rows gain ``status`` and
+written in the same layout to a sibling folder, ``<out>-private/``, with their own manifest (the
+public manifest counts them, nothing more); derivation rows gain ``status`` and
 ``released_at``; JSONL is always written, and the whole release is copied into the lake under
 ``releases/<R>/`` with its ``releases`` and ``release_items`` rows.
 """
@@ -288,7 +289,7 @@ class ExportReport:
     unembargoed: list[str] = field(default_factory=list)
     embargoed: list[str] = field(default_factory=list)
     embargoed_counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    """variant → split → rows under ``private/``."""
+    """variant → split → rows in ``<out>-private/``."""
     retired_items: list[dict[str, Any]] = field(default_factory=list)
     """Every retired item of the release: id, paper_id, released_at, retired_at, retire_reason."""
     embargo_from: str | None = None
@@ -385,17 +386,19 @@ def export(settings: Settings, out: str | Path, formats: tuple[str, ...] = FORMA
 
     status = {row["id"]: row.get("status", "active") for row in base}
     written: list[Path] = []
+    hidden: list[Path] = []
+    private_out = lifecycle.private_folder(out)
     for variant, vrows in variants.items():
         public = [r for r in vrows if status[r["id"]] == "active"]
         private = [r for r in vrows if status[r["id"]] == "embargoed"]
         report.counts[variant] = {s: sum(r["split"] == s for r in public) for s in SPLITS}
         if plan:
             report.embargoed_counts[variant] = {s: sum(r["split"] == s for r in private) for s in SPLITS}
-        for folder, mine in ((out, public), (out / lifecycle.PRIVATE, private)):
+        for folder, mine, files in ((out, public, written), (private_out, private, hidden)):
             if not mine:  # no rows, no columns: the variant is only in the card, with its reasons
                 continue
             for fmt in formats:
-                written += _write(folder, fmt, variant, mine)
+                files += _write(folder, fmt, variant, mine)
     report.files = [str(p) for p in written]
     report.papers = paper_table([row for row in base if status[row["id"]] == "active"])
     report.left_out = {k: dict(v) for k, v in report.left_out.items()}
@@ -421,12 +424,17 @@ def export(settings: Settings, out: str | Path, formats: tuple[str, ...] = FORMA
     if plan:
         manifest |= {"release": report.release, "previous": report.previous, "added": report.added,
                      "retired": report.retired, "unembargoed": report.unembargoed,
-                     "embargoed": report.embargoed, "embargoed_counts": report.embargoed_counts,
+                     "embargoed_counts": report.embargoed_counts,
                      "embargo_months": settings.export.embargo_months, "embargo_from": report.embargo_from,
                      "retired_items": report.retired_items}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if hidden:
+        (private_out / "manifest.json").write_text(json.dumps(
+            {"release": report.release, "embargoed": report.embargoed,
+             "checksums": lifecycle.checksums(private_out, hidden)}, indent=2))
+        hidden.append(private_out / "manifest.json")
     if plan:
-        lifecycle.record(settings, plan, out, written, out / "manifest.json", selection_id)
+        lifecycle.record(settings, plan, out, written, out / "manifest.json", selection_id, hidden)
         report.lake_copy = lifecycle.lake_copy(settings, plan.release)
     lake.write_table(Reject, rejects, run_id, replace_empty=True)
     storage.publish_catalog(settings)
@@ -544,6 +552,6 @@ def release_section(report: ExportReport) -> list[str]:
     lines.append("")
     if report.embargo_from:
         lines += [f"**Embargo**: items whose paper first appeared in {report.embargo_from} or later are kept",
-                  "private (under `private/`, which is not part of the public release) and become public in",
+                  "private (not part of the public release: they are published elsewhere) and become public in",
                   "the first later release whose embargo window no longer covers their paper's month.", ""]
     return lines

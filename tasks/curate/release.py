@@ -55,7 +55,14 @@ from tasks.io import storage
 RELEASE_NAME = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 VARIANTS = ("derivation", "multiple_choice", "fill_in_blank")
 PRIVATE = "private"
-"""The folder of a release (and of its lake copy) that holds the embargoed items."""
+"""The folder of a release's lake copy that holds the embargoed items (with their own
+``manifest.json``). On disk they go to a sibling of the public folder, ``<out>-private/``, never
+inside it: a public folder can be uploaded whole."""
+
+
+def private_folder(out: Path) -> Path:
+    """Where a release written to ``out`` puts its embargoed items on disk."""
+    return out.with_name(out.name + "-private")
 LAKE_FOLDER = "releases"
 """Lake prefix of the release copies: ``releases/<R>/<the release's relative paths>``."""
 RETIRE_REASONS: list[str] = allowed(RetireReason)
@@ -152,7 +159,9 @@ def _release_files(lake: storage.Lake, release: str) -> dict[str, str]:
     manifest = lake.get_json(LAKE_FOLDER, release, "manifest.json")
     if manifest is None:
         raise LookupError(f"release {release} has no copy in the lake ({LAKE_FOLDER}/{release}/manifest.json)")
-    return manifest.get("checksums", {})
+    private = lake.get_json(LAKE_FOLDER, release, PRIVATE, "manifest.json") or {}
+    return {**manifest.get("checksums", {}),
+            **{f"{PRIVATE}/{rel}": digest for rel, digest in private.get("checksums", {}).items()}}
 
 
 def release_rows(settings: Settings, release: str) -> dict[str, list[dict[str, Any]]]:
@@ -172,7 +181,7 @@ def release_rows(settings: Settings, release: str) -> dict[str, list[dict[str, A
         data = lake.read_bytes(lake.path(LAKE_FOLDER, release, *rel.split("/")))
         if hashlib.sha256(data).hexdigest() != files[rel]:
             raise ValueError(f"release {release}: {rel} in the lake does not match its manifest checksum")
-        rows[match.group(1)] += [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+        rows[match.group(1)] += [json.loads(line) for line in data.decode().split("\n") if line.strip()]
     return rows
 
 
@@ -269,15 +278,20 @@ def checksums(out: Path, paths: list[Path]) -> dict[str, str]:
 
 
 def record(settings: Settings, plan: Plan, out: Path, files: list[Path], manifest: Path,
-           selection_id: str | None) -> Release:
-    """Copy the release's files (``files`` and ``manifest``, under ``out``) into the lake under
-    ``releases/<R>/``, then write its ``release_items`` and, last, its ``releases`` row."""
+           selection_id: str | None, private_files: list[Path] = ()) -> Release:
+    """Copy the release's files (``files`` and ``manifest``, under ``out``; ``private_files``
+    with their manifest under ``private_folder(out)``) into the lake under ``releases/<R>/`` (the
+    private ones under ``private/``), then write its ``release_items`` and, last, its
+    ``releases`` row."""
     lake = storage.Lake.from_settings(settings)
     folder = lake.path(LAKE_FOLDER, plan.release)
     if plan.replaces and lake.exists(folder):
         lake.fs.rm(folder, recursive=True)  # a remade release keeps no file of the one it replaces
     for path in sorted(set(files)):
         lake.write_bytes(lake.path(LAKE_FOLDER, plan.release, *path.relative_to(out).parts), path.read_bytes())
+    for path in sorted(set(private_files)):
+        lake.write_bytes(lake.path(LAKE_FOLDER, plan.release, PRIVATE,
+                                   *path.relative_to(private_folder(out)).parts), path.read_bytes())
     data = manifest.read_bytes()
     lake.write_bytes(lake.path(LAKE_FOLDER, plan.release, "manifest.json"), data)  # last: it names the rest
     lake.write_table(ReleaseItem, list(plan.items.values()), plan.release)

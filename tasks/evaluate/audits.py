@@ -16,9 +16,10 @@ Flags, as MathArena audits its monthly items:
 - ``split``: one model solves it (≥ 3/4 of its graded answers) and another does not (≤ 1/4):
   often an ambiguous question or a parse;
 - ``judge_symbolic_disagree``: for the same answer the judge and the symbolic check disagree;
-- ``options_only_solvable``: without the question, the options alone gave some model the answer
-  more often than chance explains (a one-sided binomial test per model, at ``LEAK_ALPHA`` shared
-  among the models).
+- ``options_only_solvable``: without the question, the options alone gave the answer more often
+  than chance explains (a one-sided binomial test at ``LEAK_ALPHA``, per model and for all models
+  together). With four options the test needs at least four samples per model (4/4 right:
+  p = 0.0039); a model that guesses gets 4/4 on 0.4% of items, a false flag a human clears.
 
 Solve rates count only graded answers (``correct`` or ``incorrect``): an answer that could not
 be read (``unparsed``), a failed call (``failed``) or an ``undecided`` check is never a failure.
@@ -38,7 +39,8 @@ from tasks.core.records import ItemAudit
 GRADED = ("correct", "incorrect")
 SOLVING_FORMATS = ("mc", "judge", "symbolic")
 LEAK_ALPHA = 0.01
-"""Significance of the options-only test, per item (many items are tested: keep it strict)."""
+"""Significance of the options-only test, per item (many items are tested: keep it strict; a
+flag only sends the item to a human)."""
 SPLIT_HIGH, SPLIT_LOW = 0.75, 0.25
 EVIDENCE_CHARS = 600
 
@@ -81,6 +83,8 @@ def _evidence(rows: list[dict[str, Any]]) -> str:
     for r in sorted(rows, key=lambda r: (r["model"], r["format"], r["sample"])):
         models[r["model"]].append({"format": r["format"], "sample": int(r["sample"]), "grade": r["grade"],
                                    "parsed_answer": r.get("parsed_answer"), "expected": r.get("expected"),
+                                   "choice_order": list(r["choice_order"]) if r.get("choice_order") is not None
+                                   else None,
                                    "reason": r.get("reason"),
                                    "raw_answer": (r.get("raw_answer") or "")[:EVIDENCE_CHARS]})
     return json.dumps({"models": models}, ensure_ascii=False, default=str)
@@ -113,11 +117,11 @@ def audit_item(item_id: str, rows: list[dict[str, Any]], min_models: int, audit_
     if disagree:
         flags.append(("judge_symbolic_disagree", f"{len(disagree)} answers: " +
                       ", ".join(f"{m} #{s}" for m, s in sorted(disagree)[:5])))
-    # One model that reads the answer off the options is enough: each model is tested on its own,
-    # at LEAK_ALPHA shared among the models (Bonferroni), since pooling would dilute it.
-    tests = {m: leak_test([r for r in rows if r["model"] == m]) for m in {r["model"] for r in rows}}
-    tests = {m: t for m, t in tests.items() if t.p_value is not None}
-    leaking = sorted((t.p_value, m) for m, t in tests.items() if t.p_value < LEAK_ALPHA / len(tests))
+    # One model that reads the answer off the options is enough, so each model is tested on its
+    # own (pooling would dilute it), and all models together (several partial readers add up).
+    tests = {m: leak_test([r for r in rows if r["model"] == m]) for m in sorted({r["model"] for r in rows})}
+    tests["all models"] = leak_test(rows)
+    leaking = sorted((t.p_value, m) for m, t in tests.items() if t.p_value is not None and t.p_value < LEAK_ALPHA)
     if leaking:
         found = tests[leaking[0][1]]
         flags.append(("options_only_solvable", f"options alone, {leaking[0][1]}: {found.correct}/{found.answers} "

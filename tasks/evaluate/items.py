@@ -15,7 +15,8 @@ file: JSONL, a JSON list, or Parquet; or an export folder (its ``jsonl/derivatio
 Rows naming the same item (the same ``id``, or for STORM-BORN's files the same paper and question)
 merge into one item. Output: ``EvalItem`` values and, for each unusable row, a ``Skipped`` with a
 snake_case reason (``invalid_json``, ``unknown_schema``, ``missing_field``, ``bad_answer_key``,
-``file_too_large``); the rest are evaluated.
+``bad_field``: a field of the wrong type or too many options, ``file_too_large``); the rest are
+evaluated.
 """
 
 from __future__ import annotations
@@ -67,7 +68,35 @@ def _month(value: Any) -> str | None:
 
 
 def item_from_row(row: dict[str, Any]) -> tuple[EvalItem | None, str | None, str]:
-    """One row as an item, or (None, reason, detail)."""
+    """One row as an item, or (None, reason, detail): a row is read by its schema, then every
+    field is checked for its type and range (a file is not trusted to match its schema)."""
+    try:
+        item, reason, detail = _read(row)
+    except (TypeError, ValueError, AttributeError) as exc:
+        return None, "bad_field", f"{type(exc).__name__}: {str(exc)[:200]}"
+    if item is None:
+        return item, reason, detail
+    problem = _problem(item)
+    return (None, *problem) if problem else (item, None, "")
+
+
+def _problem(item: EvalItem) -> tuple[str, str] | None:
+    """(reason, detail) when a field of a read item is of the wrong type or out of range."""
+    for name in ("item_id", "question", "answer", "paper", "paper_id"):
+        if not isinstance(getattr(item, name), str):
+            return "bad_field", f"{name} is a {type(getattr(item, name)).__name__}, not text"
+    if item.target is not None and not isinstance(item.target, str):
+        return "bad_field", f"target is a {type(item.target).__name__}, not text"
+    if len(item.choices) > len(LETTERS):
+        return "bad_field", f"{len(item.choices)} choices; at most {len(LETTERS)} are read"
+    if item.choices:
+        index = item.answer_index
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(item.choices):
+            return "bad_answer_key", f"answer_index {index!r} with {len(item.choices)} choices"
+    return None
+
+
+def _read(row: Any) -> tuple[EvalItem | None, str | None, str]:
     if not isinstance(row, dict):
         return None, "unknown_schema", f"a row is a {type(row).__name__}, not an object"
     question = row.get("question")
@@ -79,9 +108,9 @@ def item_from_row(row: dict[str, Any]) -> tuple[EvalItem | None, str | None, str
         key = str(row["ground-truth"]).strip().strip("()").upper()
         if key not in letters:
             return None, "bad_answer_key", f"ground-truth {row['ground-truth']!r} is not one of {letters}"
-        return EvalItem(item_id=row.get("id") or stable_id(row["paper"], question), question=question,
+        return EvalItem(item_id=str(row.get("id") or stable_id(row["paper"], question)), question=question,
                         choices=tuple(str(row[k]) for k in letters), answer_index=letters.index(key),
-                        paper=row["paper"]), None, ""
+                        paper=str(row["paper"])), None, ""
     if "whole_label" in row or "derivation" in row:  # ours or STORM-BORN's derivation
         answer = row.get("whole_label") or row.get("derivation")
         missing = [k for k in ("question",) if not row.get(k)] + ([] if answer else ["whole_label"])
@@ -89,6 +118,8 @@ def item_from_row(row: dict[str, Any]) -> tuple[EvalItem | None, str | None, str
             missing.append("id or paper")
         if missing:
             return None, "missing_field", ", ".join(missing)
+        if isinstance(row.get("choices"), str):
+            return None, "bad_field", "choices is text, not a list"
         choices = tuple(str(c) for c in row.get("choices") or ())
         return EvalItem(item_id=str(row.get("id") or stable_id(row["paper"], question)), question=question,
                         answer=answer, target=row.get("target") or None, choices=choices,
@@ -99,11 +130,10 @@ def item_from_row(row: dict[str, Any]) -> tuple[EvalItem | None, str | None, str
         missing = [k for k in ("id", "question", "choices") if not row.get(k)]
         if missing or row.get("answer_index") is None:
             return None, "missing_field", ", ".join(missing or ["answer_index"])
+        if isinstance(row["choices"], str):
+            return None, "bad_field", "choices is text, not a list"
         choices = tuple(str(c) for c in row["choices"])
-        index = row["answer_index"]
-        if not isinstance(index, int) or not 0 <= index < len(choices):
-            return None, "bad_answer_key", f"answer_index {index!r} with {len(choices)} choices"
-        return EvalItem(item_id=str(row["id"]), question=question, choices=choices, answer_index=index,
+        return EvalItem(item_id=str(row["id"]), question=question, choices=choices, answer_index=row["answer_index"],
                         paper=row.get("paper", ""), paper_id=row.get("paper_id", "")), None, ""
     if "question" in row and ("paper" in row or "id" in row):  # one of ours or STORM-BORN's, without an answer
         return None, "missing_field", "whole_label, or choices and answer_index"

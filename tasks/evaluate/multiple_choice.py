@@ -32,8 +32,14 @@ PROMPTS = Path(__file__).parent / "prompts"
 MC = Agent("multiple_choice", PlainText, PROMPTS)
 OPTIONS_ONLY = Agent("options_only", PlainText, PROMPTS)
 
-_ANSWER_WORD = re.compile(r"answer|correct (?:option|choice|derivation)|option|choice|antwort|réponse|reponse|"
-                          r"respuesta|risposta|resposta|ответ|答案|答|回答|正解|정답|cevap|jawaban|câu trả lời", re.I)
+_ANSWER_LINE = re.compile(r"^\W*(?:final\s+)?(?:answer|antwort|réponse|reponse|respuesta|risposta|resposta|ответ|"
+                          r"答案|答|回答|正解|정답|cevap|jawaban|câu trả lời)\s*[:：]\s*(?P<rest>.*)$", re.I | re.M)
+"""The form the prompt asks for ("Answer: X" on its own line): the last such line decides."""
+_ANSWER_WORD = re.compile(r"answer|correct (?:option|choice|derivation)|right (?:option|choice)|"
+                          r"antwort|réponse|reponse|respuesta|risposta|resposta|ответ|答案|答|回答|正解|정답|cevap|"
+                          r"jawaban|câu trả lời", re.I)
+"""Answer statements in prose ("the answer is (b)", "the correct option is C"). A bare "option" or
+"choice" is not one: "Option A is wrong" after the answer must not replace it."""
 _BOXED = re.compile(r"\\boxed\{\s*(?:\\text\{)?([^{}]{0,20})\}")
 _LETTER = re.compile(r"(?<![A-Za-z])\(?([A-J])\)?(?![A-Za-z])|\(([a-j])\)|(?<![A-Za-z])([a-j])(?=\s*[.)]?\s*$)")
 _CONNECTIVE = re.compile(r"^\s*(?:is|est|es|ist|è|é|was|would be|should be|是|は|:|：|=|-)*\s*", re.I)
@@ -58,20 +64,30 @@ def expected_letter(item: EvalItem, order: list[int]) -> str:
     return LETTERS[order.index(item.answer_index)]
 
 
-def _letters_in(text: str) -> list[str]:
-    return list(dict.fromkeys(next(g for g in m.groups() if g).upper() for m in _LETTER.finditer(text)))
+def _letters_in(text: str, options: int) -> list[str]:
+    """The option letters named in ``text`` (the pronoun "I" only when it is an option)."""
+    found = [next(g for g in m.groups() if g).upper() for m in _LETTER.finditer(text)]
+    return list(dict.fromkeys(x for x in found if x != "I" or LETTERS.index("I") < options))
 
 
-def _statement_letters(text: str) -> list[str]:
-    """The letters of the last answer statement that names any (a later "answer" without a
-    letter, as in "the answer requires care", does not hide an earlier "Answer: B")."""
+def _named(rest: str, options: int) -> list[str]:
+    rest = _REASONS.split(_CONNECTIVE.sub("", rest[:60], count=1), maxsplit=1)[0]
+    return _letters_in(rest, options)
+
+
+def _statement_letters(text: str, options: int) -> list[str]:
+    """The letters of the answer: the last "Answer: X" line (the form asked for), else the last
+    ``\\boxed{X}``, else the last prose statement that names a letter (a later "answer" without
+    one, as in "the answer requires care", does not hide an earlier "the answer is B")."""
+    for line in reversed(list(_ANSWER_LINE.finditer(text))):
+        letters = _named(line.group("rest"), options)
+        if letters:
+            return letters
     boxed = _BOXED.findall(text)
-    if boxed and _letters_in(boxed[-1]):
-        return _letters_in(boxed[-1])
+    if boxed and _letters_in(boxed[-1], options):
+        return _letters_in(boxed[-1], options)
     for word in reversed(list(_ANSWER_WORD.finditer(text))):
-        rest = text[word.end():].split("\n", 1)[0][:60]
-        rest = _REASONS.split(_CONNECTIVE.sub("", rest, count=1), maxsplit=1)[0]
-        letters = _letters_in(rest)
+        letters = _named(text[word.end():].split("\n", 1)[0], options)
         if letters:
             return letters
     return []
@@ -80,7 +96,7 @@ def _statement_letters(text: str) -> list[str]:
 def parse_letter(reply: str, options: int) -> tuple[str | None, str | None]:
     """(letter, None) or (None, reason): see the module docstring."""
     text = unicodedata.normalize("NFKC", reply or "").replace("*", "")
-    candidates = _statement_letters(text)
+    candidates = _statement_letters(text, options)
     if not candidates:
         last = text.strip().splitlines()[-1] if text.strip() else ""
         alone = _ALONE.match(last) or _ALONE.match(text.strip())

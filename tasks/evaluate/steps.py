@@ -21,15 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tasks.core.equivalence import import_math_verify
-from tasks.core.records import Evaluation, LLMCall, Reject
+from tasks.core.records import EvalFormat, Evaluation, LLMCall, Reject, allowed
 from tasks.core.settings import AgentSettings, LLMSettings, Settings
 from tasks.evaluate import derivation, judge, multiple_choice, symbolic
 from tasks.evaluate.items import EvalItem
-from tasks.io.llm import Budget, Gateway, LLMResult
+from tasks.io.llm import TRUNCATED, Budget, Gateway, LLMResult
 from tasks.io.ratelimit import llm_throttle
 from tasks.io.storage import Lake
 
-FORMATS = ("mc", "options_only", "judge", "symbolic")
+FORMATS: tuple[str, ...] = tuple(allowed(EvalFormat))
 RAW_ANSWER_CHARS = 20_000
 """Longer replies are stored cut to this length (the grade is taken from the whole reply)."""
 
@@ -56,15 +56,18 @@ class EvalOutcome:
 
 
 def model_llm(settings: Settings, model: str, base_url: str | None) -> LLMSettings:
-    """The endpoint, key and price a model under evaluation answers with."""
+    """The endpoint, key and price a model under evaluation answers with. The platform's key
+    (``llm.api_key``) goes only to the platform's endpoint: another endpoint gets the model's own
+    key (``evaluate.models.<name>.api_key``) or none."""
     card = settings.evaluate.models.get(model)
     prices = dict(settings.llm.prices)
     if card and card.price:
         prices[model] = card.price
-    return settings.llm.model_copy(update={
-        "base_url": base_url or (card.base_url if card else None) or settings.llm.base_url,
-        "api_key": (card.api_key if card and card.api_key else settings.llm.api_key),
-        "prices": prices, "concurrency": settings.evaluate.concurrency})
+    endpoint = base_url or (card.base_url if card else None) or settings.llm.base_url
+    key = card.api_key if card and card.api_key else (
+        settings.llm.api_key if endpoint == settings.llm.base_url else None)
+    return settings.llm.model_copy(update={"base_url": endpoint, "api_key": key, "prices": prices,
+                                           "concurrency": settings.evaluate.concurrency})
 
 
 def check_request(settings: Settings, request: EvalRequest) -> None:
@@ -95,8 +98,10 @@ def judge_model(settings: Settings) -> AgentSettings:
 
 
 def _row(request: EvalRequest, item: EvalItem, model: str, fmt: str, sample: int, version: str,
-         result: LLMResult | None, **fields) -> Evaluation:
-    call = result.call if result is not None else None
+         result: LLMResult | None, charge: bool = True, **fields) -> Evaluation:
+    """``charge``: the answer's call is counted on this row (one derivation serves the judge and the
+    symbolic rows; it is charged once, on the symbolic row when there is one)."""
+    call = result.call if result is not None and charge else None
     text = result.value.text if result is not None and result.ok else ""
     return Evaluation(
         eval_id=request.eval_id, dataset=request.dataset, item_id=item.item_id, paper_id=item.paper_id,
@@ -107,7 +112,10 @@ def _row(request: EvalRequest, item: EvalItem, model: str, fmt: str, sample: int
 
 
 def _failed(result: LLMResult) -> dict:
-    """A call that gave no answer: ``failed`` with its status as the reason (never a wrong answer)."""
+    """A call that gave no answer: ``failed`` with its status as the reason, or ``unparsed``
+    (``reply_truncated``) for a reply cut at ``max_tokens``; never a wrong answer."""
+    if (result.call.error or "").startswith(TRUNCATED):
+        return {"grade": "unparsed", "tier": "none", "reason": "reply_truncated"}
     return {"grade": "failed", "tier": "none", "reason": result.call.status}
 
 
@@ -178,10 +186,20 @@ class Evaluator:
             answering = AgentSettings(model=model, temperature=self.settings.evaluate.temperature,
                                       max_tokens=self.settings.evaluate.max_tokens)
             try:
-                await asyncio.gather(*(self._answer(gateway, judge_gateway, answering, item, fmt, s)
+                await asyncio.gather(*(self._guarded(gateway, judge_gateway, answering, item, fmt, s)
                                        for item, fmt, s in jobs))
             finally:
                 self.outcome.calls += gateway.calls
+
+    async def _guarded(self, gateway: Gateway, judge_gateway: Gateway | None, model: AgentSettings,
+                       item: EvalItem, fmt: str, sample: int) -> None:
+        """One job; an unexpected error loses that job (a ``rejects`` row), never the run's rows."""
+        try:
+            await self._answer(gateway, judge_gateway, model, item, fmt, sample)
+        except Exception as exc:
+            self.outcome.rejects.append(Reject(
+                run_id=self.request.eval_id, stage=f"evaluate_{fmt}", entity_id=f"{item.item_id}/{model.model}/{sample}",
+                reason="harness_error", detail=f"{type(exc).__name__}: {str(exc)[:300]}"))
 
     async def _answer(self, gateway: Gateway, judge_gateway: Gateway | None, model: AgentSettings,
                       item: EvalItem, fmt: str, sample: int) -> None:
@@ -208,9 +226,10 @@ class Evaluator:
             self.derivations.append((item, model.model, sample, result))
         if judge_gateway is None or not item.answer:
             return
+        charge = "symbolic" not in self.request.formats or self._target(item) is None
         if not result.ok:
             rows.append(_row(self.request, item, model.model, "judge", sample, judge.JUDGE.version, result,
-                             **_failed(result)))
+                             charge=charge, **_failed(result)))
             self._tick(2)
             return
         grader = judge_model(self.settings)
@@ -219,16 +238,20 @@ class Evaluator:
                                **judge.fields(item.question, item.answer, result.value.text, first))
             for first in (True, False)))
         self._tick(2)
+        grader_cost = sum(r.call.cost_usd for r in readings)
         failed = next((r for r in readings if not r.ok), None)
         if failed is not None:
             rows.append(_row(self.request, item, model.model, "judge", sample, judge.JUDGE.version, result,
-                             grader_model=grader.model, **_failed(failed)))
+                             charge=charge, grader_model=grader.model, grader_cost_usd=grader_cost,
+                             **_failed(failed)))
             return
         parsed = [judge.parse(r.value) for r in readings]
         grade, means, disagree, reason = judge.combine(parsed[0][0], parsed[1][0])
         rows.append(_row(self.request, item, model.model, "judge", sample, judge.JUDGE.version, result,
-                         grade=grade, tier="judge" if grade in ("correct", "incorrect", "undecided") else "none",
-                         reason=reason, order_disagreement=disagree, grader_model=grader.model, **means))
+                         charge=charge, grade=grade,
+                         tier="judge" if grade in ("correct", "incorrect", "undecided") else "none",
+                         reason=reason, order_disagreement=disagree, grader_model=grader.model,
+                         grader_cost_usd=grader_cost, **means))
 
     def grade_symbolic(self) -> None:
         """The symbolic check of every derivation (after the calls; see the module docstring)."""

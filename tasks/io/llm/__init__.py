@@ -9,6 +9,7 @@
 from tasks.io.llm.agent import DATA_RULE, Agent, quote_paper
 from tasks.io.llm.gateway import (
     CHARS_PER_TOKEN,
+    TRUNCATED,
     Budget,
     CallTotals,
     Gateway,
@@ -22,4 +23,4 @@ from tasks.io.llm.gateway import (
 )
 
 __all__ = ["CHARS_PER_TOKEN", "DATA_RULE", "Agent", "Budget", "CallTotals", "Gateway", "LLMResult", "PlainText",
-           "cache_key", "gateway_for", "mode_of", "parse_reply", "price_of", "quote_paper"]
+           "TRUNCATED", "cache_key", "gateway_for", "mode_of", "parse_reply", "price_of", "quote_paper"]

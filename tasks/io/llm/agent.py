@@ -139,4 +139,4 @@ class Agent(Generic[T]):
                      **fields: Any) -> LLMResult[T]:
         """Ask a given model (one under evaluation), as the ``sample``-th independent answer."""
         return await gateway.call(self.name, entity_id, self.messages(**fields), self.response_model,
-                                  self.version, model, sample=sample)
+                                  self.version, model, sample=sample, per_endpoint=True)

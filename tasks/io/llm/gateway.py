@@ -61,6 +61,8 @@ OUTPUT_MODES = ("json_schema", "json_object", "text")
 PROBE_EVERY = 200
 """Calls in a stepped-down mode before the mode above it is tried again."""
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+TRUNCATED = "reply cut at max_tokens"
+"""The error of a reply the endpoint cut at ``max_tokens`` (``finish_reason: length``)."""
 CHARS_PER_TOKEN = 4
 """For estimates before a call (budget, token rate limit); the ledger uses the server's counts."""
 
@@ -241,13 +243,17 @@ class Gateway:
     # -- the one public call ---------------------------------------------------------------
     async def call(self, stage: str, entity_id: str, messages: list[dict[str, str]],
                    response_model: type[T], prompt_version: str,
-                   agent: AgentSettings, sample: int = 0) -> LLMResult[T]:
+                   agent: AgentSettings, sample: int = 0, per_endpoint: bool = False) -> LLMResult[T]:
         """``sample``: the k-th independent answer to the same messages (evaluation draws several
-        at a temperature above 0); it is part of the cache key, never of the request."""
+        at a temperature above 0); ``per_endpoint``: the answer belongs to this endpoint (a model
+        under evaluation: two servers may serve different weights under one name). Both go into
+        the cache key, never into the request."""
         schema = _schema(response_model)
         sampling = {"temperature": agent.temperature, "max_tokens": agent.max_tokens}
         if sample:
             sampling["sample"] = sample
+        if per_endpoint:
+            sampling["endpoint"] = self.settings.base_url
         key = cache_key(agent.model, messages, schema, sampling, prompt_version)
         row = dict(call_id=stable_id(key, self.run_id, stage, entity_id), run_id=self.run_id, stage=stage,
                    entity_id=entity_id, model=agent.model, cache_key=key, prompt_version=prompt_version)
@@ -320,13 +326,18 @@ class Gateway:
 
         Returns (a reply that validates or ``None``, the output mode, the validation error)."""
         content, mode, finish = await self._ask(messages, schema, response_model, agent, usage, attempts)
+        if response_model is PlainText:
+            # A free-form reply cut at max_tokens is not an answer: its last "Answer:" or formula
+            # may be a step on the way. Empty: asking again changes nothing.
+            if finish == "length":
+                return None, mode, f"{TRUNCATED} ({agent.max_tokens})"
+            value, error = parse_reply(content, response_model)
+            return (content, mode, None) if value is not None else (None, mode, error)
         value, error = parse_reply(content, response_model, repair=finish != "length")
         if value is not None:
             return content, mode, None
-        if response_model is PlainText:  # an empty free-form reply: asking again changes nothing
-            return None, mode, error
         if finish == "length":  # asking again would be cut at the same length: not worth paying for
-            return None, mode, f"reply cut at max_tokens ({agent.max_tokens}): {error}"
+            return None, mode, f"{TRUNCATED} ({agent.max_tokens}): {error}"
         # One repair round: show the model its reply and the validation error.
         retry_messages = [*messages, {"role": "assistant", "content": (content or "")[:4000]},
                           {"role": "user", "content": "That reply is not a JSON object matching the schema "

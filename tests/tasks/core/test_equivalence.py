@@ -48,11 +48,25 @@ def test_simplify_decides_what_math_verify_misses(expected, given):
 
 
 @pytest.mark.parametrize(("expected", "given"), [
+    (r"y = 2x", r"2x = y"),
+    (r"y = 2x", r"2y = 4x"),                            # a constant factor
+    (r"\sigma^2 = \frac{a}{b}", r"b\sigma^2 = a"),     # a factor that is a variable: lhs - rhs cannot see it
+])
+def test_a_rearranged_equation_is_solved_for_the_expected_left_side(expected, given):
+    out = same_result(expected, given, timeout_s=10)
+    assert (out.same, out.decided_by, out.reason) == (True, "sympy", None)
+
+
+def test_a_rearranged_equation_with_another_result_is_not_the_same():
+    out = same_result(r"\sigma^2 = \frac{a}{b}", r"b\sigma^2 = 2a", timeout_s=10)
+    assert out.same is False
+
+
+@pytest.mark.parametrize(("expected", "given"), [
     (r"\log(ab)", r"\log a + \log b"),                  # true where the logarithms are real
     (r"\log \sigma^2", r"2 \log \sigma"),
     (r"\tanh x", r"\frac{e^{2x}-1}{e^{2x}+1}"),
     (r"\sqrt{a}\sqrt{b}", r"\sqrt{ab}"),                # not refuted by a, b < 0 (an i·i intermediate)
-    (r"y = 2x", r"2x = y"),                             # lhs - rhs up to sign: the same equation
 ])
 def test_random_points_decide_identities_simplify_does_not_prove(expected, given):
     out = same_result(expected, given, timeout_s=10)

@@ -44,7 +44,7 @@ def _reviewed(settings, papers=4, per_paper=3):
 
 
 def _rows(out: Path, variant: str = "derivation", private: bool = False) -> list[dict]:
-    folder = out / release.PRIVATE if private else out
+    folder = release.private_folder(out) if private else out
     return [json.loads(line) for s in export.SPLITS
             for path in [folder / "jsonl" / variant / f"{s}.jsonl"] if path.exists()
             for line in path.read_text().splitlines()]
@@ -165,13 +165,16 @@ def test_embargo_keeps_the_newest_month_private_until_a_later_release(settings, 
     private = _rows(tmp_path / "r1", private=True)
     assert set(r1.embargoed) == newest and {r["id"] for r in private} == newest and not public & newest
     assert all(r["status"] == "embargoed" for r in private)
-    assert (tmp_path / "r1" / "private" / "parquet" / "derivation").is_dir()
+    assert (tmp_path / "r1-private" / "parquet" / "derivation").is_dir()
+    assert not (tmp_path / "r1" / "private").exists()  # nothing private inside the public folder
     assert "arxiv:2611.00003" not in (tmp_path / "r1" / "README.md").read_text()  # not in the public card
     card = (tmp_path / "r1" / "README.md").read_text()
     assert "Embargo" in card and "2026-12 or later" in card and "embargoed (not in these files): 3" in card
     manifest = _manifest(tmp_path / "r1")
-    assert set(manifest["embargoed"]) == newest and manifest["embargo_from"] == "2026-12"
-    assert any(f.startswith("private/") for f in manifest["checksums"])
+    assert manifest["embargo_from"] == "2026-12" and "embargoed" not in manifest
+    assert not any("private" in f for f in manifest["checksums"])  # the public manifest names no private file
+    hidden = _manifest(tmp_path / "r1-private")
+    assert set(hidden["embargoed"]) == newest and any(f.startswith("jsonl/") for f in hidden["checksums"])
     assert sum(manifest["embargoed_counts"]["derivation"].values()) == 3
     # the evaluation at the release sees the embargoed items too (privately)
     at = {i["id"]: i for i in release.items_at(embargoed, "2026-12")}
@@ -180,7 +183,7 @@ def test_embargo_keeps_the_newest_month_private_until_a_later_release(settings, 
     r2 = export.export(embargoed, tmp_path / "r2", formats=("jsonl",), release="2027-01")
     assert set(r2.unembargoed) == newest and r2.embargoed == [] and r2.added == []
     now_public = {r["id"]: r for r in _rows(tmp_path / "r2")}
-    assert set(now_public) == set(ids) and not (tmp_path / "r2" / "private").exists()
+    assert set(now_public) == set(ids) and not (tmp_path / "r2-private").exists()
     assert all(now_public[i]["status"] == "active" and now_public[i]["released_at"] == "2026-12-01" for i in newest)
     by_id = {r["id"]: r for r in private}
     assert all(now_public[i]["split"] == by_id[i]["split"] for i in newest)  # its split is kept

@@ -60,3 +60,11 @@ def test_the_evidence_holds_each_models_answers():
 def test_binomial_tail_matches_known_values():
     assert abs(audits.binomial_tail(0, 10, 0.25) - 1.0) < 1e-12
     assert abs(audits.binomial_tail(10, 10, 0.5) - 0.5 ** 10) < 1e-12
+
+
+def test_the_leak_test_has_power_at_the_default_four_samples_with_three_models():
+    reader = [row("i", "reader", "options_only", s, "correct") for s in range(1, 5)]
+    guessers = [row("i", m, "options_only", s, "correct" if s == 1 else "incorrect")
+                for m in ("g1", "g2") for s in range(1, 5)]
+    assert flags(reader + guessers) == {("i", "options_only_solvable")}
+    assert flags(guessers) == set()

@@ -56,3 +56,18 @@ def test_bad_rows_are_skipped_with_reasons_and_the_rest_is_read(tmp_path):
 def test_parquet_files_are_read(tmp_path):
     pq.write_table(pa.Table.from_pylist([{"id": "c1", "question": "q", "whole_label": "y = 2"}]), tmp_path / "d.parquet")
     assert [i.item_id for i in items.read_dataset(tmp_path / "d.parquet").items] == ["c1"]
+
+
+def test_fields_of_the_wrong_type_or_range_are_skipped_not_crashed_on(tmp_path):
+    path = write_jsonl(tmp_path / "typed.jsonl", [
+        {"id": "a", "question": "q", "whole_label": {"not": "text"}},
+        {"id": 7, "paper": "P", "question": "q", "A": "1", "B": "2", "ground-truth": "A"},
+        {"id": "c", "question": "q", "whole_label": "x = 1", "choices": ["1", "2"], "answer_index": 5},
+        {"id": "d", "question": "q", "choices": ["1", "2"], "answer_index": True},
+        {"id": "e", "question": "q", "choices": [str(i) for i in range(11)], "answer_index": 0},
+        {"id": "f", "question": "q", "choices": "AB", "answer_index": 0},
+    ])
+    loaded = items.read_dataset(path)
+    assert [i.item_id for i in loaded.items] == ["7"]  # an integer id is read as text
+    assert sorted(s.reason for s in loaded.skipped) == ["bad_answer_key", "bad_answer_key", "bad_field",
+                                                        "bad_field", "bad_field"]

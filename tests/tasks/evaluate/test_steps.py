@@ -128,3 +128,40 @@ def test_a_rerun_is_answered_from_the_cache(evaluated, settings):
     graded = lambda rows: sorted((r.item_id, r.sample, r.grade) for r in rows)  # noqa: E731
     assert graded(first.rows) == graded(again.rows)
     assert all(r.cache_hit for r in again.rows)
+
+
+def test_the_budget_stops_the_run_and_a_rerun_continues_it(settings):
+    from tasks.core.settings import ModelCard, Price
+
+    items, key = catalogue(10)
+    card = ModelCard(price=Price(prompt=100.0, completion=100.0))  # about a cent a call here
+    with ScriptedLLM(Script(answer_key=key)) as server:
+        local = settings.model_copy(update={
+            "llm": settings.llm.model_copy(update={"base_url": server.base_url, "budget_usd": 2.0}),
+            "evaluate": settings.evaluate.model_copy(update={"models": {"scripted-p70": card}})})
+        request = EvalRequest(eval_id="e", dataset="t", items=items, models=["scripted-p70"], formats=("mc",), samples=2)
+        stopped = evaluate(local, request)
+        spent = sum(c.cost_usd for c in stopped.calls)
+        assert stopped.budget_exhausted and 0 < spent <= 0.1
+        assert Counter(r.reason for r in stopped.rows if r.grade == "failed") == Counter(
+            {"budget_exhausted": sum(r.grade == "failed" for r in stopped.rows)}) and server.log.requests < 20
+        roomy = local.model_copy(update={"llm": local.llm.model_copy(update={"budget_usd": 100.0})})
+        done = evaluate(roomy, request)
+    assert not done.budget_exhausted and not any(r.grade == "failed" for r in done.rows)
+    assert sum(c.cache_hit for c in done.calls) == sum(1 for c in stopped.calls if c.status == "ok")
+
+
+def test_the_platforms_key_goes_only_to_the_platforms_endpoint(settings):
+    from pydantic import SecretStr
+
+    from tasks.core.settings import ModelCard
+    from tasks.evaluate.steps import model_llm
+
+    local = settings.model_copy(update={
+        "llm": settings.llm.model_copy(update={"base_url": "https://api.example/v1", "api_key": SecretStr("sk-main")}),
+        "evaluate": settings.evaluate.model_copy(update={"models": {
+            "theirs": ModelCard(base_url="http://vllm:8000/v1", api_key=SecretStr("sk-theirs"))}})})
+    assert model_llm(local, "gpt-x", None).api_key.get_secret_value() == "sk-main"
+    assert model_llm(local, "gpt-x", "http://elsewhere:8000/v1").api_key is None
+    assert model_llm(local, "theirs", None).api_key.get_secret_value() == "sk-theirs"
+    assert model_llm(local, "theirs", None).base_url == "http://vllm:8000/v1"

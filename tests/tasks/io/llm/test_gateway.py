@@ -222,3 +222,45 @@ def test_a_stepped_down_mode_is_probed_again(lake, monkeypatch):
         asyncio.run(go())
     # stepped down at the first call, probed json_schema again after 3 calls in json_object, twice
     assert server.log.modes["json_schema"] == 3 and server.log.modes["json_object"] == 7
+
+
+# -- free-form replies (models under evaluation) ----------------------------------------------
+
+PLAIN = [{"role": "system", "content": "Derive."}, {"role": "user", "content": "Derive y."}]
+EVALUATED = AgentSettings(model="scripted-p70", temperature=0.7, max_tokens=200)
+
+
+def plain_calls(settings, lake, samples, per_endpoint=True):
+    from tasks.io.llm import PlainText
+
+    async def go():
+        async with Gateway(settings, lake, "run-1") as g:
+            return await asyncio.gather(*(g.call("derivation", "item-1", PLAIN, PlainText, "v1", EVALUATED,
+                                                 sample=s, per_endpoint=per_endpoint) for s in samples))
+    return asyncio.run(go())
+
+
+def test_each_sample_is_its_own_request_and_a_rerun_asks_nothing(lake):
+    with ScriptedLLM() as server:
+        first = plain_calls(llm_settings(server), lake, [1, 2, 3])
+        assert server.log.requests == 3  # the same messages, three independent answers
+        again = plain_calls(llm_settings(server), lake, [1, 2, 3])
+        assert server.log.requests == 3 and all(r.call.cache_hit for r in again)
+    assert all(r.ok and r.value.text for r in first)
+    assert len({r.call.cache_key for r in first}) == 3
+
+
+def test_an_answer_belongs_to_its_endpoint(lake):
+    with ScriptedLLM() as one, ScriptedLLM() as other:
+        plain_calls(llm_settings(one), lake, [1])
+        plain_calls(llm_settings(other), lake, [1])
+        assert (one.log.requests, other.log.requests) == (1, 1)  # same model name, another server: asked again
+
+
+def test_a_free_form_reply_cut_at_max_tokens_is_not_an_answer(lake):
+    from tasks.io.llm import TRUNCATED
+
+    with ScriptedLLM(Script(fault_rate=1.0, faults=("truncated",))) as server:
+        [result] = plain_calls(llm_settings(server, retries=0), lake, [1])
+    assert not result.ok and result.call.status == "invalid_output"
+    assert result.call.error.startswith(TRUNCATED) and result.call.prompt_version == "v1"
