@@ -79,7 +79,7 @@ def main() -> None:
     print(f"graded answers per minute (calls + symbolic checks): {60 * answers / seconds:,.0f}")
     if outcome.symbolic_seconds:
         symbolic = sum(r.format == "symbolic" for r in outcome.rows)
-        print(f"symbolic checks: {symbolic} in {outcome.symbolic_seconds:.1f} s "
+        print(f"symbolic grades: {symbolic} in {outcome.symbolic_seconds:.1f} s "
               f"({symbolic / outcome.symbolic_seconds:.1f}/s, {outcome.symbolic_seconds / seconds:.0%} of the wall time); "
               f"tiers {dict(Counter(r.tier for r in outcome.rows if r.format == 'symbolic'))}")
     if args.fault_rate:
@@ -88,7 +88,8 @@ def main() -> None:
         print(f"reasons: {dict(Counter(r.reason for r in outcome.rows if r.reason))}")
         print(f"calls by status: {dict(Counter(c.status for c in outcome.calls))}")
     print(f"\nrerun: {rerun_requests} requests reached the server, {cached_seconds:.1f} s "
-          f"({len(again.rows)} answers, all from the cache: {all(r.cache_hit for r in again.rows)})")
+          f"({len(again.rows)} answers, from the cache: {sum(r.cache_hit for r in again.rows)}; "
+          f"symbolic checks {again.symbolic_seconds:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -237,3 +237,21 @@ DISTINCT_PROBLEMS = [  # nine unrelated derivations (question, answer): no two n
      r"Setting the gradient of $\|y - X\beta\|^2 + \lambda \|\beta\|^2$ to zero gives the normal "
      r"equations $(X^\top X + \lambda I)\beta = X^\top y$, and the matrix is invertible for $\lambda > 0$."),
 ]
+
+
+def keep_everything(settings, ids: list[str], reviewers: tuple[str, ...] = ("ana", "ben")) -> None:
+    """Two reviewers (accounts made here) review and keep every candidate of ``ids``; scores vary
+    with the position (3, 4, 5, 3, …) so selection has an order."""
+    from tasks.core.records import PRINCIPLES
+    from tasks.curate import review
+
+    db = review.open_db(settings)
+    people = [review.Reviewer(name, "reviewer") for name in reviewers]
+    for person in people:
+        review.add_reviewer(db, person.name)
+    review.load_items(settings, db)
+    review.assign(db, len(people))
+    for i, cid in enumerate(ids):
+        for person in people:
+            review.submit(db, person, cid, review.ReviewForm(**{k: 3 + i % 3 for k in PRINCIPLES}, decision="keep",
+                                                             submission_id=f"s-{cid}-{person.name}"))

@@ -103,12 +103,13 @@ def _row(request: EvalRequest, item: EvalItem, model: str, fmt: str, sample: int
     symbolic rows; it is charged once, on the symbolic row when there is one)."""
     call = result.call if result is not None and charge else None
     text = result.value.text if result is not None and result.ok else ""
+    fields.setdefault("cache_hit", result.call.cache_hit if result is not None else False)
     return Evaluation(
         eval_id=request.eval_id, dataset=request.dataset, item_id=item.item_id, paper_id=item.paper_id,
         paper_month=item.paper_month, model=model, format=fmt, sample=sample, prompt_version=version,
         raw_answer=text[:RAW_ANSWER_CHARS],
         prompt_tokens=call.prompt_tokens if call else 0, completion_tokens=call.completion_tokens if call else 0,
-        cost_usd=call.cost_usd if call else 0.0, cache_hit=call.cache_hit if call else False, **fields)
+        cost_usd=call.cost_usd if call else 0.0, **fields)
 
 
 def _failed(result: LLMResult) -> dict:
@@ -254,8 +255,11 @@ class Evaluator:
                          grader_cost_usd=grader_cost, **means))
 
     def grade_symbolic(self) -> None:
-        """The symbolic check of every derivation (after the calls; see the module docstring)."""
+        """The symbolic check of every derivation (after the calls; see the module docstring).
+        A (target, final result) pair is checked once per run: samples and models often reach
+        the same result, and each check is a forked child."""
         evaluate = self.settings.evaluate
+        checked_pairs: dict[tuple[str, str | None], symbolic.SymbolicGrade] = {}
         for item, model, sample, result in self.derivations:
             target = self._target(item)
             if not result.ok:
@@ -263,8 +267,11 @@ class Evaluator:
                                               derivation.DERIVATION.version, result, expected=target,
                                               **_failed(result)))
                 continue
-            checked = symbolic.grade(target, result.value.text, evaluate.symbolic_timeout_s,
-                                     evaluate.symbolic_memory_mb)
+            pair = (target, symbolic.final_result(result.value.text))
+            if pair not in checked_pairs:
+                checked_pairs[pair] = symbolic.grade(target, result.value.text, evaluate.symbolic_timeout_s,
+                                                     evaluate.symbolic_memory_mb)
+            checked = checked_pairs[pair]
             self.outcome.rows.append(_row(self.request, item, model, "symbolic", sample,
                                           derivation.DERIVATION.version, result, expected=target,
                                           parsed_answer=checked.parsed, grade=checked.grade, tier=checked.tier,

@@ -7,26 +7,15 @@ import json
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.core.records import PRINCIPLES
-from tasks.curate import review
 from tasks.curate.selection import select
-from tests.factories import candidate_catalog
+from tests.factories import candidate_catalog, keep_everything
 
 runner = CliRunner()
 
 
 def _selected(settings, n):
     ids = candidate_catalog(settings, papers=3, per_paper=2, broken=False)
-    db = review.open_db(settings)
-    people = [review.Reviewer(name, "reviewer") for name in ("ana", "ben")]
-    for p in people:
-        review.add_reviewer(db, p.name)
-    review.load_items(settings, db)
-    review.assign(db, 2)
-    for i, cid in enumerate(ids):
-        for p in people:
-            review.submit(db, p, cid, review.ReviewForm(**{k: 3 + i % 3 for k in PRINCIPLES}, decision="keep",
-                                                        submission_id=f"s-{cid}-{p.name}"))
+    keep_everything(settings, ids)
     select(settings, n=n)
     return ids
 

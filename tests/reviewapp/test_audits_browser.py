@@ -4,18 +4,14 @@ with the form."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
-import uvicorn
 
 from reviewapp.app import create_app
 from tasks.core.records import Retirement
 from tasks.curate import audit_queue, review
 from tasks.io import storage
 from tests.factories import candidate_catalog
+from tests.reviewapp import serving
 from tests.reviewapp.test_audits import HOSTILE, send
 from tests.reviewapp.test_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -27,18 +23,8 @@ def served(settings):
     token = review.add_reviewer(db, "boss", "admin")
     review.load_items(settings, db)
     send(db, "c0x1", "split", raw=HOSTILE, parsed=r"$x = \frac{4}{2}$ \href{javascript:alert(3)}{click} " + HOSTILE)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, publish=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", token, settings
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(create_app(settings, publish=False)) as url:
+        yield url, token, settings
 
 
 def test_hostile_answers_stay_text_and_the_admin_retires_the_item(served, tmp_path):

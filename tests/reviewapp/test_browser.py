@@ -4,16 +4,13 @@ score a candidate with the keyboard, and find the review stored; broken LaTeX st
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from reviewapp.app import create_app
 from tasks.curate import review
 from tests.factories import candidate_catalog
+from tests.reviewapp import serving
 
 CHROMIUM = "/usr/bin/chromium"
 # Without these Chromium tries to reach Google's hosts on this closed network at every start.
@@ -29,17 +26,8 @@ def served(settings):
     token = review.add_reviewer(db, "ana")
     review.load_items(settings, db)
     review.assign(db, 1)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", token, db
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(create_app(settings)) as url:
+        yield url, token, db
 
 
 def test_log_in_score_with_the_keyboard_and_find_it_stored(served, tmp_path):

@@ -9,11 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tasks.core.records import PRINCIPLES
 from tasks.curate import export, review
 from tasks.curate.selection import select
 from tasks.io import storage
-from tests.factories import candidate_catalog, derivation
+from tests.factories import candidate_catalog, derivation, keep_everything
 from tests.llm_server import ScriptedLLM
 
 
@@ -21,16 +20,7 @@ def _reviewed(settings, papers=4, per_paper=3, same_math=None):
     # same_math: a candidate whose distractors come back with the answer's own math
     answers = {same_math: derivation(1, 1) + " SAME-MATH"} if same_math else None
     ids = candidate_catalog(settings, papers=papers, per_paper=per_paper, broken=False, answers=answers)
-    db = review.open_db(settings)
-    people = [review.Reviewer(n, "reviewer") for n in ("ana", "ben")]
-    for p in people:
-        review.add_reviewer(db, p.name)
-    review.load_items(settings, db)
-    review.assign(db, 2)
-    for i, cid in enumerate(ids):
-        for p in people:
-            review.submit(db, p, cid, review.ReviewForm(**{k: 3 + i % 3 for k in PRINCIPLES},
-                                                        decision="keep", submission_id=f"s-{cid}-{p.name}"))
+    keep_everything(settings, ids)
     select(settings, n=len(ids))
     return ids
 

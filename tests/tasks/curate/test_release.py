@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks.core.records import PRINCIPLES, Paper
-from tasks.curate import export, release, review
+from tasks.core.records import Paper
+from tasks.curate import export, release
 from tasks.curate.selection import select
 from tasks.io import storage
-from tests.factories import candidate_catalog
+from tests.factories import candidate_catalog, keep_everything
 from tests.llm_server import ScriptedLLM
 
 PUBLISHED = {0: "2026-10-02", 1: "2026-10-20", 2: "2026-11-05", 3: "2026-12-03"}
@@ -30,16 +30,7 @@ def _reviewed(settings, papers=4, per_paper=3):
         when = datetime.fromisoformat(PUBLISHED[p]).replace(hour=23, tzinfo=UTC)
         lake.write_table(Paper, [storage.record_from_row(Paper, row).model_copy(update={"published": when})],
                          paper_id)
-    db = review.open_db(settings)
-    people = [review.Reviewer(n, "reviewer") for n in ("ana", "ben")]
-    for p in people:
-        review.add_reviewer(db, p.name)
-    review.load_items(settings, db)
-    review.assign(db, 2)
-    for i, cid in enumerate(ids):
-        for p in people:
-            review.submit(db, p, cid, review.ReviewForm(**{k: 3 + i % 3 for k in PRINCIPLES},
-                                                        decision="keep", submission_id=f"s-{cid}-{p.name}"))
+    keep_everything(settings, ids)
     return ids
 
 
