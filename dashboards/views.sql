@@ -280,15 +280,22 @@ expert_decisions AS (
                 WHEN 2 * count(*) FILTER (WHERE r.decision = 'reject') > count(*) THEN false END AS expert_keep
     FROM expert_reviews r LEFT JOIN adjudications j USING (candidate_id)
     GROUP BY r.candidate_id),
+versions AS (  -- the scoring agent's prompt version, from the ledger row of the same candidate and run
+    SELECT entity_id AS candidate_id, run_id,
+           CASE stage WHEN 'candidate_scorer' THEN 'candidate_score' ELSE 'joint_score' END AS stage,
+           max(prompt_version) AS prompt_version
+    FROM llm_calls
+    WHERE stage IN ('candidate_scorer', 'joint_scorer') AND status = 'ok'
+    GROUP BY ALL),
 graded AS (  -- complete score sets within the stage's scale, of reviewed candidates
-    SELECT candidate_id, stage, model, round(avg(score), 3) AS grader_mean
-    FROM quality_scores
-    WHERE candidate_id IN (SELECT candidate_id FROM expert_reviews)
+    SELECT q.candidate_id, q.stage, q.model, v.prompt_version, round(avg(q.score), 3) AS grader_mean
+    FROM quality_scores q LEFT JOIN versions v USING (candidate_id, run_id, stage)
+    WHERE q.candidate_id IN (SELECT candidate_id FROM expert_reviews)
     GROUP BY ALL
-    HAVING bool_and(score BETWEEN CASE stage WHEN 'joint_score' THEN 1 ELSE 0 END AND 5)
-       AND count(DISTINCT criterion) = CASE stage WHEN 'joint_score' THEN 5 ELSE 4 END),
+    HAVING bool_and(q.score BETWEEN CASE q.stage WHEN 'joint_score' THEN 1 ELSE 0 END AND 5)
+       AND count(DISTINCT q.criterion) = CASE q.stage WHEN 'joint_score' THEN 5 ELSE 4 END),
 principle_pairs AS (
-    SELECT g.stage, g.model, e.principle,
+    SELECT g.stage, g.model, g.prompt_version, e.principle,
            CASE WHEN g.stage = 'joint_score' THEN q.score ELSE 1 + 4 * q.score / 5 END AS grader_score,
            e.expert_score
     FROM graded g
@@ -298,7 +305,7 @@ principle_pairs AS (
                             WHEN q.criterion = 'clarity' THEN 'problem_clarity'
                             WHEN q.criterion = 'complexity' THEN 'problem_difficulty' END),
 decisions AS (
-    SELECT g.stage AS grader, g.model, NULL::VARCHAR AS prompt_version, 'experts' AS reference,
+    SELECT g.stage AS grader, g.model, g.prompt_version, 'experts' AS reference,
            'keep' AS measure, g.grader_mean >= CASE g.stage WHEN 'joint_score' THEN 3.0 ELSE 2.0 END AS said,
            d.expert_keep AS truth
     FROM graded g JOIN expert_decisions d USING (candidate_id)
@@ -318,7 +325,7 @@ rates AS (
 SELECT grader, model, prompt_version, reference, measure, n, bias, positives, negatives,
        true_positive_rate, false_positive_rate, sensitivity, specificity
 FROM (
-    SELECT stage AS grader, model, NULL::VARCHAR AS prompt_version, 'experts' AS reference, principle AS measure,
+    SELECT stage AS grader, model, prompt_version, 'experts' AS reference, principle AS measure,
            count(*) AS n, round(avg(grader_score - expert_score), 3) AS bias,
            NULL::BIGINT AS positives, NULL::BIGINT AS negatives, NULL::DOUBLE AS true_positive_rate,
            NULL::DOUBLE AS false_positive_rate, NULL::DOUBLE AS sensitivity, NULL::DOUBLE AS specificity,

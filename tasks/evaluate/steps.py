@@ -11,12 +11,14 @@ How it runs: one asyncio loop; each model has its own gateway (its endpoint, a s
 derivation is graded by the judge as soon as it arrives; the symbolic checks run after the calls,
 one bounded child process each (they must fork from the main thread, not from a busy loop).
 Every call goes through the gateway's cache: rerunning an evaluation costs nothing, and a run
-stopped by its budget continues where it stopped.
+stopped by its budget continues where it stopped. Symbolic grades are cached in the lake too
+(``cache/symbolic/``, keyed by the target, the final result, the limits and the checker's code).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,10 +28,14 @@ from tasks.core.settings import AgentSettings, LLMSettings, Settings
 from tasks.evaluate import derivation, judge, multiple_choice, symbolic
 from tasks.evaluate.items import EvalItem
 from tasks.io.llm import TRUNCATED, Budget, Gateway, LLMResult
+from tasks.io.memo import code_fingerprint
+from tasks.io.memo import fingerprint as memo_fingerprint
 from tasks.io.ratelimit import llm_throttle
 from tasks.io.storage import Lake
 
 FORMATS: tuple[str, ...] = tuple(allowed(EvalFormat))
+SYMBOLIC_CODE = ("tasks.core.equivalence", "tasks.evaluate.symbolic")
+"""The code a symbolic grade depends on: editing it invalidates the cached grades."""
 RAW_ANSWER_CHARS = 20_000
 """Longer replies are stored cut to this length (the grade is taken from the whole reply)."""
 
@@ -256,10 +262,10 @@ class Evaluator:
 
     def grade_symbolic(self) -> None:
         """The symbolic check of every derivation (after the calls; see the module docstring).
-        A (target, final result) pair is checked once per run: samples and models often reach
-        the same result, and each check is a forked child."""
-        evaluate = self.settings.evaluate
+        A (target, final result) pair is checked once (per run, and across runs through the lake's
+        cache): samples and models often reach the same result, and each check is a forked child."""
         checked_pairs: dict[tuple[str, str | None], symbolic.SymbolicGrade] = {}
+        code = code_fingerprint(*SYMBOLIC_CODE)
         for item, model, sample, result in self.derivations:
             target = self._target(item)
             if not result.ok:
@@ -269,13 +275,30 @@ class Evaluator:
                 continue
             pair = (target, symbolic.final_result(result.value.text))
             if pair not in checked_pairs:
-                checked_pairs[pair] = symbolic.grade(target, result.value.text, evaluate.symbolic_timeout_s,
-                                                     evaluate.symbolic_memory_mb)
+                checked_pairs[pair] = self._graded(pair, result.value.text, code)
             checked = checked_pairs[pair]
             self.outcome.rows.append(_row(self.request, item, model, "symbolic", sample,
                                           derivation.DERIVATION.version, result, expected=target,
                                           parsed_answer=checked.parsed, grade=checked.grade, tier=checked.tier,
                                           reason=checked.reason))
+
+
+    def _graded(self, pair: tuple[str, str | None], text: str, code: str) -> symbolic.SymbolicGrade:
+        """A pair's grade from the lake's cache (keyed by the pair, the limits and the checker's
+        code), else checked now and cached. A timeout is not cached: a rerun may have more time."""
+        evaluate = self.settings.evaluate
+        key = memo_fingerprint(*pair, evaluate.symbolic_timeout_s, evaluate.symbolic_memory_mb, code)
+        where = ("cache", "symbolic", key[:2], f"{key}.json")
+        try:
+            cached = self.lake.get_json(*where)
+        except ValueError:  # an unreadable entry is a miss
+            cached = None
+        if cached is not None:
+            return symbolic.SymbolicGrade(**cached)
+        checked = symbolic.grade(pair[0], text, evaluate.symbolic_timeout_s, evaluate.symbolic_memory_mb)
+        if checked.reason not in ("verify_timeout", "verify_memory_limit", "verify_crash"):
+            self.lake.put_json(dataclasses.asdict(checked), *where)
+        return checked
 
 
 def evaluate(settings: Settings, request: EvalRequest, progress: Callable[[int, int], None] | None = None

@@ -165,3 +165,24 @@ def test_the_platforms_key_goes_only_to_the_platforms_endpoint(settings):
     assert model_llm(local, "gpt-x", "http://elsewhere:8000/v1").api_key is None
     assert model_llm(local, "theirs", None).api_key.get_secret_value() == "sk-theirs"
     assert model_llm(local, "theirs", None).base_url == "http://vllm:8000/v1"
+
+
+def test_symbolic_grades_are_checked_once_per_pair_and_cached_across_runs(settings, monkeypatch):
+    from tasks.evaluate import symbolic
+
+    checks = []
+    real = symbolic.grade
+    monkeypatch.setattr(symbolic, "grade", lambda *a, **k: checks.append(a[:2]) or real(*a, **k))
+    items, key = catalogue(3)
+    with ScriptedLLM(Script(answer_key=key)) as server:
+        local = settings.model_copy(update={"llm": settings.llm.model_copy(update={"base_url": server.base_url})})
+        request = EvalRequest(eval_id="e1", dataset="t", items=items, models=["scripted-french", "scripted-p70"],
+                              formats=("symbolic",), samples=3)
+        first = evaluate(local, request)
+        graded = len(checks)
+        again = evaluate(local, request)
+    finals = {(r.expected, r.parsed_answer) for r in first.rows}
+    assert graded == len(finals) < len(first.rows)  # one check per (target, final result)
+    assert len(checks) == graded  # the rerun read every grade from the lake
+    assert sorted((r.item_id, r.model, r.sample, r.grade) for r in again.rows) == \
+        sorted((r.item_id, r.model, r.sample, r.grade) for r in first.rows)
