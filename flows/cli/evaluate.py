@@ -75,47 +75,14 @@ def evaluate_command(
 
 
 def evaluation_report(settings: Settings, eval_id: str) -> dict:
-    """Accuracy per model and format, the options-only leak test, position bias and accuracy by
-    paper month beside each model's training cutoff, for one evaluation run."""
-    from tasks.evaluate import audits
+    """The report of one evaluation run (``tasks.evaluate.report``), with each model's stated
+    training cutoff."""
+    from tasks.evaluate import report
     from tasks.io.storage import named_rows
 
     rows = named_rows(settings, "evaluation_run", eval_id=eval_id)
-    table: dict[tuple[str, str], dict] = {}
-    for r in rows:
-        entry = table.setdefault((r["model"], r["format"]), {"model": r["model"], "format": r["format"], "answers": 0,
-                                                             "correct": 0, "incorrect": 0, "undecided": 0,
-                                                             "unparsed": 0, "failed": 0})
-        entry["answers"] += 1
-        entry[r["grade"]] += 1
-    for entry in table.values():
-        graded = entry["correct"] + entry["incorrect"]
-        entry["accuracy"] = round(entry["correct"] / graded, 4) if graded else None
-    leaks = {}
-    for model in sorted({r["model"] for r in rows}):
-        test = audits.leak_test([r for r in rows if r["model"] == model])
-        if test.answers:
-            leaks[model] = {"answers": test.answers, "correct": test.correct, "accuracy": round(test.accuracy, 4),
-                            "chance": round(test.chance, 4), "p_value": test.p_value, "leaks": test.leaks}
-    picked: dict[str, dict[str, int]] = {}
-    for r in rows:
-        if r["format"] == "mc" and r["grade"] in ("correct", "incorrect"):
-            picked.setdefault(r["model"], {}).setdefault(r["parsed_answer"], 0)
-            picked[r["model"]][r["parsed_answer"]] += 1
-    months: dict[str, dict[str, list[int]]] = {}
-    for r in rows:
-        if r["format"] != "options_only" and r["grade"] in ("correct", "incorrect"):
-            cell = months.setdefault(r["model"], {}).setdefault(r["paper_month"] or "unknown", [0, 0])
-            cell[0] += r["grade"] == "correct"
-            cell[1] += 1
-    cutoffs = {m: (settings.evaluate.models[m].training_cutoff if m in settings.evaluate.models else None)
-               for m in months}
-    by_month = [{"model": m, "paper_month": month, "correct": c, "graded": n, "accuracy": round(c / n, 4),
-                 "after_cutoff": (None if cutoffs[m] is None or month == "unknown" else month > cutoffs[m])}
-                for m, cells in sorted(months.items()) for month, (c, n) in sorted(cells.items())]
-    return {"accuracy": sorted(table.values(), key=lambda e: (e["model"], e["format"])),
-            "options_only": leaks, "mc_letters_picked": picked, "accuracy_by_month": by_month,
-            "training_cutoffs": cutoffs}
+    cutoffs = {m: card.training_cutoff for m, card in settings.evaluate.models.items()}
+    return report.summarise(rows, cutoffs)
 
 
 def print_report(report: dict, summary) -> None:

@@ -6,5 +6,6 @@
 - ``symbolic``: the derivation's final result against the target (Math-Verify, SymPy, numbers).
 - ``calibration``: the graders against the experts; a pass rate with the judge's bias removed.
 - ``audits``: solve rates and the flags that send an item to adjudication.
+- ``report``: what an evaluation run prints: accuracy, the leak test, letters picked, months.
 - ``steps``: the evaluation run (concurrent, cached and budgeted through the LLM gateway).
 """

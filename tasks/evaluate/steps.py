@@ -138,6 +138,7 @@ class Evaluator:
         self.derivations: list[tuple[EvalItem, str, int, LLMResult]] = []
         self.done = 0
         self.total = 0
+        self._targets: dict[str, str | None] = {}
 
     def _tick(self, calls: int = 1) -> None:
         self.done += calls
@@ -147,14 +148,29 @@ class Evaluator:
         return [(item, fmt, s) for item in self.request.items for fmt in ("mc", "options_only", "derivation")
                 for s in range(1, self.request.samples + 1) if self._asks(item, fmt)]
 
-    def _asks(self, item: EvalItem, fmt: str) -> bool:
-        formats = self.request.formats
+    def _asks(self, item: EvalItem, job: str) -> bool:
+        """Whether a job (``mc``, ``options_only`` or ``derivation``: the answer the judge and the
+        symbolic check share) is asked of ``item``."""
+        if job == "derivation":
+            return self._wants(item, "judge") or self._wants(item, "symbolic")
+        return self._wants(item, job)
+
+    def _can_ask(self, item: EvalItem, fmt: str) -> bool:
+        """Whether ``item`` has what format ``fmt`` needs: options with a key, the paper's answer
+        (the judge's reference), a target (the symbolic check's)."""
         if fmt in ("mc", "options_only"):
-            return fmt in formats and len(item.choices) >= 2 and item.answer_index is not None
-        return ("judge" in formats and bool(item.answer)) or ("symbolic" in formats and self._target(item) is not None)
+            return len(item.choices) >= 2 and item.answer_index is not None
+        if fmt == "judge":
+            return bool(item.answer)
+        return self._target(item) is not None
+
+    def _wants(self, item: EvalItem, fmt: str) -> bool:
+        return fmt in self.request.formats and self._can_ask(item, fmt)
 
     def _target(self, item: EvalItem) -> str | None:
-        return item.target or (symbolic.final_result(item.answer) if item.answer else None)
+        if item.item_id not in self._targets:
+            self._targets[item.item_id] = item.target or (symbolic.final_result(item.answer) if item.answer else None)
+        return self._targets[item.item_id]
 
     def _unaskable(self) -> None:
         """A ``rejects`` row for each item a requested format cannot ask (no options, no target…)."""
@@ -162,9 +178,7 @@ class Evaluator:
                  "symbolic": "no_target"}
         for item in self.request.items:
             for fmt in self.request.formats:
-                ok = (len(item.choices) >= 2 and item.answer_index is not None if fmt in ("mc", "options_only")
-                      else bool(item.answer) if fmt == "judge" else self._target(item) is not None)
-                if not ok:
+                if not self._can_ask(item, fmt):
                     self.outcome.rejects.append(Reject(run_id=self.request.eval_id, stage=f"evaluate_{fmt}",
                                                        entity_id=item.item_id, reason=wants[fmt]))
 
@@ -229,11 +243,11 @@ class Evaluator:
         agent = derivation.DERIVATION
         result = await agent.ask_as(gateway, model, item.item_id, sample, **derivation.fields(item.question))
         self._tick()
-        if "symbolic" in self.request.formats and self._target(item) is not None:
+        if self._wants(item, "symbolic"):
             self.derivations.append((item, model.model, sample, result))
-        if judge_gateway is None or not item.answer:
+        if judge_gateway is None or not self._wants(item, "judge"):
             return
-        charge = "symbolic" not in self.request.formats or self._target(item) is None
+        charge = not self._wants(item, "symbolic")
         if not result.ok:
             rows.append(_row(self.request, item, model.model, "judge", sample, judge.JUDGE.version, result,
                              charge=charge, **_failed(result)))
