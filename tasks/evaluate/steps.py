@@ -287,15 +287,20 @@ class Evaluator:
                                               derivation.DERIVATION.version, result, expected=target,
                                               **_failed(result)))
                 continue
-            pair = (target, symbolic.final_result(result.value.text))
-            if pair not in checked_pairs:
-                checked_pairs[pair] = self._graded(pair, result.value.text, code)
+            try:
+                pair = (target, symbolic.final_result(result.value.text))
+                if pair not in checked_pairs:
+                    checked_pairs[pair] = self._graded(pair, result.value.text, code)
+            except Exception as exc:  # the checker failed in this process: this answer only is lost
+                self.outcome.rejects.append(Reject(
+                    run_id=self.request.eval_id, stage="evaluate_symbolic", entity_id=f"{item.item_id}/{model}/{sample}",
+                    reason="harness_error", detail=f"{type(exc).__name__}: {str(exc)[:300]}"))
+                continue
             checked = checked_pairs[pair]
             self.outcome.rows.append(_row(self.request, item, model, "symbolic", sample,
                                           derivation.DERIVATION.version, result, expected=target,
                                           parsed_answer=checked.parsed, grade=checked.grade, tier=checked.tier,
                                           reason=checked.reason))
-
 
     def _graded(self, pair: tuple[str, str | None], text: str, code: str) -> symbolic.SymbolicGrade:
         """A pair's grade from the lake's cache (keyed by the pair, the limits and the checker's

@@ -186,3 +186,17 @@ def test_symbolic_grades_are_checked_once_per_pair_and_cached_across_runs(settin
     assert len(checks) == graded  # the rerun read every grade from the lake
     assert sorted((r.item_id, r.model, r.sample, r.grade) for r in again.rows) == \
         sorted((r.item_id, r.model, r.sample, r.grade) for r in first.rows)
+
+
+def test_a_checker_failing_in_process_loses_that_answer_only(settings, monkeypatch):
+    from tasks.evaluate import symbolic
+
+    items, key = catalogue(2)
+    monkeypatch.setattr(symbolic, "grade", lambda target, *a: 1 / 0 if target.startswith("y_{0}") else
+                        symbolic.SymbolicGrade("correct", "string", target))
+    with ScriptedLLM(Script(answer_key=key)) as server:
+        local = settings.model_copy(update={"llm": settings.llm.model_copy(update={"base_url": server.base_url})})
+        out = evaluate(local, EvalRequest(eval_id="e", dataset="t", items=items, models=["scripted-french"],
+                                          formats=("mc", "symbolic"), samples=1))
+    assert Counter(r.format for r in out.rows) == Counter({"mc": 2, "symbolic": 1})
+    assert [(r.stage, r.reason) for r in out.rejects] == [("evaluate_symbolic", "harness_error")]
