@@ -157,3 +157,181 @@ SELECT item_id, model, sample, prompt_version, grader_model, judge_grade, refere
        reference_tier
 FROM judge_reference_pairs
 ORDER BY prompt_version, grader_model, model, item_id, sample;
+
+-- The analyst dashboard (dashboards/app.py) ----------------------------------------------------------
+-- Read-only, one read-only connection per page; every value is a bound parameter.
+
+-- name: dashboard_funnel_by_month
+SELECT * FROM funnel_by_month ORDER BY month DESC LIMIT $limit;
+
+-- name: dashboard_funnel_by_run
+SELECT * FROM run_funnel_stages LIMIT $limit;
+
+-- name: dashboard_rejects_by_month
+-- Rejects by reason per month (every stage), the newest $limit months.
+WITH months AS (SELECT DISTINCT month FROM rejects_by_month ORDER BY month DESC LIMIT $limit)
+SELECT month, reason, sum(n)::BIGINT AS n
+FROM rejects_by_month JOIN months USING (month)
+GROUP BY ALL
+ORDER BY month, n DESC, reason;
+
+-- name: dashboard_rejects_by_stage
+SELECT stage, reason, sum(n)::BIGINT AS n FROM rejects_by_month GROUP BY ALL ORDER BY n DESC, stage, reason LIMIT $limit;
+
+-- name: dashboard_validation_by_run
+-- Validation outcome per run and stage, with the rows quarantined there; newest runs first.
+SELECT v.run_id, v.stage, v.expectations, v.passed, v.expectations - v.passed AS failed, v.unexpected_rows,
+       (SELECT count(*) FROM quarantine q WHERE q.run_id = v.run_id AND q.stage = v.stage) AS quarantined,
+       r.started_at
+FROM validation_summary v LEFT JOIN runs r USING (run_id)
+ORDER BY r.started_at DESC NULLS LAST, v.run_id DESC, v.stage
+LIMIT $limit;
+
+-- name: dashboard_failed_expectations
+SELECT run_id, stage, suite, expectation, "column", element_count, unexpected_count, validated_at
+FROM validations
+WHERE NOT success
+ORDER BY validated_at DESC, run_id, stage, expectation
+LIMIT $limit;
+
+-- name: dashboard_quarantine_by_stage
+SELECT stage, expectation, count(*) AS rows, count(DISTINCT run_id) AS runs, max("at") AS latest
+FROM quarantine
+GROUP BY ALL
+ORDER BY rows DESC, stage, expectation
+LIMIT $limit;
+
+-- name: dashboard_spend_by_month
+SELECT month, round(sum(cost_usd), 6) AS cost_usd, sum(calls)::BIGINT AS calls, sum(cache_hits)::BIGINT AS cache_hits,
+       sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(completion_tokens)::BIGINT AS completion_tokens
+FROM llm_spend_by_month
+GROUP BY month
+ORDER BY month DESC
+LIMIT $limit;
+
+-- name: dashboard_spend_by_agent
+-- Per agent, model and month: calls sent, cache hits, tokens, dollars (the newest $limit rows).
+SELECT * FROM llm_spend_by_month ORDER BY month DESC, cost_usd DESC, agent, model LIMIT $limit;
+
+-- name: dashboard_budget_stops
+-- Runs the LLM budget stopped (running them again resumes where they stopped).
+SELECT r.run_id, m.month, r.flow, r.started_at, r.finished_at, r.candidates, r.llm_calls, r.cost_usd
+FROM runs r JOIN run_months m USING (run_id)
+WHERE r.status = 'stopped'
+ORDER BY r.started_at DESC
+LIMIT $limit;
+
+-- name: dashboard_candidate_status
+SELECT status, count(*) AS n FROM candidates GROUP BY status ORDER BY n DESC, status;
+
+-- name: dashboard_candidates_by_reason
+SELECT * FROM candidates_by_reason LIMIT $limit;
+
+-- name: dashboard_candidate_count
+-- The candidate browser's filters: paper id contains $paper (NULL: any), status (NULL: any),
+-- grounded score at least $min_score (NULL: any).
+SELECT count(*) AS n
+FROM candidates
+WHERE (CAST($paper AS VARCHAR) IS NULL OR contains(lower(paper_id), lower($paper)))
+  AND (CAST($status AS VARCHAR) IS NULL OR status = $status)
+  AND (CAST($min_score AS DOUBLE) IS NULL OR grounded_score >= $min_score);
+
+-- name: dashboard_candidate_list
+SELECT candidate_id, paper_id, status, coalesce(reason, '') AS reason, stage_reached, drafted_by, target_kind,
+       target_number, grounded_score, verdict_confidence, left(coalesce(revised_question, question, query, ''), 160) AS question
+FROM candidates
+WHERE (CAST($paper AS VARCHAR) IS NULL OR contains(lower(paper_id), lower($paper)))
+  AND (CAST($status AS VARCHAR) IS NULL OR status = $status)
+  AND (CAST($min_score AS DOUBLE) IS NULL OR grounded_score >= $min_score)
+ORDER BY paper_id, candidate_id
+LIMIT $limit OFFSET $offset;
+
+-- name: dashboard_candidate
+SELECT c.*, p.title, p.arxiv_id, p.source AS paper_source, p.venue, p.license, p.published,
+       q.rank AS queue_rank, q.raw_score, q.curated_score, q.solve_rate, q.reason AS queue_reason
+FROM candidates c
+LEFT JOIN papers p USING (paper_id)
+LEFT JOIN review_queue q ON q.candidate_id = c.candidate_id
+WHERE c.candidate_id = $candidate_id;
+
+-- name: dashboard_candidate_expressions
+-- The candidate's target and preconditions (the formulas it is derived from and to).
+SELECT expr_id, kind, env, title, number, label, section, page, latex
+FROM expressions
+WHERE list_contains(CAST($expr_ids AS VARCHAR[]), expr_id)
+ORDER BY list_position(CAST($expr_ids AS VARCHAR[]), expr_id);
+
+-- name: dashboard_candidate_edges
+-- Dependency edges A → B of the paper that touch the candidate's formulas.
+SELECT from_expr, from_kind, from_what, from_number, via, command, to_expr, to_kind, to_what, to_number
+FROM expression_dependencies
+WHERE paper_id = $paper_id
+  AND (list_contains(CAST($expr_ids AS VARCHAR[]), from_expr) OR list_contains(CAST($expr_ids AS VARCHAR[]), to_expr))
+ORDER BY from_expr, to_expr
+LIMIT $limit;
+
+-- name: dashboard_candidate_run
+SELECT r.run_id, m.month, r.flow, r.source, r.status, r.started_at, r.finished_at
+FROM runs r JOIN run_months m USING (run_id)
+WHERE r.run_id = $run_id;
+
+-- name: dashboard_candidate_calls
+-- The agents' LLM calls for the candidate (and for its paper), per agent and model.
+SELECT stage AS agent, model, run_id, count(*) AS calls, count(*) FILTER (WHERE cache_hit) AS cache_hits,
+       sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(completion_tokens)::BIGINT AS completion_tokens,
+       round(sum(cost_usd), 6) AS cost_usd, string_agg(DISTINCT status, ', ') AS statuses
+FROM llm_calls
+WHERE entity_id = $candidate_id OR entity_id = $paper_id
+GROUP BY ALL
+ORDER BY min("at"), agent
+LIMIT $limit;
+
+-- name: dashboard_candidate_reviews
+SELECT count(*) AS reviews, count(*) FILTER (WHERE decision = 'keep') AS keeps,
+       count(*) FILTER (WHERE decision = 'reject') AS rejects,
+       round(avg((reasoning_density + problem_clarity + derivation_correctness + problem_difficulty
+                  + human_heuristics) / 5.0), 2) AS mean_score,
+       (SELECT any_value(decision) FROM adjudications WHERE candidate_id = $candidate_id) AS adjudicated
+FROM expert_reviews
+WHERE candidate_id = $candidate_id;
+
+-- name: dashboard_review_counts
+SELECT (SELECT count(*) FROM review_queue) AS queued,
+       (SELECT count(*) FROM review_assignments) AS assignments,
+       (SELECT count(*) FROM expert_reviews) AS reviews,
+       (SELECT count(DISTINCT candidate_id) FROM expert_reviews) AS reviewed_candidates,
+       (SELECT count(*) FROM adjudications) AS adjudicated,
+       (SELECT count(*) FROM expert_keepers) AS keepers;
+
+-- name: dashboard_queue_health
+SELECT * FROM queue_health;
+
+-- name: dashboard_reviewer_progress
+-- Per reviewer: candidates assigned, reviewed, kept and rejected, mean score, last submission.
+SELECT a.reviewer, count(*) AS assigned, count(r.candidate_id) AS reviewed,
+       count(*) FILTER (WHERE r.decision = 'keep') AS keeps, count(*) FILTER (WHERE r.decision = 'reject') AS rejects,
+       round(avg((r.reasoning_density + r.problem_clarity + r.derivation_correctness + r.problem_difficulty
+                  + r.human_heuristics) / 5.0), 2) AS mean_score,
+       max(r.submitted_at) AS last_review
+FROM review_assignments a
+LEFT JOIN expert_reviews r USING (candidate_id, reviewer)
+GROUP BY a.reviewer
+ORDER BY a.reviewer;
+
+-- name: dashboard_review_agreement
+-- Agreement between two reviewers of the same candidate, over every such pair: how often the
+-- decisions agree and how far apart each principle's scores are (Krippendorff's α per principle:
+-- `stormborn review stats`).
+WITH pairs AS (
+    SELECT a.decision = b.decision AS same,
+           abs(a.reasoning_density - b.reasoning_density) AS reasoning_density,
+           abs(a.problem_clarity - b.problem_clarity) AS problem_clarity,
+           abs(a.derivation_correctness - b.derivation_correctness) AS derivation_correctness,
+           abs(a.problem_difficulty - b.problem_difficulty) AS problem_difficulty,
+           abs(a.human_heuristics - b.human_heuristics) AS human_heuristics
+    FROM expert_reviews a JOIN expert_reviews b ON a.candidate_id = b.candidate_id AND a.reviewer < b.reviewer)
+SELECT count(*) AS pairs, round(avg(same::INTEGER), 3) AS decision_agreement,
+       round(avg(reasoning_density), 2) AS reasoning_density, round(avg(problem_clarity), 2) AS problem_clarity,
+       round(avg(derivation_correctness), 2) AS derivation_correctness,
+       round(avg(problem_difficulty), 2) AS problem_difficulty, round(avg(human_heuristics), 2) AS human_heuristics
+FROM pairs;

@@ -338,3 +338,69 @@ FROM (
            round(tpr, 3), round(fpr, 3), round(tpr, 3), round(1 - fpr, 3), 6
     FROM rates)
 ORDER BY grader = 'judge', grader <> 'joint_score', model, prompt_version, _order;
+
+-- The analyst dashboard (dashboards/app.py) --------------------------------------------------------
+
+-- The month a run worked on: the start of its harvest window, else the day it started (UTC).
+CREATE OR REPLACE VIEW run_months AS
+SELECT run_id, strftime(coalesce(since, (started_at AT TIME ZONE 'UTC')::DATE), '%Y-%m') AS month
+FROM runs;
+
+-- Each run's funnel, stage by stage: listed → matched → rating pass → keyword pass → extracted →
+-- candidates → kept (done or rules-drafted: what goes to review) → reviewed → selected. Reviewed and
+-- selected count the run's candidates (``candidates.run_id``) that experts reviewed and that the
+-- latest selection chose.
+CREATE OR REPLACE VIEW run_funnel_stages AS
+WITH reviewed AS (
+    SELECT c.run_id, count(DISTINCT r.candidate_id) AS n
+    FROM expert_reviews r JOIN candidates c USING (candidate_id)
+    GROUP BY c.run_id),
+latest AS (SELECT selection_id FROM selections ORDER BY selected_at DESC LIMIT 1),
+chosen AS (
+    SELECT c.run_id, count(*) AS n
+    FROM selections s JOIN latest USING (selection_id) JOIN candidates c USING (candidate_id)
+    WHERE s.selected
+    GROUP BY c.run_id)
+SELECT r.run_id, m.month, r.flow, r.source, r.status, r.started_at, r.finished_at,
+       r.listed, r.matched, r.rating_pass, r.keyword_pass, r.papers_extracted AS extracted,
+       r.candidates, r.candidates_kept + r.candidates_drafted AS kept,
+       coalesce(v.n, 0) AS reviewed, coalesce(s.n, 0) AS selected,
+       r.rejected, r.quarantined, r.llm_calls, r.cost_usd
+FROM runs r
+JOIN run_months m USING (run_id)
+LEFT JOIN reviewed v USING (run_id)
+LEFT JOIN chosen s USING (run_id)
+ORDER BY r.started_at DESC;
+
+-- The funnel per month (every run of the month summed).
+CREATE OR REPLACE VIEW funnel_by_month AS
+SELECT month, count(*) AS runs,
+       sum(listed)::BIGINT AS listed, sum(matched)::BIGINT AS matched, sum(rating_pass)::BIGINT AS rating_pass,
+       sum(keyword_pass)::BIGINT AS keyword_pass, sum(extracted)::BIGINT AS extracted,
+       sum(candidates)::BIGINT AS candidates, sum(kept)::BIGINT AS kept, sum(reviewed)::BIGINT AS reviewed,
+       sum(selected)::BIGINT AS selected, sum(rejected)::BIGINT AS rejected,
+       sum(quarantined)::BIGINT AS quarantined, round(sum(cost_usd), 6) AS cost_usd
+FROM run_funnel_stages
+GROUP BY month
+ORDER BY month;
+
+-- Why records were dropped, per month (the run's month; rows of no known run by when they were written).
+CREATE OR REPLACE VIEW rejects_by_month AS
+SELECT coalesce(m.month, strftime(j."at" AT TIME ZONE 'UTC', '%Y-%m')) AS month, j.stage, j.reason, count(*) AS n
+FROM rejects j LEFT JOIN run_months m USING (run_id)
+GROUP BY ALL
+ORDER BY month, n DESC;
+
+-- LLM spend per month (the run's month, as in the funnel; calls of no known run by when they were
+-- made), agent and model.
+CREATE OR REPLACE VIEW llm_spend_by_month AS
+SELECT coalesce(m.month, strftime(c."at" AT TIME ZONE 'UTC', '%Y-%m')) AS month, c.stage AS agent, c.model,
+       count(*) FILTER (WHERE NOT cache_hit AND status <> 'budget_exhausted') AS calls,
+       count(*) FILTER (WHERE cache_hit) AS cache_hits,
+       sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(completion_tokens)::BIGINT AS completion_tokens,
+       round(sum(cost_usd), 6) AS cost_usd,
+       count(*) FILTER (WHERE status = 'budget_exhausted') AS budget_exhausted,
+       count(*) FILTER (WHERE status IN ('invalid_output', 'failed')) AS failed
+FROM llm_calls c LEFT JOIN run_months m USING (run_id)
+GROUP BY ALL
+ORDER BY month, agent, model;

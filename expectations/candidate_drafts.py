@@ -5,7 +5,6 @@ import great_expectations as gx
 
 STAGE = "candidate_drafts"
 ENTITY = "candidate_id"
-DATA_DOCS = False  # runs in every generation task: outcomes go to `validations` only
 
 
 def expectations():

@@ -5,7 +5,6 @@ import great_expectations as gx
 
 STAGE = "candidate_questions"
 ENTITY = "candidate_id"
-DATA_DOCS = False  # runs in every generation task: outcomes go to `validations` only
 
 POINTS_INTO_PAPER = (
     r"(?i)(?:\b(?:this|the) (?:paper|article|work|manuscript)\b|\bthe authors\b|\b(?:sec(?:tion)?|§)\.?\s*\d"

@@ -7,7 +7,6 @@ from tasks.core.records import SNAKE_CASE, CandidateStatus, TargetKind, allowed
 
 STAGE = "candidate_targets"
 ENTITY = "candidate_id"
-DATA_DOCS = False  # runs in every generation task: outcomes go to `validations` only
 
 
 def expectations():

@@ -7,7 +7,6 @@ from tasks.core.records import Verdict, allowed
 
 STAGE = "candidate_verdicts"
 ENTITY = "candidate_id"
-DATA_DOCS = False  # runs in every generation task: outcomes go to `validations` only
 
 
 def expectations():

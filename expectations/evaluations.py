@@ -8,7 +8,6 @@ from tasks.core.records import SNAKE_CASE, EvalFormat, Grade, GradeTier, allowed
 
 STAGE = "evaluations"
 ENTITY = "item_id"
-DATA_DOCS = False
 
 
 def expectations():

@@ -8,7 +8,6 @@ from tasks.core.records import ScoreCriterion, ScoreStage, allowed
 
 STAGE = "quality_scores"
 ENTITY = "candidate_id"
-DATA_DOCS = False  # runs in every refine task: outcomes go to `validations` only
 
 
 def expectations():

@@ -7,7 +7,6 @@ from tasks.core.records import SNAKE_CASE, RevisionOutcome, allowed
 
 STAGE = "question_revisions"
 ENTITY = "candidate_id"
-DATA_DOCS = False
 
 
 def expectations():

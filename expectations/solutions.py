@@ -8,7 +8,6 @@ from tasks.core.records import SNAKE_CASE, DecidedBy, SolveOutcome, allowed
 
 STAGE = "solutions"
 ENTITY = "candidate_id"
-DATA_DOCS = False
 
 
 def expectations():

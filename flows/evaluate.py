@@ -17,6 +17,7 @@ from tasks.curate import release as releases
 from tasks.evaluate import audits, items
 from tasks.evaluate.steps import FORMATS, EvalOutcome, EvalRequest, evaluate
 from tasks.io.llm import CallTotals
+from tasks.io.notify import notify_failure
 from tasks.io.runs import StageResult, run_lifecycle
 from tasks.io.storage import Lake, named_rows, publish_catalog
 from tasks.io.validate import gate
@@ -40,7 +41,7 @@ def load_items(settings: Settings, release: str | None, dataset: str | None) -> 
     return name, items.from_rows(releases.items_at(settings, name), name)
 
 
-@flow(name="evaluate-models", log_prints=True)
+@flow(name="evaluate-models", log_prints=True, on_failure=[notify_failure])
 def evaluate_models(models: list[str], release: str | None = None, dataset: str | None = None,
                     formats: tuple[str, ...] = FORMATS, samples: int | None = None, base_url: str | None = None,
                     settings: Settings | None = None) -> EvalSummary:

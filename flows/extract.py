@@ -17,10 +17,11 @@ from tasks.core.handoff import Opaque, gather, timed
 from tasks.core.records import Run
 from tasks.core.settings import Settings, load_settings
 from tasks.extract.steps import extract_batch, plan_extraction
+from tasks.io.notify import notify_failure
 from tasks.io.runs import StageResult, run_lifecycle
 
 
-@flow(name="extract-expressions", log_prints=True)
+@flow(name="extract-expressions", log_prints=True, on_failure=[notify_failure])
 def extract_expressions(paper_ids: list[str] | None = None, force: bool = False,
                         settings: Settings | None = None) -> Run:
     """Extract every accepted paper in the catalog (or the given ones) and publish."""

@@ -21,12 +21,13 @@ from tasks.core.settings import AGENTS, Settings, load_settings
 from tasks.generate.steps import count_reasons, generate_batch, plan_generation, plan_jobs
 from tasks.generate.targets import cap_targets, choose_targets, record_choices, select_targets
 from tasks.io.llm import CallTotals
+from tasks.io.notify import notify_failure
 from tasks.io.ratelimit import ensure_rate_limits
 from tasks.io.runs import StageResult, run_lifecycle
 from tasks.io.storage import Lake
 
 
-@flow(name="generate-candidates", log_prints=True)
+@flow(name="generate-candidates", log_prints=True, on_failure=[notify_failure])
 def generate_candidates(paper_ids: list[str] | None = None, target: int | None = None, force: bool = False,
                         settings: Settings | None = None) -> Run:
     """Generate derivation candidates from every extracted paper in the catalog (or the given ones)."""

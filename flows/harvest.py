@@ -31,6 +31,7 @@ from tasks.harvest.steps import (
     process_document_batch,
     run_scope,
 )
+from tasks.io.notify import notify_failure
 from tasks.io.ratelimit import ensure_rate_limits
 from tasks.io.runs import StageResult, land_rejects, run_lifecycle
 from tasks.io.validate import land_validated
@@ -42,7 +43,7 @@ def previous_month(today: date) -> tuple[date, date]:
     return last_previous.replace(day=1), last_previous
 
 
-@flow(name="monthly-harvest", log_prints=True)
+@flow(name="monthly-harvest", log_prints=True, on_failure=[notify_failure])
 def monthly_harvest(since: date | None = None, until: date | None = None, source: str = "live",
                     path: str | None = None, settings: Settings | None = None) -> Run:
     """Harvest one date window (default: last month) from a source into the lake and catalog,

@@ -18,6 +18,7 @@ from tasks.core.handoff import Opaque, timed
 from tasks.core.records import Run
 from tasks.core.settings import Settings, load_settings
 from tasks.io.llm import CallTotals
+from tasks.io.notify import notify_failure
 from tasks.io.ratelimit import ensure_rate_limits
 from tasks.io.runs import StageResult, run_lifecycle
 from tasks.io.storage import Lake
@@ -25,7 +26,7 @@ from tasks.refine.agents import AGENT_NAMES
 from tasks.refine.steps import batches, count_drops, land, plan_refine, rank, refine_batch, screen, to_refine
 
 
-@flow(name="refine-candidates", log_prints=True)
+@flow(name="refine-candidates", log_prints=True, on_failure=[notify_failure])
 def refine_candidates(force: bool = False, settings: Settings | None = None) -> Run:
     """Screen, score, revise, solve and rank every finished or drafted candidate in the catalog."""
     settings = settings or load_settings()

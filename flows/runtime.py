@@ -163,9 +163,11 @@ WORKER_CONSOLE_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
 
 
 @contextlib.contextmanager
-def logs_to_file(path: Path, console_level: int = logging.WARNING):
-    """Inside: the terminal shows warnings and errors only; every record from INFO up (Prefect's
-    task runs, Dask's scheduler, Great Expectations) goes to ``path``. A failure still prints."""
+def logs_to_file(path: Path, console_level: int = logging.CRITICAL):
+    """Inside: every record from INFO up (Prefect's task runs, Dask's scheduler, Great
+    Expectations) goes to ``path``, and the terminal shows only records at ``console_level``
+    and up (by default none but crashes: the CLI prints its own progress and a failure's
+    cause, ``flow_progress``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setLevel(logging.INFO)
@@ -197,6 +199,35 @@ def logs_to_file(path: Path, console_level: int = logging.WARNING):
             os.environ.pop(WORKER_CONSOLE_LEVEL, None)
         else:
             os.environ[WORKER_CONSOLE_LEVEL] = worker_console
+
+
+FLOW_RUN_LOGGER = "prefect.flow_runs"
+"""Prefect's logger for a flow run's own records: in the process that runs the flow body, so
+its progress lines (``get_run_logger().info``) can be shown there as they come."""
+
+
+@contextlib.contextmanager
+def flow_progress(emit: Callable[[str], None], level: int = logging.INFO):
+    """Inside: each record a flow body logs (its progress, counts, spend, warnings) is handed to
+    ``emit`` as one timestamped line; task runs log in the Dask workers and reach the Prefect
+    UI and the log file instead."""
+
+    class Progress(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+                text = record.getMessage().splitlines()[0] if record.getMessage() else ""
+                emit(f"  {stamp} {text}")
+            except Exception:  # noqa: BLE001 — a progress line must never break the run
+                self.handleError(record)
+
+    handler = Progress(level)
+    logger = logging.getLogger(FLOW_RUN_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def run_within_budget(settings: Settings, jobs: list, submit: Callable[[Any, float | None], Any],

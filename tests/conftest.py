@@ -8,8 +8,9 @@ import os
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-for _var in [v for v in os.environ if v.startswith("STORMBORN_")]:
-    del os.environ[_var]  # a developer's own settings must not leak into tests
+for _var in [v for v in os.environ if v.startswith("STORMBORN_") and v != "STORMBORN_SCREENSHOTS"]:
+    del os.environ[_var]  # a developer's own settings must not leak into tests (SCREENSHOTS is no setting:
+    # tests/dashboards/test_browser.py saves the README's images when it is set)
 
 from pathlib import Path  # noqa: E402
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import tarfile
+from pathlib import Path
 
 import pymupdf
 
@@ -148,12 +150,12 @@ def derivation(paper: int, n: int) -> str:
 
 def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: bool = True,
                       answers: dict[str, str] | None = None, drafted: frozenset[str] = frozenset(),
-                      questions: dict[str, str] | None = None) -> list[str]:
+                      questions: dict[str, str] | None = None, run_id: str = "") -> list[str]:
     """A lake with finished candidates (papers, expressions, a PDF each) and a published catalog.
 
     Returns the candidate ids. The first candidate's question has broken LaTeX when ``broken``;
     ``answers`` and ``questions`` replace the derivation and question of some candidates (by id); ``drafted`` ids are
-    rules-drafted (status ``drafted``, no verdict).
+    rules-drafted (status ``drafted``, no verdict); ``run_id`` is every candidate's run.
     """
     from tasks.core.records import Candidate, Document, Expression, Paper
     from tasks.io import storage
@@ -189,7 +191,7 @@ def candidate_catalog(settings, papers: int = 3, per_paper: int = 4, broken: boo
                 question_evidence=["We assume each loss is convex and G-Lipschitz."],
                 verdict="derive", verdict_confidence=0.9, grounded_score=97.0, answer_span=[10, 200],
                 answer_source="main.tex", stage_reached="answer_filter", status="done",
-                prompt_versions={"answer_filter": "v1abc"}, models={"answer_filter": "scripted"}))
+                prompt_versions={"answer_filter": "v1abc"}, models={"answer_filter": "scripted"}, run_id=run_id))
             if cid in drafted:
                 cands[-1] = cands[-1].model_copy(update={"status": "drafted", "drafted_by": "rules", "verdict": None,
                                                          "stage_reached": "question_refiner"})
@@ -255,3 +257,145 @@ def keep_everything(settings, ids: list[str], reviewers: tuple[str, ...] = ("ana
         for person in people:
             review.submit(db, person, cid, review.ReviewForm(**{k: 3 + i % 3 for k in PRINCIPLES}, decision="keep",
                                                              submission_id=f"s-{cid}-{person.name}"))
+
+
+def dashboard_catalog(settings, reviews: bool = True) -> list[str]:
+    """``candidate_catalog`` (3 papers × 4 candidates of run ``run-2024-06``) plus what the analyst
+    dashboard shows, with known numbers: two runs (May: completed; June: stopped by the budget),
+    rejects, LLM calls, validations and quarantined rows, a dropped candidate, a dependency edge,
+    and (``reviews``) a ranked review queue, two reviewers' reviews and a selection."""
+    from datetime import UTC, date, datetime
+
+    from tasks.core.records import (
+        Candidate,
+        ExpertReview,
+        ExpressionEdge,
+        LLMCall,
+        Quarantine,
+        QueueEntry,
+        Reject,
+        ReviewAssignment,
+        Run,
+        Selection,
+        Validation,
+    )
+    from tasks.io import storage
+
+    lake = storage.Lake.from_settings(settings)
+    may, june = datetime(2024, 6, 2, 3, tzinfo=UTC), datetime(2024, 7, 1, 3, tzinfo=UTC)
+    lake.write_table(Run, [
+        Run(run_id="run-2024-05", flow="monthly-harvest", source="snapshot", since=date(2024, 5, 1),
+            until=date(2024, 5, 31), lake=lake.url, status="completed", started_at=may, finished_at=may,
+            listed=120, matched=80, rating_pass=40, documents_fetched=38, keyword_pass=30, papers_extracted=25,
+            candidates=10, candidates_kept=6, candidates_drafted=1, rejected=7, quarantined=2, llm_calls=3,
+            cost_usd=0.03),
+        Run(run_id="run-2024-06", flow="monthly-harvest", source="snapshot", since=date(2024, 6, 1),
+            until=date(2024, 6, 30), lake=lake.url, status="stopped", started_at=june, finished_at=june,
+            listed=200, matched=150, rating_pass=90, documents_fetched=88, keyword_pass=70, papers_extracted=60,
+            candidates=13, candidates_kept=12, candidates_drafted=0, rejected=5, llm_calls=2, cost_usd=1.0)],
+        "runs")
+    lake.write_table(Reject, [Reject(run_id="run-2024-05", stage="harvest", entity_id=f"p{i}", reason="below_rating",
+                                     at=may) for i in range(4)]
+                     + [Reject(run_id="run-2024-05", stage="harvest", entity_id=f"q{i}", reason="few_keywords", at=may)
+                        for i in range(3)]
+                     + [Reject(run_id="run-2024-06", stage="harvest", entity_id=f"r{i}", reason="below_rating", at=june)
+                        for i in range(5)], "rejects")
+    calls = [LLMCall(call_id=f"m{i}", run_id="run-2024-05", stage="query_draft", entity_id="arxiv:2611.00001",
+                     model="gpt-4o-mini", cache_key=f"k{i}", prompt_tokens=1000, completion_tokens=200,
+                     cost_usd=0.01, status="ok", at=may) for i in range(3)]
+    calls.append(LLMCall(call_id="m-hit", run_id="run-2024-05", stage="query_draft", entity_id="arxiv:2611.00001",
+                         model="gpt-4o-mini", cache_key="k0", cache_hit=True, status="ok", at=may))
+    calls += [LLMCall(call_id=f"j{i}", run_id="run-2024-06", stage="answer_filter", entity_id="c1x0", model="gpt-4o",
+                      cache_key=f"j{i}", prompt_tokens=20000, completion_tokens=5000, cost_usd=0.5, status="ok", at=june)
+              for i in range(2)]
+    calls.append(LLMCall(call_id="j-stop", run_id="run-2024-06", stage="answer_filter", entity_id="c1x1",
+                         model="gpt-4o", cache_key="j-stop", status="budget_exhausted", at=june))
+    lake.write_table(LLMCall, calls, "calls")
+    lake.write_table(Validation, [
+        Validation(run_id="run-2024-05", stage="papers", suite="papers", expectation="expect_column_values_to_not_be_null",
+                   column="title", success=False, element_count=120, unexpected_count=2, validated_at=may),
+        Validation(run_id="run-2024-05", stage="papers", suite="papers", expectation="expect_column_values_to_be_unique",
+                   column="paper_id", success=True, element_count=120, unexpected_count=0, validated_at=may),
+        Validation(run_id="run-2024-05", stage="candidates", suite="candidates",
+                   expectation="expect_column_values_to_be_in_set", column="status", success=True, element_count=10,
+                   unexpected_count=0, validated_at=may)], "validations")
+    lake.write_table(Quarantine, [Quarantine(run_id="run-2024-05", stage="papers", entity_id=f"bad{i}",
+                                             expectation="expect_column_values_to_not_be_null", column="title",
+                                             row_json="{}", at=may) for i in range(2)], "quarantine")
+    lake.write_table(Candidate, [Candidate(candidate_id="d0", paper_id="arxiv:2611.00002", target_expr="e2x0",
+                                           status="dropped", reason="ungrounded_answer", grounded_score=40.0,
+                                           run_id="run-2024-06")], "dropped")
+    lake.write_table(ExpressionEdge, [ExpressionEdge(paper_id="arxiv:2611.00001", from_expr="e1x0", to_expr="e1x1",
+                                                     via="proof", command="eqref", label="eq:2")], "edges")
+    if reviews:
+        ids = [f"c{p}x{n}" for p in range(3) for n in range(4)]
+        lake.write_table(QueueEntry, [QueueEntry(candidate_id=c, paper_id=f"arxiv:2611.{int(c[1]):05d}", rank=i + 1,
+                                                 raw_score=4.0 - i / 10, curated_score=4.0 - i / 10)
+                                      for i, c in enumerate(ids)], "queue")
+        reviewed = ids[:4]
+        lake.write_table(ReviewAssignment, [ReviewAssignment(candidate_id=c, reviewer=r)
+                                            for c in reviewed for r in ("ana", "ben")], "assignments")
+        scores = {"reasoning_density": 4, "problem_clarity": 4, "derivation_correctness": 4,
+                  "problem_difficulty": 3, "human_heuristics": 3}
+        rows = [ExpertReview(candidate_id=c, reviewer="ana", decision="keep", **scores) for c in reviewed]
+        rows += [ExpertReview(candidate_id=c, reviewer="ben", decision="keep" if i < 2 else "reject",
+                              **{**scores, "problem_clarity": 2 if i == 2 else 4})
+                 for i, c in enumerate(reviewed[:3])]
+        lake.write_table(ExpertReview, rows, "reviews")
+        lake.write_table(Selection, [Selection(selection_id="s1", candidate_id=c, paper_id="arxiv:2611.00000",
+                                               topic="cs.LG", selected=True, rank=i + 1, reason="selected")
+                                     for i, c in enumerate(reviewed[:2])], "selection")
+    return candidate_catalog(settings, papers=3, per_paper=4, run_id="run-2024-06")
+
+
+SNAPSHOT_TEX = ("\\documentclass{article}\\begin{document}\\section{Method}"
+                "We derive the bound. Substituting and rearranging, we obtain the rule. It follows that "
+                "the estimator is unbiased, by Lemma 1 and Theorem 2; the proof is short.\\end{document}")
+
+
+def recorded_snapshot(folder: Path, n_papers: int, fetch_latency_s: float = 0.0) -> Path:
+    """A recorded snapshot of ``n_papers`` May-2024 papers, all reviewed above weak accept.
+
+    Each paper has a small gzipped LaTeX e-print (parsed and keyword-counted) and a PDF URL that
+    the recording answers with 404 (so a benchmark measures orchestration, not PDF parsing; the
+    window is 2024-05-01 → 2024-05-31).
+    """
+    (folder / "arxiv").mkdir(parents=True, exist_ok=True)
+    (folder / "openreview").mkdir(exist_ok=True)
+    (folder / "documents").mkdir(exist_ok=True)
+    entries, notes, documents = [], [], {}
+    venue = "Bench.cc/2024/Conference"
+    for i in range(n_papers):
+        aid = f"2405.{10000 + i}"
+        day = 1 + i % 31
+        entries.append(
+            f"<entry><id>http://arxiv.org/abs/{aid}v1</id><title>Benchmark paper {i}</title>"
+            f"<published>2024-05-{day:02d}T12:00:00Z</published><updated>2024-05-{day:02d}T12:00:00Z</updated>"
+            f"<summary>Abstract {i}.</summary><author><name>Author {i}</name></author>"
+            f'<category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>'
+            f'<link href="https://arxiv.org/pdf/{aid}v1" rel="related" type="application/pdf" title="pdf"/>'
+            f'<arxiv:primary_category term="cs.LG"/></entry>')
+        body = folder / "documents" / f"{aid}.tex.gz"
+        body.write_bytes(gzip.compress((SNAPSHOT_TEX + f"% paper {i}\n").encode(), mtime=0))
+        documents[f"https://arxiv.org/e-print/{aid}v1"] = {"path": f"documents/{aid}.tex.gz"}
+        documents[f"https://arxiv.org/pdf/{aid}v1"] = {"status": 404}
+        notes.append({"id": f"f{i}", "forum": f"f{i}", "invitations": [f"{venue}/-/Submission"],
+                      "license": "CC BY 4.0",
+                      "content": {"title": {"value": f"Benchmark paper {i}"},
+                                  "html": {"value": f"https://arxiv.org/abs/{aid}"}},
+                      "details": {"replies": [
+                          {"id": f"r{i}-{k}", "invitations": [f"{venue}/Submission{i}/-/Official_Review"],
+                           "content": {"rating": {"value": r}}} for k, r in enumerate((8, 6, 8))]}})
+    (folder / "arxiv" / "listing.xml").write_text(
+        "<?xml version='1.0' encoding='UTF-8'?><feed xmlns=\"http://www.w3.org/2005/Atom\" "
+        "xmlns:opensearch=\"http://a9.com/-/spec/opensearch/1.1/\" xmlns:arxiv=\"http://arxiv.org/schemas/atom\">"
+        f"<opensearch:totalResults>{n_papers}</opensearch:totalResults>"
+        f"<opensearch:startIndex>0</opensearch:startIndex>{''.join(entries)}</feed>")
+    (folder / "openreview" / "bench.jsonl").write_text("".join(json.dumps(n) + "\n" for n in notes))
+    (folder / "manifest.json").write_text(json.dumps({
+        "window": {"since": "2024-05-01", "until": "2024-05-31"}, "categories": ["cs.LG"],
+        "arxiv_feeds": ["arxiv/listing.xml"],
+        "venues": [{"venue_id": venue, "api_version": 2, "weak_accept": 6.0}],
+        "openreview_notes": {venue: "openreview/bench.jsonl"},
+        "documents": documents, "fetch_latency_s": fetch_latency_s}))
+    return folder

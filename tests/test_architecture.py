@@ -27,12 +27,15 @@ ONLY_IMPORTED_IN = {
     "great_expectations": ("tasks.io.validate", "expectations"),
     "onnxruntime": ("tasks.io.embed",),
 }
+DASHBOARD_IMPORTS = ("tasks.core", "tasks.io.storage")
+"""The analyst dashboard reads the catalog (read-only) and lake files, and knows the records."""
 ENVIRON_ALLOWED = {
     # Documented exceptions: where the process environment is the interface itself.
     "tasks.core.settings": "settings come from STORMBORN_* variables (pydantic-settings) and STORMBORN_CONFIG",
     "tasks.io.validate": "switches Great Expectations' analytics off before its import",
     "flows.cli": "switches Prefect's and GX's analytics off before any import",
     "flows.runtime": "hands PREFECT_API_URL and Prefect's console log level to Dask worker processes and the local Prefect server",
+    "flows.stack": "hands the stack's PREFECT_* and STORMBORN_* variables to the processes it starts",
 }
 
 
@@ -139,6 +142,12 @@ def violations(root: Path) -> list[str]:
             if within(module, "reviewapp") and within(target, "tasks") and not any(
                     within(target, s) for s in ("tasks.curate", "tasks.documents", "tasks.core", "tasks.evaluate")):
                 problems.append(f"{where}:{imp.line}: the review app imports {target} (curate, evaluate, documents, core only)")
+            if within(module, "dashboards") and within(target, "tasks") and not any(
+                    within(target, s) for s in DASHBOARD_IMPORTS):
+                problems.append(f"{where}:{imp.line}: the dashboard imports {target} "
+                                f"({', '.join(DASHBOARD_IMPORTS)} only: it imports what it shows)")
+            if within(module, "dashboards") and within(target, "reviewapp"):
+                problems.append(f"{where}:{imp.line}: the dashboard imports {target} (it mounts KaTeX's files, no code)")
         if module not in ENVIRON_ALLOWED:
             problems += [f"{where}:{line}: reads os.environ (settings come from tasks.core.settings)"
                          for line in reads_environ(tree)]
@@ -173,6 +182,10 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     ("tasks/core/records.py", "from tasks.io.storage import Lake\n", "core stands on nothing"),
     ("tasks/harvest/steps.py", "from flows.harvest import monthly_harvest\n", "nothing imports flows"),
     ("reviewapp/app.py", "from tasks.io.storage import Lake\n", "the review app imports tasks.io.storage"),
+    ("dashboards/app.py", "from tasks.curate import review\n", "the dashboard imports tasks.curate"),
+    ("dashboards/app.py", "from tasks.io.llm import gateway\n", "the dashboard imports tasks.io.llm"),
+    ("dashboards/app.py", "from reviewapp.app import create_app\n", "the dashboard imports reviewapp"),
+    ("dashboards/app.py", "import duckdb\n", "imports duckdb (only tasks.io.storage may)"),
     ("tasks/harvest/filters.py", "import os\nKEY = os.environ['X']\n", "reads os.environ"),
     ("tasks/harvest/filters.py", "import os\nKEY = os.getenv('X')\n", "reads os.environ"),
     ("tasks/generate/steps.py", "from tasks.io.validate import _context\n",

@@ -4,6 +4,7 @@
 - ``catalog``: status, sql, config, deploy (analysts and operators);
 - ``curate``: review …, select, export (the human in the loop).
 - ``evaluate``: evaluate, evaluate calibrate, audit (closing the loop).
+- ``dashboard``: the analyst dashboard.
 """
 
 import os
@@ -19,5 +20,7 @@ from flows.cli import pipeline  # noqa: E402,F401,I001  # isort: skip
 from flows.cli import catalog  # noqa: E402,F401,I001  # isort: skip
 from flows.cli import curate  # noqa: E402,F401,I001  # isort: skip
 from flows.cli import evaluate  # noqa: E402,F401,I001  # isort: skip
+from flows.cli import stack  # noqa: E402,F401,I001  # isort: skip
+from flows.cli import dashboard  # noqa: E402,F401,I001  # isort: skip
 
 __all__ = ["app"]

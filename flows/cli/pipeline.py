@@ -13,6 +13,7 @@ from rich.table import Table
 from flows.cli.common import (
     DaskOpt,
     LakeOpt,
+    Terminal,
     app,
     console,
     fail,
@@ -21,7 +22,6 @@ from flows.cli.common import (
     run_flow,
     settings_from,
 )
-from flows.runtime import logs_to_file
 from tasks.core.settings import AGENTS, Settings
 
 
@@ -241,16 +241,15 @@ def demo(
         fail(f"--llm must be 'local', got {llm!r}")
     settings = settings_from(home=".stormborn", dask_address=dask_address)
     since, until = SnapshotSource(settings).default_window
+    Terminal.verbose = Terminal.verbose or verbose
     with contextlib.ExitStack() as stack:
-        if not verbose:
-            log = stack.enter_context(logs_to_file(Path(settings.home) / "logs" / "demo.log"))
-            console.print(f"Logs of Prefect, Dask and Great Expectations: {log}")
         if llm == "local":
             console.print("starting the bundled local model (llama.cpp, Gemma 3 270M)…")
             settings = _start_local(stack, settings)
         from flows.harvest import monthly_harvest
 
-        run = run_flow(settings, monthly_harvest, since=since, until=until, source="snapshot", path=None)
+        run = run_flow(settings, monthly_harvest, log_name="demo", since=since, until=until, source="snapshot",
+                       path=None)
     _print_run(run)
     _print_generation(run)
     if not settings.llm.configured:

@@ -275,6 +275,30 @@ class ReviewSettings(BaseModel):
             return True
 
 
+class DashboardSettings(BaseModel):
+    """The analyst dashboard (``stormborn dashboard``): read-only pages over the catalog."""
+
+    host: str = "127.0.0.1"
+    """It has no login: keep it on loopback, or put it behind a proxy that authenticates."""
+    port: int = 8850
+
+
+class OpsSettings(BaseModel):
+    """Who hears about a failed run."""
+
+    webhook_url: SecretStr | None = None
+    """Every flow run that fails POSTs a JSON message here (Slack- and Teams-style incoming
+    webhooks take its ``text``; others read the fields). A secret: such URLs carry their token.
+    ``prefect-secret:NAME`` reads it from a Prefect Secret block. Unset: no notification."""
+    webhook_timeout_s: float = 10.0
+    webhook_attempts: int = 3
+    """Tries per notification (exponential back-off between them); a receiver that stays down
+    is logged, never turns the run's own failure into another error."""
+    ui_url: str = ""
+    """The Prefect UI's address for links in notifications (e.g. ``https://prefect.internal``);
+    empty: derived from the API URL (``…/api`` → ``…``)."""
+
+
 class SelectSettings(BaseModel):
     n: int = 100
     per_paper: int = 3
@@ -393,6 +417,39 @@ class RefineSettings(BaseModel):
     candidates_per_task: int = 200
 
 
+class StackSettings(BaseModel):
+    """``stormborn stack up``: the production-shaped stack on this machine (PostgreSQL, a Prefect
+    server and worker, a Dask scheduler and workers, moto's S3 server as the lake, the review app
+    and the dashboard), each on loopback on its own port, with pid and log files under
+    ``{home}/stack/``. ``infra/compose.yaml`` is the same topology in containers."""
+
+    workers: int = Field(default=2, ge=1)
+    """Dask worker processes (one thread each); ``stormborn stack up --workers N`` overrides it."""
+    postgres_port: int = 54329
+    """PostgreSQL, Prefect's database (``prefect`` on it)."""
+    prefect_port: int = 4210
+    """The stack's Prefect server (API under ``/api``, UI at ``/``). Not ``prefect_port``: the
+    server other commands start on demand keeps its own port and database."""
+    dask_port: int = 8786
+    """The Dask scheduler (``tcp://127.0.0.1:<port>``)."""
+    dask_dashboard_port: int = 8787
+    s3_port: int = 9010
+    """moto's S3 server, the stack's lake (``s3://{bucket}/lake``). Its objects live in memory:
+    ``stack down`` forgets them."""
+    review_port: int = 8810
+    dashboard_port: int = 8860
+    bucket: str = "stormborn"
+    s3_access_key_id: SecretStr = SecretStr("stormborn-stack")
+    """The credentials every stack process gets for the lake (moto accepts any; still secrets)."""
+    s3_secret_access_key: SecretStr = SecretStr("stormborn-stack-secret")
+    postgres_bin: str = ""
+    """The folder of ``initdb`` and ``pg_ctl``; empty: the newest ``/usr/lib/postgresql/*/bin``."""
+    start_timeout_s: float = 180.0
+    """How long each component may take to become ready before ``up`` gives up."""
+    worker_query_seconds: float = 2.0
+    """How often the Prefect worker polls for scheduled runs (``PREFECT_WORKER_QUERY_SECONDS``)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STORMBORN_",
@@ -425,10 +482,13 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     select: SelectSettings = Field(default_factory=SelectSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     refine: RefineSettings = Field(default_factory=RefineSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
 
     @classmethod
     def settings_customise_sources(

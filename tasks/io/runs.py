@@ -12,8 +12,9 @@ A flow body is a table of contents::
   see each stage land while the run goes on;
 - any exception: the record is written with status ``failed``, and the exception propagates;
 - finish: status ``completed`` (``stopped`` when a stage stopped early, e.g. the LLM budget ran
-  out), the wall time per stage, the record written, and the run's Prefect artifacts (funnel,
-  rejects by reason, summary).
+  out), the Data Docs of every suite with this run's results built once into the lake's
+  ``data_docs/`` (``tasks.io.data_docs``), the wall time per stage, the record written, and the
+  run's Prefect artifacts (funnel, rejects by reason, summary linking to the Data Docs).
 
 Stages return a ``StageResult``: the counts they produced in the run record's terms, their
 rejects by ``stage/reason``, quarantined rows, seconds, and what the next stage needs.
@@ -27,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from tasks.core.handoff import stage_task, timed
 from tasks.core.records import Reject, Run, stable_id
@@ -76,13 +78,24 @@ def land_rejects(settings: Settings, rejects: list[Reject], scope: str) -> Count
 
 @stage_task
 def publish(settings: Settings, run_id: str) -> str:
-    """Refresh the DuckDB catalog (atomic swap) and copy Data Docs into the lake."""
-    from tasks.io.validate import data_docs_dir
-
-    docs = data_docs_dir()
-    if docs:
-        Lake.from_settings(settings).upload_dir(docs, "data_docs")
+    """Refresh the DuckDB catalog (atomic swap)."""
     return publish_catalog(settings)
+
+
+@stage_task
+def publish_data_docs(settings: Settings, run_id: str) -> str | None:
+    """Build the Data Docs of every suite with the run's results into the lake's ``data_docs/``;
+    returns the location of its ``index.html``. Once per run, at its finish (the GX import alone
+    takes seconds); a failure is logged and never fails the run whose data already landed."""
+    from prefect import get_run_logger
+
+    from tasks.io.data_docs import build_data_docs
+
+    try:
+        return build_data_docs(settings, run_id)
+    except Exception:  # any failure of GX or the lake: the docs are a view, the run's data is in
+        get_run_logger().warning("Data Docs of run %s were not built", run_id, exc_info=True)
+        return None
 
 
 class RunLedger:
@@ -95,6 +108,7 @@ class RunLedger:
         self.reasons: Counter = Counter()
         self.stopped = False
         self.catalog = ""
+        self.data_docs: str | None = None
         self._prefix = artifact_prefix
         self._seconds: dict[str, float] = {}
 
@@ -120,11 +134,14 @@ class RunLedger:
         return result
 
     def _finish(self) -> None:
+        with timed(self._seconds, "data_docs"):
+            self.data_docs = publish_data_docs(self.settings, self.run_id)
         self.record = self.record.model_copy(update={
             "status": "stopped" if self.stopped else "completed", "finished_at": datetime.now(UTC),
             "stage_seconds": {**self.record.stage_seconds, **self._seconds}})
         record_run(self.settings, self.record)
-        _publish_artifacts(self.record, self.reasons, self.catalog, self._prefix)
+        _publish_artifacts(self.record, self.reasons, self.catalog, self._prefix, data_docs=self.data_docs,
+                           dashboard=dashboard_url(self.settings))
 
 
 @contextmanager
@@ -146,8 +163,25 @@ def run_lifecycle(settings: Settings, flow: str, *, source: str = "lake", since:
     ledger._finish()
 
 
-def _publish_artifacts(run: Run, by_reason: Counter, catalog: str, prefix: str) -> None:
-    """The run's funnel, rejects by reason and summary in the Prefect UI."""
+def dashboard_url(settings: Settings) -> str:
+    """Where ``stormborn dashboard`` listens (its settings, or its defaults)."""
+    dashboard = getattr(settings, "dashboard", None)
+    host, port = getattr(dashboard, "host", "127.0.0.1"), getattr(dashboard, "port", 8850)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _docs_location(location: str) -> str:
+    """A lake location fit for an artifact: no user or password part (credentials live in their
+    own settings, but a URL is checked anyway)."""
+    parts = urlsplit(location)
+    if parts.scheme and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return location
+
+
+def _publish_artifacts(run: Run, by_reason: Counter, catalog: str, prefix: str, data_docs: str | None = None,
+                       dashboard: str = "http://127.0.0.1:8850") -> None:
+    """The run's funnel, rejects by reason and summary (with where its Data Docs are) in the Prefect UI."""
     from prefect import get_run_logger
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -164,5 +198,8 @@ def _publish_artifacts(run: Run, by_reason: Counter, catalog: str, prefix: str) 
         "|" + "---|" * len(SUMMARY) + "\n"
         "| " + " | ".join(f"{run.cost_usd:.4f}" if c == "cost_usd" else str(getattr(run, c)) for c in SUMMARY)
         + " |\n\n"
-        f"Lake: `{run.lake}` · catalog: `{catalog}`\n"))
+        f"Lake: `{run.lake}` · catalog: `{catalog}`\n\n"
+        + (f"Data Docs (every stage's suite, this run's validation results): `{_docs_location(data_docs)}`; "
+           f"`stormborn dashboard` serves them at {dashboard}/data-docs/index.html\n" if data_docs else
+           "Data Docs were not built for this run (see the run's log).\n")))
     get_run_logger().info("run %s: %s", run.run_id, {f["stage"]: f["papers"] for f in funnel})

@@ -2,8 +2,9 @@
 
 Only this module and ``expectations/`` import ``great_expectations`` (a slow import, ~7 s, so
 it happens on first use, or in the background as a Dask worker starts). One ephemeral GX context
-per process holds the suites and a Data Docs site in a local folder; the run's publish step
-copies that site into the lake.
+per process holds the suites; checkpoints run no actions (no Data Docs on the hot path).
+``render_data_docs`` builds the Data Docs site of every suite and of results rebuilt from
+``validations`` rows, once per run, in the flow process (``tasks.io.data_docs``).
 
 Input: a stage name and its batch as pydantic records.
 Output: ``StageValidation`` with the rows that passed, ``Quarantine`` rows (one per failed
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -43,7 +44,6 @@ class StageValidation:
 @dataclass
 class _Context:
     gx_context: Any
-    docs_dir: str
     suites: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,22 +67,21 @@ def dask_setup(worker: Any = None) -> None:
     threading.Thread(target=_context, name="gx-warm-up", daemon=True).start()
 
 
-@lru_cache(maxsize=1)
-def _build_context() -> _Context:
+def _ephemeral_context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    docs_dir = tempfile.mkdtemp(prefix="stormborn-data-docs-")
-    ctx.add_data_docs_site(site_name="lake", site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
+    return ctx
+
+
+@lru_cache(maxsize=1)
+def _build_context() -> _Context:
+    ctx = _ephemeral_context()
     ctx.data_sources.add_pandas("stormborn")
-    return _Context(ctx, docs_dir)
+    return _Context(ctx)
 
 
 def _checkpoint(stage: str):
@@ -99,12 +98,10 @@ def _checkpoint(stage: str):
         batch = asset.add_batch_definition_whole_dataframe(f"{stage}-batch")
         definition = ctx.validation_definitions.add(
             gx.ValidationDefinition(name=stage, data=batch, suite=suite))
-        # Rebuilding Data Docs costs ~0.5 s per run; suites that run once per worker task on the
-        # hot path (the candidate stages) set DATA_DOCS = False and are reported in `validations`.
-        actions = [gx.checkpoint.UpdateDataDocsAction(name="data-docs", site_names=["lake"])] \
-            if getattr(module, "DATA_DOCS", True) else []
+        # No actions: Data Docs are built once per run from the `validations` rows
+        # (`render_data_docs`), not per batch in whichever process validated it.
         state.suites[stage] = ctx.checkpoints.add(gx.Checkpoint(
-            name=f"{stage}-checkpoint", validation_definitions=[definition], actions=actions,
+            name=f"{stage}-checkpoint", validation_definitions=[definition], actions=[],
             result_format={"result_format": "COMPLETE"}))
     return state.suites[stage]
 
@@ -175,9 +172,83 @@ def outcome_from_json(data: dict[str, Any], records: list[Record], run_id: str) 
         success=data["success"])
 
 
-def data_docs_dir() -> str | None:
-    """The local folder of this process's Data Docs site (None if nothing was validated)."""
-    return _context().docs_dir if _build_context.cache_info().currsize else None
+# -- Data Docs ------------------------------------------------------------------------------------
+
+@dataclass
+class SuiteRun:
+    """One stage's results in one run, rebuilt from its ``validations`` rows (summed over the
+    run's batches): each row has ``expectation``, ``column``, ``success``, ``element_count`` and
+    ``unexpected_count``."""
+
+    stage: str
+    run_id: str
+    run_time: datetime
+    batches: int
+    rows: list[dict[str, Any]]
+
+
+def _suite_result(suite: Any, run: SuiteRun) -> tuple[Any, Any]:
+    """An ``ExpectationSuiteValidationResult`` and its store key, from a run's rows: each row is
+    matched to the suite's expectations of the same type and column (``validations`` is keyed on
+    both, so conditional variants of one expectation share a row)."""
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    by_key = {(r["expectation"], r["column"] or ""): r for r in run.rows}
+    results = []
+    for expectation in suite.expectations:
+        config = expectation.configuration
+        row = by_key.get((config.type, config.kwargs.get("column") or ""))
+        if row is None:  # not evaluated in this run (e.g. added to the suite since)
+            continue
+        elements, unexpected = int(row["element_count"]), int(row["unexpected_count"])
+        percent = 100.0 * unexpected / elements if elements else 0.0
+        results.append(ExpectationValidationResult(
+            success=bool(row["success"]), expectation_config=config,
+            result={"element_count": elements, "unexpected_count": unexpected, "unexpected_percent": percent,
+                    "unexpected_percent_total": percent, "partial_unexpected_list": []}))
+    passed = sum(r.success for r in results)
+    run_identifier = RunIdentifier(run_name=run.run_id, run_time=run.run_time)
+    result = ExpectationSuiteValidationResult(
+        success=passed == len(results), results=results, suite_name=suite.name,
+        statistics={"evaluated_expectations": len(results), "successful_expectations": passed,
+                    "unsuccessful_expectations": len(results) - passed,
+                    "success_percent": 100.0 * passed / len(results) if results else 100.0},
+        meta={"run_id": run_identifier, "validation_time": run.run_time.isoformat(),
+              "great_expectations_version": gx.__version__,
+              "active_batch_definition": {"datasource_name": "stormborn", "data_asset_name": run.stage,
+                                          "batch_definition_name": f"{run.stage}-batch"},
+              "batch_spec": {"data_asset_name": run.stage, "batches_validated": run.batches,
+                             "source": "validations rows of the lake, summed over the run's batches"}})
+    key = ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
+                                     run_id=run_identifier, batch_identifier=run.stage)
+    return key, result
+
+
+def render_data_docs(runs: list[SuiteRun], site_dir: str) -> None:
+    """Build the Data Docs site into ``site_dir``: a page per stage suite (every module of
+    ``expectations/``), a page per ``SuiteRun`` and the index. A context of its own, in memory."""
+    import great_expectations as gx
+
+    from expectations import SUITES, load
+
+    ctx = _ephemeral_context()
+    ctx.add_data_docs_site(site_name="stormborn", site_config={
+        "class_name": "SiteBuilder", "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": site_dir},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    suites = {stage: ctx.suites.add(gx.ExpectationSuite(name=stage, expectations=load(stage).expectations()))
+              for stage in SUITES}
+    for run in runs:
+        if run.stage in suites:
+            ctx.validation_results_store.set(*_suite_result(suites[run.stage], run))
+    ctx.build_data_docs(site_names=["stormborn"])
 
 
 # -- the gate -------------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ def test_analyst_queries_work_while_a_harvest_runs(tmp_path):
     for i in range(12):
         (folder / f"paper{i:02d}.pdf").write_bytes(paper_pdf(pages=3))
     env = {**os.environ, "PREFECT_API_URL": get_current_settings().api.url,
-           "STORMBORN_HOME": str(tmp_path / "home"), "STORMBORN_BATCH_SIZE": "2"}
+           "STORMBORN_HOME": str(tmp_path / "home"), "STORMBORN_BATCH_SIZE": "2",
+           "PREFECT_LOGGING_LEVEL": "INFO"}  # as a user has it: the flow's progress lines are INFO
     cli = [sys.executable, "-m", "flows.cli"]
     cwd = Path(__file__).resolve().parents[2]
     from tasks.core.settings import load_settings
@@ -123,6 +124,25 @@ def test_analyst_queries_work_while_a_harvest_runs(tmp_path):
                            env=env, cwd=cwd, capture_output=True, text=True)
     assert json.loads(final.stdout)[0]["n"] == 12
     assert answers == sorted(answers)  # readers only ever see published states
+    # the terminal: the command's own lines and the flow's progress; third-party logs in the file
+    assert "Logs of Prefect, Dask and Great Expectations:" in output and "monthly-harvest.log" in output
+    assert "| INFO" not in output and "distributed." not in output, output[-3000:]
+    assert "Beginning flow run" in output and " run local-" in output and "Finished in state Completed" in output
+    assert "distributed.scheduler" in (tmp_path / "home" / "logs" / "monthly-harvest.log").read_text()
+
+
+def test_a_failed_flow_prints_its_cause_in_one_line(tmp_path, monkeypatch, prefect_api):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "not-a-folder").write_text("a file where the lake should be")
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "paper.pdf").write_bytes(paper_pdf(pages=1))
+    result = runner.invoke(app, ["harvest", "--source", "local", "--path", str(folder),
+                                 "--lake", str(tmp_path / "not-a-folder")])
+    assert result.exit_code == 2, result.output
+    (line,) = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert "monthly-harvest failed:" in line and "monthly-harvest.log" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
 
 
 def test_local_model_without_its_extra_is_a_one_line_error(tmp_path, monkeypatch):
@@ -144,7 +164,7 @@ def test_the_demo_ends_with_one_readable_problem(settings, capsys):
     assert "\\theta" not in shown and "The paper's answer (Proof of Lemma" in shown
 
 
-def test_the_demo_sends_info_logs_to_its_file_and_keeps_warnings_on_the_terminal(tmp_path):
+def test_third_party_logs_go_to_their_file_and_not_the_terminal(tmp_path):
     import io
     import logging
     import os
@@ -160,7 +180,7 @@ def test_the_demo_sends_info_logs_to_its_file_and_keeps_warnings_on_the_terminal
     level, root.level = root.level, logging.INFO
     try:
         with logs_to_file(tmp_path / "logs" / "demo.log") as log:
-            assert os.environ[WORKER_CONSOLE_LEVEL] == "WARNING"  # for the Dask workers it spawns
+            assert os.environ[WORKER_CONSOLE_LEVEL] == "CRITICAL"  # for the Dask workers it spawns
             logging.getLogger("distributed.scheduler").info("Scheduler at: tcp://127.0.0.1:1")
             logging.getLogger("distributed").info("Dask's own logger")
             logging.getLogger("great_expectations").warning("a suite is broken")
@@ -171,6 +191,6 @@ def test_the_demo_sends_info_logs_to_its_file_and_keeps_warnings_on_the_terminal
     written = log.read_text()
     assert "Scheduler at" in written and "a suite is broken" in written and "after the demo" not in written
     assert "Dask's own logger" in written
-    assert "Scheduler at" not in terminal.getvalue() and "a suite is broken" in terminal.getvalue()
+    assert "Scheduler at" not in terminal.getvalue() and "a suite is broken" not in terminal.getvalue()
     assert "after the demo" in terminal.getvalue()  # the console handler's level is restored
-    assert WORKER_CONSOLE_LEVEL not in os.environ or os.environ[WORKER_CONSOLE_LEVEL] != "WARNING"
+    assert WORKER_CONSOLE_LEVEL not in os.environ or os.environ[WORKER_CONSOLE_LEVEL] != "CRITICAL"

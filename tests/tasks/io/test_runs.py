@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from prefect import flow
@@ -32,7 +33,7 @@ def test_stages_add_up_on_the_run_record(settings):
     assert (record.status, record.listed, record.expressions, record.rejected, record.quarantined) == \
         ("stopped", 5, 7, 3, 1)
     assert record.cost_usd == pytest.approx(0.75) and record.finished_at is not None
-    assert {"one", "publish"} <= set(record.stage_seconds)
+    assert {"one", "publish", "data_docs"} <= set(record.stage_seconds)
     (stored,) = runs(settings)
     assert (stored["status"], stored["rejected"]) == ("stopped", 3)
 
@@ -48,3 +49,29 @@ def test_an_exception_marks_the_run_failed_and_propagates(settings):
         crash()
     (stored,) = runs(settings)
     assert (stored["flow"], stored["status"], stored["listed"]) == ("lifecycle-crash", "failed", 2)
+
+
+def test_the_summary_links_to_the_data_docs_and_shows_no_secret(settings, monkeypatch):
+    import prefect.artifacts
+
+    from tasks.core.settings import load_settings
+
+    summaries = []
+    monkeypatch.setattr(prefect.artifacts, "create_markdown_artifact",
+                        lambda key, markdown, **_: summaries.append(markdown))
+    secret = load_settings(home=settings.home, s3={"access_key_id": "AKIDEXAMPLE",
+                                                   "secret_access_key": "s3cr3t-value"},
+                           dashboard={"host": "10.0.0.5", "port": 9000})
+
+    @flow(name="lifecycle-docs")
+    def docs():
+        with run_lifecycle(secret, "lifecycle-docs") as run:
+            run.add(StageResult("one", counts={"listed": 1}))
+        return run.record
+
+    docs()
+    (summary,) = summaries
+    index = f"{secret.lake_url}/data_docs/index.html"
+    assert f"`{index}`" in summary and "http://10.0.0.5:9000/data-docs/index.html" in summary
+    assert Path(index).exists()  # every suite, even without validations in the run
+    assert "s3cr3t-value" not in summary and "AKIDEXAMPLE" not in summary

@@ -1,0 +1,1 @@
+"""The analyst dashboard's tests (``dashboards/app.py``)."""
