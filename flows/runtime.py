@@ -40,7 +40,8 @@ def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_SERVER_UI_ENABLED": "true"}
+            "PREFECT_SERVER_UI_ENABLED": "true",
+            "PREFECT_UI_API_URL": api_url}  # the UI's default is :4200, whatever port the server has
     log = open(home / "server.log", "ab")
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",

@@ -547,7 +547,9 @@ def _up(settings: Settings, layout: Layout, emit: Callable[[str], None]) -> None
         "PREFECT_HOME": str(folder / "prefect-server"),
         "PREFECT_API_DATABASE_CONNECTION_URL": database_url(settings, layout),
         "PREFECT_API_DATABASE_PASSWORD": password_file(settings).read_text(),
-        "PREFECT_SERVER_UI_ENABLED": "true"})
+        "PREFECT_SERVER_UI_ENABLED": "true",
+        # the UI asks its API at this address (by default :4200, whatever port the server has)
+        "PREFECT_UI_API_URL": layout.api_url})
     start("prefect-server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                              "--port", str(layout.prefect_port)], server_env, folder / "prefect-server")
     start("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(layout.s3_port)],

@@ -64,26 +64,47 @@ def plan_extraction(settings: Settings, paper_ids: list[str] | None = None) -> l
     return [PaperDocuments(**row) for row in named_rows(settings, "extraction_plan", paper_ids=paper_ids)]
 
 
-def extract_paper(settings: Settings, lake: Lake, paper: PaperDocuments,
+@dataclass
+class DocumentBytes:
+    """A paper's documents as read from the lake, by the process that holds the lake's client:
+    s3fs (fsspec's async loop) is not fork-safe, so the child of ``extract_bounded`` gets bytes."""
+
+    latex: bytes | None = None
+    pdf: bytes | None = None
+    error: str | None = None
+
+
+def read_documents(lake: Lake, paper: PaperDocuments) -> DocumentBytes:
+    try:
+        return DocumentBytes(
+            latex=lake.read_bytes(lake.blob_path(paper.latex_sha256)) if paper.latex_sha256 else None,
+            pdf=lake.read_bytes(lake.blob_path(paper.pdf_sha256)) if paper.pdf_sha256 else None)
+    except Exception as exc:  # a blob missing or unreadable: the paper fails, the batch goes on
+        return DocumentBytes(error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def extract_paper(settings: Settings, documents: DocumentBytes, paper: PaperDocuments,
                   run_id: str) -> tuple[Extraction, Extracted]:
     """One paper's documents → rows; never raises (an unforeseen failure is ``extraction_error``)."""
     started = time.perf_counter()
     issues: list[Issue] = []
     result, main_file, files, extractor, mapped = Extracted(), None, 0, "none", 0
     try:
+        if documents.error:
+            raise OSError(documents.error)
         latex = pdf = None
-        if paper.latex_sha256:
+        if documents.latex is not None:
             try:
-                tex = read_tex_files(lake.read_bytes(lake.blob_path(paper.latex_sha256)))
+                tex = read_tex_files(documents.latex)
                 flat = flatten(tex, settings.extract.max_source_chars)
                 main_file, files = flat.main_file, len(tex.files)
                 latex = extract_latex(flat, paper.paper_id, run_id)
                 issues += latex.issues
             except ProjectError as exc:
                 issues.append(Issue(exc.reason, exc.detail))
-        if paper.pdf_sha256:
+        if documents.pdf is not None:
             try:
-                pdf, pages = extract_pdf(lake.read_bytes(lake.blob_path(paper.pdf_sha256)), paper.paper_id, run_id)
+                pdf, pages = extract_pdf(documents.pdf, paper.paper_id, run_id)
             except Exception as exc:  # a PDF the harvest could read but the layout pass cannot
                 issues.append(Issue("pdf_layout_failed", f"{type(exc).__name__}: {exc}"[:500]))
         if latex is not None and (latex.expressions or latex.sections):
@@ -117,7 +138,8 @@ LIMIT_REASONS = {"timeout": "extraction_timeout", "memory_limit": "memory_limit"
 def extract_bounded(settings: Settings, lake: Lake, paper: PaperDocuments, run_id: str) -> tuple[Extraction, Extracted]:
     """``extract_paper`` in a child process with a deadline and a memory ceiling; a paper over a
     limit ends ``failed`` with ``extraction_timeout`` or ``memory_limit`` and the batch goes on."""
-    outcome = run_bounded(extract_paper, settings, lake, paper, run_id, deadline_s=settings.extract.paper_deadline_s,
+    outcome = run_bounded(extract_paper, settings, read_documents(lake, paper), paper, run_id,
+                          deadline_s=settings.extract.paper_deadline_s,
                           memory_mb=settings.extract.paper_memory_mb)
     if not isinstance(outcome, Limited):
         return outcome

@@ -97,3 +97,24 @@ def test_a_paper_over_its_deadline_fails_alone(settings, monkeypatch):
     assert (by_paper["arxiv:slow"].status, by_paper["arxiv:slow"].issues) == ("failed", ["extraction_timeout"])
     assert by_paper["arxiv:fine"].status == "ok" and by_paper["arxiv:fine"].expressions > 0
     assert out.rejects["extraction/extraction_timeout"] == 1
+
+
+def test_extraction_reads_an_s3_lake(settings, moto_server, monkeypatch):
+    """The child process that extracts gets the documents' bytes: an s3fs client used before a
+    fork is not fork-safe (every paper of an s3:// lake failed with extraction_error before)."""
+    import uuid
+
+    from tasks.core.settings import S3Settings
+
+    s3 = S3Settings(endpoint_url=moto_server, access_key_id="testing", secret_access_key="testing")
+    bucket = f"extract-{uuid.uuid4().hex[:8]}"
+    s3_settings = settings.model_copy(update={"lake": f"s3://{bucket}/lake", "s3": s3})
+    lake = Lake.from_settings(s3_settings)
+    lake.fs.mkdir(bucket)
+    latex_sha, _ = lake.put_blob(tarball({"main.tex": PREAMBLE + BODY}))  # the parent uses the client first
+    missing = "0" * 64
+    result = extract_papers(s3_settings, lake, [PaperDocuments("arxiv:1", latex_sha, None),
+                                                PaperDocuments("arxiv:2", missing, None)], "run-1")
+    by_paper = {e.paper_id: e for e in result.extractions}
+    assert (by_paper["arxiv:1"].extractor, by_paper["arxiv:1"].status) == ("latex", "ok")
+    assert (by_paper["arxiv:2"].status, by_paper["arxiv:2"].issues) == ("failed", ["extraction_error"])
