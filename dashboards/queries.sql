@@ -188,9 +188,11 @@ ORDER BY r.started_at DESC NULLS LAST, v.run_id DESC, v.stage
 LIMIT $limit;
 
 -- name: dashboard_failed_expectations
-SELECT run_id, stage, suite, expectation, "column", element_count, unexpected_count, validated_at
+SELECT run_id, stage, suite, expectation, "column", sum(element_count)::BIGINT AS element_count,
+       sum(unexpected_count)::BIGINT AS unexpected_count, max(validated_at) AS validated_at
 FROM validations
-WHERE NOT success
+GROUP BY run_id, stage, suite, expectation, "column"
+HAVING NOT bool_and(success)
 ORDER BY validated_at DESC, run_id, stage, expectation
 LIMIT $limit;
 

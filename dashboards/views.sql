@@ -29,10 +29,17 @@ FROM papers p JOIN paper_filters f USING (paper_id)
 WHERE f.passed;
 
 -- Validation outcome per run and stage.
+-- Per run and stage: each expectation over all the run's batches (it passed if every batch did).
 CREATE OR REPLACE VIEW validation_summary AS
+WITH per_expectation AS (
+    SELECT run_id, stage, expectation, "column", bool_and(success) AS success,
+           sum(unexpected_count) AS unexpected
+    FROM validations
+    GROUP BY ALL
+)
 SELECT run_id, stage, count(*) AS expectations, count(*) FILTER (WHERE success) AS passed,
-       sum(unexpected_count)::BIGINT AS unexpected_rows
-FROM validations
+       sum(unexpected)::BIGINT AS unexpected_rows
+FROM per_expectation
 GROUP BY ALL
 ORDER BY run_id, stage;
 
@@ -372,15 +379,18 @@ LEFT JOIN reviewed v USING (run_id)
 LEFT JOIN chosen s USING (run_id)
 ORDER BY r.started_at DESC;
 
--- The funnel per month (every run of the month summed).
+-- The funnel per month, over the month's runs that did not fail. Every rerun of a month lists the
+-- whole window again, so the listing stages (listed … keyword pass) are the largest of its runs;
+-- the work stages count only what each run did anew (unchanged papers are skipped), so they add up.
 CREATE OR REPLACE VIEW funnel_by_month AS
 SELECT month, count(*) AS runs,
-       sum(listed)::BIGINT AS listed, sum(matched)::BIGINT AS matched, sum(rating_pass)::BIGINT AS rating_pass,
-       sum(keyword_pass)::BIGINT AS keyword_pass, sum(extracted)::BIGINT AS extracted,
+       max(listed)::BIGINT AS listed, max(matched)::BIGINT AS matched, max(rating_pass)::BIGINT AS rating_pass,
+       max(keyword_pass)::BIGINT AS keyword_pass, sum(extracted)::BIGINT AS extracted,
        sum(candidates)::BIGINT AS candidates, sum(kept)::BIGINT AS kept, sum(reviewed)::BIGINT AS reviewed,
        sum(selected)::BIGINT AS selected, sum(rejected)::BIGINT AS rejected,
        sum(quarantined)::BIGINT AS quarantined, round(sum(cost_usd), 6) AS cost_usd
 FROM run_funnel_stages
+WHERE status <> 'failed'
 GROUP BY month
 ORDER BY month;
 

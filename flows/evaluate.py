@@ -41,7 +41,8 @@ def load_items(settings: Settings, release: str | None, dataset: str | None) -> 
     return name, items.from_rows(releases.items_at(settings, name), name)
 
 
-@flow(name="evaluate-models", log_prints=True, on_failure=[notify_failure])
+@flow(name="evaluate-models", log_prints=True, on_failure=[notify_failure],
+      on_crashed=[notify_failure])
 def evaluate_models(models: list[str], release: str | None = None, dataset: str | None = None,
                     formats: tuple[str, ...] = FORMATS, samples: int | None = None, base_url: str | None = None,
                     settings: Settings | None = None) -> EvalSummary:

@@ -21,7 +21,8 @@ from tasks.io.notify import notify_failure
 from tasks.io.runs import StageResult, run_lifecycle
 
 
-@flow(name="extract-expressions", log_prints=True, on_failure=[notify_failure])
+@flow(name="extract-expressions", log_prints=True, on_failure=[notify_failure],
+      on_crashed=[notify_failure])
 def extract_expressions(paper_ids: list[str] | None = None, force: bool = False,
                         settings: Settings | None = None) -> Run:
     """Extract every accepted paper in the catalog (or the given ones) and publish."""

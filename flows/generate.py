@@ -27,7 +27,8 @@ from tasks.io.runs import StageResult, run_lifecycle
 from tasks.io.storage import Lake
 
 
-@flow(name="generate-candidates", log_prints=True, on_failure=[notify_failure])
+@flow(name="generate-candidates", log_prints=True, on_failure=[notify_failure],
+      on_crashed=[notify_failure])
 def generate_candidates(paper_ids: list[str] | None = None, target: int | None = None, force: bool = False,
                         settings: Settings | None = None) -> Run:
     """Generate derivation candidates from every extracted paper in the catalog (or the given ones)."""

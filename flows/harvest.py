@@ -43,7 +43,8 @@ def previous_month(today: date) -> tuple[date, date]:
     return last_previous.replace(day=1), last_previous
 
 
-@flow(name="monthly-harvest", log_prints=True, on_failure=[notify_failure])
+@flow(name="monthly-harvest", log_prints=True, on_failure=[notify_failure],
+      on_crashed=[notify_failure])
 def monthly_harvest(since: date | None = None, until: date | None = None, source: str = "live",
                     path: str | None = None, settings: Settings | None = None) -> Run:
     """Harvest one date window (default: last month) from a source into the lake and catalog,

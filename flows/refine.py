@@ -26,7 +26,8 @@ from tasks.refine.agents import AGENT_NAMES
 from tasks.refine.steps import batches, count_drops, land, plan_refine, rank, refine_batch, screen, to_refine
 
 
-@flow(name="refine-candidates", log_prints=True, on_failure=[notify_failure])
+@flow(name="refine-candidates", log_prints=True, on_failure=[notify_failure],
+      on_crashed=[notify_failure])
 def refine_candidates(force: bool = False, settings: Settings | None = None) -> Run:
     """Screen, score, revise, solve and rank every finished or drafted candidate in the catalog."""
     settings = settings or load_settings()

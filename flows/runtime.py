@@ -64,8 +64,13 @@ def stop_local_server(settings: Settings) -> bool:
     if not pid_file.exists():
         return False
     try:
-        os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-    except (ProcessLookupError, ValueError):
+        pid = int(pid_file.read_text())
+        # a pid file left from before a reboot may name someone else's process now
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"prefect" not in command or b"server" not in command:
+            return False
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError, ValueError, OSError):
         return False
     finally:
         pid_file.unlink(missing_ok=True)

@@ -181,7 +181,7 @@ def _stop_group(layout: Layout, name: str, grace_s: float = 15.0) -> bool:
     if not leader and not _group_exists(pid):
         layout.pid_file(name).unlink(missing_ok=True)
         return False
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
@@ -190,7 +190,7 @@ def _stop_group(layout: Layout, name: str, grace_s: float = 15.0) -> bool:
             break
         time.sleep(0.2)
     else:
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
         for _ in range(50):
             _alive(pid)
@@ -272,6 +272,8 @@ def client_env(settings: Settings, layout: Layout | None = None) -> dict[str, st
            "STORMBORN_S3__ACCESS_KEY_ID": reveal(settings.stack.s3_access_key_id) or "",
            "STORMBORN_S3__SECRET_ACCESS_KEY": reveal(settings.stack.s3_secret_access_key) or "",
            "STORMBORN_DASK_ADDRESS": layout.dask_address,
+           # the runs' summary artifacts link the dashboard the stack serves
+           "STORMBORN_DASHBOARD__PORT": str(layout.dashboard_port),
            "STORMBORN_PROJECT_DIR": str(PROJECT_ROOT)}
     config = Path(os.environ.get("STORMBORN_CONFIG", "stormborn.toml")).resolve()
     if config.exists():  # every part reads the same file, whatever its working directory
@@ -375,11 +377,12 @@ def _run(command: list[str], what: str, log: Path, **kwargs) -> subprocess.Compl
     return done
 
 
-def _start_postgres(settings: Settings, layout: Layout, emit: Callable[[str], None]) -> None:
+def _start_postgres(settings: Settings, layout: Layout, emit: Callable[[str], None], started: list[str]) -> None:
     folder = layout.folder / "postgres"
     data, log = folder / "data", layout.log("postgres")
     if _is_running(layout, "postgres"):
         return
+    started.append("postgres")  # from here on a failure stops it again
     _check_port(layout, "postgres", layout.postgres_port, "postgres_port")
     pg = _postgres_bin(settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -438,9 +441,9 @@ def _stop_postgres(settings: Settings, layout: Layout) -> bool:
     if not _is_running(layout, "postgres"):
         return False
     data = layout.folder / "postgres" / "data"
-    subprocess.run(_as_postgres([str(_postgres_bin(settings) / "pg_ctl"), "stop", "-D", str(data), "-m", "fast",
-                                 "-w", "-t", "60"]), capture_output=True)
-    return True
+    stopped = subprocess.run(_as_postgres([str(_postgres_bin(settings) / "pg_ctl"), "stop", "-D", str(data), "-m",
+                                           "fast", "-w", "-t", "60"]), capture_output=True)
+    return stopped.returncode == 0
 
 
 # -- the other parts ----------------------------------------------------------------------------
@@ -509,16 +512,17 @@ def up(settings: Settings, workers: int | None = None, emit: Callable[[str], Non
         raise StackError(MISSING_MOTO)
     layout.folder.mkdir(parents=True, exist_ok=True)
     _layout_file(settings).write_text(json.dumps(asdict(layout), indent=2))
+    started: list[str] = []
     try:
-        _up(settings, layout, emit)
+        _up(settings, layout, emit, started)
     except BaseException:
-        down(settings, emit=lambda _line: None)
+        _stop(settings, layout, started)  # only what this `up` started: parts already up stay up
         raise
     _write_env(settings, layout)
     return layout
 
 
-def _up(settings: Settings, layout: Layout, emit: Callable[[str], None]) -> None:
+def _up(settings: Settings, layout: Layout, emit: Callable[[str], None], started_names: list[str]) -> None:
     timeout = settings.stack.start_timeout_s
     folder = layout.folder
     started: dict[str, subprocess.Popen] = {}
@@ -535,13 +539,14 @@ def _up(settings: Settings, layout: Layout, emit: Callable[[str], None]) -> None
             return
         emit(f"  {name}: starting (log {layout.log(name)})")
         started[name] = _spawn(layout, name, command, env, cwd)
+        started_names.append(name)
 
     def wait(name: str, ready: Callable[[], bool]) -> None:
         if name in started:
             _wait(layout, name, ready, timeout, started[name])
             emit(f"  {name}: ready")
 
-    _start_postgres(settings, layout, emit)
+    _start_postgres(settings, layout, emit, started_names)
     emit(f"  postgres: ready on 127.0.0.1:{layout.postgres_port}")
     server_env = _child_env({
         "PREFECT_HOME": str(folder / "prefect-server"),
@@ -628,8 +633,16 @@ def down(settings: Settings, emit: Callable[[str], None] = print) -> list[str]:
     layout = _stored_layout(settings)
     if layout is None:
         return []
+    stopped = _stop(settings, layout, [name for name, _ in layout.components()], emit)
+    (layout.folder / "env").unlink(missing_ok=True)
+    return stopped
+
+
+def _stop(settings: Settings, layout: Layout, names: list[str], emit: Callable[[str], None] = lambda _l: None
+          ) -> list[str]:
+    """Stop the parts ``names`` (last started first); returns those that were stopped."""
     stopped = []
-    for name, _ in reversed(layout.components()):
+    for name in [n for n, _ in reversed(layout.components()) if n in names]:
         if name == "postgres":
             if _stop_postgres(settings, layout):
                 stopped.append(name)
@@ -638,7 +651,6 @@ def down(settings: Settings, emit: Callable[[str], None] = print) -> list[str]:
         else:
             continue
         emit(f"  {name}: stopped")
-    (layout.folder / "env").unlink(missing_ok=True)
     return stopped
 
 

@@ -311,9 +311,11 @@ def dashboard_catalog(settings, reviews: bool = True) -> list[str]:
     calls.append(LLMCall(call_id="j-stop", run_id="run-2024-06", stage="answer_filter", entity_id="c1x1",
                          model="gpt-4o", cache_key="j-stop", status="budget_exhausted", at=june))
     lake.write_table(LLMCall, calls, "calls")
-    lake.write_table(Validation, [
+    lake.write_table(Validation, [  # the papers' suite ran on two batches of 60; one failed
         Validation(run_id="run-2024-05", stage="papers", suite="papers", expectation="expect_column_values_to_not_be_null",
-                   column="title", success=False, element_count=120, unexpected_count=2, validated_at=may),
+                   column="title", success=False, element_count=60, unexpected_count=2, validated_at=may, batch="b1"),
+        Validation(run_id="run-2024-05", stage="papers", suite="papers", expectation="expect_column_values_to_not_be_null",
+                   column="title", success=True, element_count=60, unexpected_count=0, validated_at=june, batch="b2"),
         Validation(run_id="run-2024-05", stage="papers", suite="papers", expectation="expect_column_values_to_be_unique",
                    column="paper_id", success=True, element_count=120, unexpected_count=0, validated_at=may),
         Validation(run_id="run-2024-05", stage="candidates", suite="candidates",

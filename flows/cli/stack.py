@@ -51,6 +51,10 @@ def stack_up(
     except StackError as exc:
         fail(f"{exc} (what this `up` started was stopped)")
         raise
+    except Exception as exc:  # a failure outside the parts' own checks (S3, the work pool…): one line
+        fail(f"stack up failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+             f"(what this `up` started was stopped)")
+        raise
     _print_status(settings)
     _say(f"To use the stack from a shell: source {layout.folder / 'env'}")
     for line in shell_lines(settings, layout):

@@ -558,7 +558,7 @@ class Quarantine(Record):
 
 class Validation(Record):
     TABLE: ClassVar[str] = "validations"
-    KEY: ClassVar[tuple[str, ...]] = ("run_id", "stage", "expectation", "column")
+    KEY: ClassVar[tuple[str, ...]] = ("run_id", "stage", "batch", "expectation", "column")
     TIME: ClassVar[str] = "validated_at"
 
     run_id: str
@@ -566,6 +566,9 @@ class Validation(Record):
     suite: str
     expectation: str
     column: str = ""
+    batch: str = ""
+    """The batch of the run this outcome is for (a stage validates per task: many per run);
+    summed over batches by ``validation_summary``. Empty in rows written before it existed."""
     success: bool
     element_count: int
     unexpected_count: int

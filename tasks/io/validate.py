@@ -277,7 +277,8 @@ def gate(lake: Lake, stage: str, records: list[Record], run_id: str, part: str,
     ``part`` names the whole data set, as the harvest's scope does, so a rerun replaces it."""
     outcome = validate_once(lake, stage, records, run_id)
     lake.write_table(Quarantine, outcome.quarantined, f"{stage}-{run_id}-{part}" if per_run else f"{stage}-{part}")
-    lake.write_table(Validation, outcome.validations, f"{run_id}-{stage}-{part}")
+    lake.write_table(Validation, [v.model_copy(update={"batch": part}) for v in outcome.validations],
+                     f"{run_id}-{stage}-{part}")
     return outcome
 
 

@@ -200,3 +200,21 @@ def test_pages_keep_answering_while_the_catalog_is_republished(dashboard):
         stop.set()
         worker.join(timeout=60)
     assert not errors and len(published) >= 2, (errors, len(published))
+
+
+def test_a_rerun_of_a_month_does_not_list_its_papers_twice_and_a_failed_run_counts_nothing(dashboard):
+    from datetime import date
+
+    from tasks.core.records import Run
+
+    settings, client = dashboard
+    lake = storage.Lake.from_settings(settings)
+    window = {"flow": "monthly-harvest", "source": "snapshot", "since": date(2024, 5, 1), "until": date(2024, 5, 31),
+              "lake": lake.url}
+    lake.write_table(Run, [  # a rerun lists the month again and finds nothing new; a crash in between
+        Run(run_id="run-2024-05-again", status="completed", listed=120, matched=80, rating_pass=40, keyword_pass=30,
+            **window),
+        Run(run_id="run-2024-05-broken", status="failed", listed=999, papers_extracted=5, **window)], "reruns")
+    storage.publish_catalog(settings)
+    text = text_of(client.get("/funnel").text)
+    assert "2024-05 2 120 80 40 30 25 10 7 0 0 7 2 $0.0300" in text  # two runs counted, the listing once

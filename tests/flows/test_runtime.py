@@ -29,3 +29,24 @@ def test_a_started_server_is_stopped_with_its_process_group(tmp_path):
     else:
         raise AssertionError("the server still answers after stop_local_server")
     assert not stop_local_server(settings)  # nothing left to stop
+
+
+def test_stop_leaves_alone_a_process_a_stale_pid_file_names(settings):
+    """A pid file left from before a reboot may name someone else's process now."""
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from flows.runtime import stop_local_server
+
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        pid_file = Path(settings.home).resolve() / "prefect" / "server.pid"
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(str(bystander.pid))
+        assert stop_local_server(settings) is False
+        time.sleep(0.2)
+        assert bystander.poll() is None and not pid_file.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()

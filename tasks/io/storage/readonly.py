@@ -86,9 +86,15 @@ def read_catalog(settings: Settings) -> Iterator[ReadOnlyCatalog]:
     path = Path(settings.catalog_path)
     if not path.is_file():
         raise NoCatalog("no catalog has been published yet")
+    # An in-memory database that attaches the file: DuckDB shares one open database per path in
+    # a process, so a plain connect while an older request still reads would be handed the file
+    # as it was before the last publish swapped it; ATTACH opens the file that is there now.
+    con = duckdb.connect(":memory:")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con.execute(f"ATTACH '{_sql_text(str(path.resolve()))}' AS catalog_now (READ_ONLY)")
+        con.execute("USE catalog_now")
     except duckdb.Error as exc:
+        con.close()
         raise CatalogUnavailable(type(exc).__name__) from None
     try:
         if settings.lake_url.startswith("s3://"):
@@ -96,6 +102,11 @@ def read_catalog(settings: Settings) -> Iterator[ReadOnlyCatalog]:
         yield ReadOnlyCatalog(con)
     finally:
         con.close()
+
+
+def _sql_text(value: str) -> str:
+    """A string literal's body (ATTACH takes no bound parameter): quotes doubled."""
+    return value.replace("'", "''")
 
 
 def safe_relative(path: str) -> tuple[str, ...] | None:

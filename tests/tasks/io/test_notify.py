@@ -96,7 +96,24 @@ def test_a_receiver_that_stays_down_is_logged_and_the_run_stays_failed(prefect_a
         state = run_failing("http://svc/")
     assert "listing failed" in str(state.message)
     warnings = [r.getMessage() for r in caplog.records if r.name == "tasks.io.notify"]
-    assert warnings and "not delivered" in warnings[0] and TOKEN not in warnings[0]
+    assert warnings == ["failure notification not delivered: ConnectError"]
+
+
+def test_a_refused_message_is_logged_by_status_without_the_url_from_a_secret_block(
+        prefect_api, receiver, monkeypatch, caplog):
+    from prefect.blocks.system import Secret
+
+    Secret(value=receiver.url).save("ops-webhook-test", overwrite=True)
+    monkeypatch.setenv("STORMBORN_OPS__WEBHOOK_URL", "prefect-secret:ops-webhook-test")
+    receiver.statuses = [404]
+    with caplog.at_level("WARNING", logger="tasks.io.notify"):
+        run_failing(receiver.url)
+    assert receiver.attempts == 1 and receiver.bodies == []  # a 4xx is not retried
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tasks.io.notify"]
+    assert warnings == ["failure notification not delivered: HTTP 404"]
+    receiver.statuses = []
+    run_failing(receiver.url)  # the Secret block's URL, resolved; redacted from the message
+    assert TOKEN not in str(receiver.bodies[-1]) and "[redacted]" in receiver.bodies[-1]["message"]
 
 
 def test_no_webhook_configured_sends_nothing(prefect_api, settings):
@@ -115,4 +132,4 @@ def test_the_pipeline_flows_notify_on_failure():
     from tasks.io.notify import notify_failure
 
     for flow in (monthly_harvest, extract_expressions, generate_candidates, refine_candidates, evaluate_models):
-        assert notify_failure in flow.on_failure_hooks, flow.name
+        assert notify_failure in flow.on_failure_hooks and notify_failure in flow.on_crashed_hooks, flow.name
