@@ -1,6 +1,7 @@
 """The harvest and the generation on the production-shaped stack vs a LocalCluster, side by side.
 
-    .venv/bin/python -m benchmarks.bench_stack --papers 2000 --candidates 2000 --workers 2 4
+    .venv/bin/python -m benchmarks.bench_stack --papers 2000 --candidates 2000 --workers 2 4 --lake local
+    .venv/bin/python -m benchmarks.bench_stack --papers 200 --candidates 200 --workers 2 --lake s3
 
 For each cluster: a LocalCluster of 2 worker processes with a local lake (what ``stormborn demo``
 and the CLI use by default), and ``stormborn stack`` with N Dask worker processes (external
@@ -134,6 +135,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--lake", choices=("s3", "local"), default="s3",
+                        help="the stack's lake: its S3 server (moto: slow, a test double) or a local folder "
+                             "every process of this machine reaches (the cluster's own cost alone)")
     args = parser.parse_args()
 
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -160,9 +164,11 @@ def main() -> None:
                 api = f"http://127.0.0.1:{on_stack.stack.prefect_port}/api"
                 with temporary_settings(updates={PREFECT_API_URL: api}):
                     # the generation's lake: the same bucket, another prefix (and its own catalog)
+                    if args.lake == "local":
+                        on_stack = on_stack.model_copy(update={"lake": str(work / f"lake-{n}")})
                     gen = on_stack.model_copy(update={"lake": on_stack.lake.replace("/lake", "/lake-gen"),
                                                       "home": on_stack.home + "/gen"})
-                    results.append(measure(f"stack, {n} Dask workers, s3 lake", on_stack,
+                    results.append(measure(f"stack, {n} Dask workers, {args.lake} lake", on_stack,
                                            with_llm(gen, url, args.candidates, args.concurrency), snapshot,
                                            args.candidates))
     finally:

@@ -98,6 +98,17 @@ def publish_data_docs(settings: Settings, run_id: str) -> str | None:
         return None
 
 
+def _progress(message: str, *args: Any) -> None:
+    """A progress line in the flow run's log (the Prefect UI, and the terminal of the CLI)."""
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        get_run_logger().info(message, *args)
+    except MissingContextError:  # a stage run outside a flow (tests, benchmarks)
+        pass
+
+
 class RunLedger:
     """The run record of one flow run, kept up to date as stages finish."""
 
@@ -131,6 +142,9 @@ class RunLedger:
         with timed(self._seconds, "publish"):
             record_run(self.settings, self.record)
             self.catalog = publish(self.settings, self.run_id)
+        _progress("%s done in %.1f s: %s", result.stage, sum(result.seconds.values()),
+                  ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in result.counts.items() if k != "cost_usd")
+                  or "nothing to do")
         return result
 
     def _finish(self) -> None:

@@ -10,16 +10,17 @@ import os
 import re
 import shutil
 import signal
-import socket
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tasks.core.settings import load_settings
 from tests.factories import recorded_snapshot
+from tests.flows.test_stack import free_ports
 from tests.tasks.io.test_notify import Receiver
 
 PAPERS = 160
@@ -30,17 +31,6 @@ RUN_SPECIFIC = re.compile(r"(^|_)(run_id|lake|uri|at|seconds|path|prefect_flow_r
 """Columns that name the run, its lake or its clock: they differ between two runs by design."""
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.timeout(900)  # the stack's start, two runs of 160 papers and a browser
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +45,7 @@ def cluster():
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(home)
         mp.setenv("STORMBORN_HOME", str(home))
-        for key, port in zip(names, _free_ports(len(names))):
+        for key, port in zip(names, free_ports(len(names))):
             mp.setenv(f"STORMBORN_STACK__{key.upper()}", str(port))
         # inherited by every stack process: small batches (many tasks to kill one of), the ops webhook
         mp.setenv("STORMBORN_BATCH_SIZE", "8")
@@ -170,6 +160,15 @@ def test_the_deployed_monthly_flow_survives_a_killed_worker_and_equals_a_local_r
         assert _rows(settings, table) == _rows(local, table), table
         assert _raw_rows(settings, table) == _raw_rows(local, table), f"{table}: rows duplicated or lost"
     assert len(_rows(settings, "documents")) == 2 * PAPERS  # an e-print and a (missing) PDF each
+
+    # the stack's dashboard (its own process) shows this run from the catalog the flow published
+    dashboard = f"http://127.0.0.1:{layout.dashboard_port}"
+    for page in ("/funnel", "/validation", "/spend", "/candidates", "/review"):
+        response = httpx.get(dashboard + page, timeout=60)
+        assert response.status_code == 200 and "No catalog yet" not in response.text, page
+    assert f">{PAPERS}<" in httpx.get(dashboard + "/funnel", timeout=60).text.replace(",", "")
+    docs = httpx.get(dashboard + "/data-docs/index.html", timeout=60)  # built into the s3 lake at the run's end
+    assert docs.status_code == 200 and "papers" in docs.text
 
     _screenshot_of_the_run_in_the_prefect_ui(layout, finished, tmp_path)
 

@@ -26,7 +26,7 @@ COMPONENTS = {"postgres", "prefect-server", "s3", "dask-scheduler", "dask-worker
               "dashboard"}
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
     sockets = [socket.socket() for _ in range(n)]
     try:
         for s in sockets:
@@ -49,7 +49,7 @@ def _alive(pid: int) -> bool:
 def stack():
     home = Path(tempfile.mkdtemp(prefix="stormborn-stack-"))  # not under pytest's 0700 tmp: postgres reaches it
     ports = dict(zip(["postgres_port", "prefect_port", "dask_port", "dask_dashboard_port", "s3_port", "review_port",
-                      "dashboard_port"], _free_ports(7)))
+                      "dashboard_port"], free_ports(7)))
     bystander = subprocess.Popen(["sleep", "900"], start_new_session=True)  # must outlive `down`
     lines: list[str] = []
     with pytest.MonkeyPatch.context() as mp:
@@ -183,7 +183,7 @@ def test_stop_says_whether_a_local_server_was_running(tmp_path, monkeypatch):
 def _quick_settings(tmp_path, monkeypatch, **stack):
     monkeypatch.chdir(tmp_path)
     ports = dict(zip(["postgres_port", "prefect_port", "dask_port", "dask_dashboard_port", "s3_port", "review_port",
-                      "dashboard_port"], _free_ports(7)))
+                      "dashboard_port"], free_ports(7)))
     return load_settings(home=str(tmp_path / "home"), stack=ports | stack)
 
 
