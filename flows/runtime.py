@@ -23,10 +23,11 @@ import httpx
 from tasks.core.settings import Settings
 
 
-def _answers(url: str) -> bool:
-    """A local server is up: ``GET url`` gives 200."""
+def answers(url: str, ok: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
+            timeout_s: float = 3) -> bool:
+    """A local server is up: ``GET url`` answers, and ``ok`` of the answer (by default: a 200)."""
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return ok(httpx.get(url, timeout=timeout_s))
     except httpx.HTTPError:
         return False
 
@@ -34,7 +35,7 @@ def _answers(url: str) -> bool:
 def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
     """Start (or reuse) a Prefect server on 127.0.0.1:<prefect_port>; returns its API URL."""
     api_url = f"http://127.0.0.1:{settings.prefect_port}/api"
-    if _answers(f"{api_url}/health"):
+    if answers(f"{api_url}/health"):
         return api_url
     home = Path(settings.home).resolve() / "prefect"
     home.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,7 @@ def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
     (home / "server.pid").write_text(str(server.pid))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if _answers(f"{api_url}/health"):
+        if answers(f"{api_url}/health"):
             return api_url
         time.sleep(0.5)
     raise RuntimeError(f"the local Prefect server did not start in {timeout_s:.0f}s; see {home / 'server.log'}")
@@ -146,7 +147,7 @@ def local_llm(settings: Settings, timeout_s: float = 180) -> Iterator[Settings]:
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + timeout_s
-        while not _answers(f"{base_url}/models"):
+        while not answers(f"{base_url}/models"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the local model server did not start; see {model.parent / 'server.log'}")
             time.sleep(0.5)

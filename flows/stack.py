@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from flows.deploy import PROJECT_ROOT, ensure_process_pool
-from flows.runtime import dask_task_runner
+from flows.runtime import answers, dask_task_runner
 from tasks.core.settings import S3Settings, Settings, reveal
 
 POOL = "stormborn-process"
@@ -234,8 +234,9 @@ def _wait(layout: Layout, name: str, ready: Callable[[], bool], timeout_s: float
         time.sleep(0.5)
 
 
-def _answers(url: str, ok: Callable[[httpx.Response], bool] = lambda r: r.status_code < 500) -> bool:
-    return ok(httpx.get(url, timeout=3))
+def not_a_server_error(response: httpx.Response) -> bool:
+    """Up enough for a part that has no health route: any answer but a server error."""
+    return response.status_code < 500
 
 
 def _port_free(port: int) -> bool:
@@ -570,7 +571,7 @@ def _up(settings: Settings, layout: Layout, emit: Callable[[str], None], started
                                    "--nthreads", "1", "--nworkers", "1", "--name", f"stack-worker-{i}",
                                    "--no-dashboard", "--local-directory", str(cwd / "scratch"), *preload],
               env, cwd)
-    wait("s3", lambda: _answers(layout.s3_endpoint))
+    wait("s3", lambda: answers(layout.s3_endpoint, not_a_server_error))
     from tasks.io.storage import Lake
 
     fs = Lake(f"s3://{layout.bucket}", _s3(settings, layout)).fs
@@ -584,7 +585,7 @@ def _up(settings: Settings, layout: Layout, emit: Callable[[str], None], started
               env, folder / "dashboard")
     else:
         emit("  dashboard: skipped (this stormborn has no `dashboard` command yet)")
-    wait("prefect-server", lambda: _answers(f"{layout.api_url}/health", lambda r: r.status_code == 200))
+    wait("prefect-server", lambda: answers(f"{layout.api_url}/health"))
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(updates={PREFECT_API_URL: layout.api_url}):
@@ -596,12 +597,12 @@ def _up(settings: Settings, layout: Layout, emit: Callable[[str], None], started
           env | {"PREFECT_WORKER_QUERY_SECONDS": f"{settings.stack.worker_query_seconds:g}",
                  "PREFECT_WORKER_HEARTBEAT_SECONDS": "5"},
           folder / "prefect-worker")
-    wait("dask-scheduler", lambda: _answers(f"http://127.0.0.1:{layout.dask_dashboard_port}/health",
+    wait("dask-scheduler", lambda: answers(f"http://127.0.0.1:{layout.dask_dashboard_port}/health",
                                             lambda r: r.status_code == 200))
     for i in range(1, layout.workers + 1):
         wait(f"dask-worker-{i}", lambda i=i: f"stack-worker-{i}" in _dask_worker_names(layout))
-    wait("review", lambda: _answers(f"http://127.0.0.1:{layout.review_port}/"))
-    wait("dashboard", lambda: _answers(f"http://127.0.0.1:{layout.dashboard_port}/"))
+    wait("review", lambda: answers(f"http://127.0.0.1:{layout.review_port}/", not_a_server_error))
+    wait("dashboard", lambda: answers(f"http://127.0.0.1:{layout.dashboard_port}/", not_a_server_error))
     wait("prefect-worker", lambda: _worker_heartbeat_since(layout, worker_name, since))
 
 
