@@ -98,6 +98,24 @@ def publish_data_docs(settings: Settings, run_id: str) -> str | None:
         return None
 
 
+def compact_llm_cache(settings: Settings) -> None:
+    """Fold the LLM cache's closed segments into its shards (``tasks.io.llm.cache``), at the start
+    and the finish of every run: the segments every gateway loads stay few. A failure is logged:
+    the cache is only ever slower for it, never wrong."""
+    import logging
+
+    from tasks.io.llm.cache import compact
+
+    try:
+        counts = compact(Lake.from_settings(settings))
+    except Exception:  # any failure of the lake: the segments stay and the next run folds them
+        logging.getLogger(__name__).warning("the LLM cache was not compacted", exc_info=True)
+        return
+    if counts["entries"]:
+        _progress("LLM cache: %d answers from %d segments and %d old entries folded into shards",
+                  counts["entries"], counts["segments"], counts["legacy"])
+
+
 def _progress(message: str, *args: Any) -> None:
     """A progress line in the flow run's log (the Prefect UI, and the terminal of the CLI)."""
     from prefect import get_run_logger
@@ -148,6 +166,8 @@ class RunLedger:
         return result
 
     def _finish(self) -> None:
+        with timed(self._seconds, "llm_cache"):
+            compact_llm_cache(self.settings)
         with timed(self._seconds, "data_docs"):
             self.data_docs = publish_data_docs(self.settings, self.run_id)
         self.record = self.record.model_copy(update={
@@ -169,6 +189,7 @@ def run_lifecycle(settings: Settings, flow: str, *, source: str = "lake", since:
     run = Run(run_id=run_id, flow=flow, source=source, since=since, until=until, lake=settings.lake_url,
               prefect_flow_run_id=str(flow_run.get_id() or ""))
     ledger = RunLedger(settings, record_run(settings, run), artifact_prefix or flow)
+    compact_llm_cache(settings)  # what a killed run left, before any gateway loads it
     try:
         yield ledger
     except BaseException:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.io.storage import query
+from tasks.io.llm.cache import entries_in
+from tasks.io.storage import Lake, query
 from tests.flows.test_harvest import run_flow
 from tests.llm_server import Script, ScriptedLLM
 
@@ -99,7 +100,7 @@ def test_killed_generate_resumes_to_the_same_tables(settings, tmp_path):
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)  # the CLI, its Dask nanny and workers
         process.wait()
-        completed = len(list((killed_home / "lake" / "cache" / "llm").rglob("*.json")))
+        completed = entries_in(Lake(str(killed_home / "lake")))
         assert 0 < completed < whole.llm_calls
         served_before = server.log.requests
 

@@ -17,11 +17,16 @@ endpoint or the model does.
   errors, with jittered exponential backoff.
 - **Limits.** A semaphore bounds calls in flight in this process; requests and tokens per minute
   go through Prefect rate limits, shared by every Dask worker.
-- **Cache.** Content-addressed in the lake (``cache/llm/``): the key hashes the model, the rendered
-  messages, the response schema, the sampling parameters and the prompt version. A hit costs
-  nothing and makes no request, so an unchanged rerun, or the rerun of a killed run, repeats no
-  call that completed. Parsed and invalid outputs are both cached (the model gave its answer);
-  transport failures are not (the next run tries again).
+- **Cache** (``tasks.io.llm.cache``). Content-addressed in the lake (``cache/llm/``): the key
+  hashes the model, the rendered messages, the response schema, the sampling parameters and the
+  prompt version. A hit costs nothing and makes no request, so an unchanged rerun, or the rerun
+  of a killed run, repeats no call that completed. Parsed and invalid outputs are both cached (the
+  model gave its answer); transport failures are not (the next run tries again). Lookups are
+  in memory and writes are appends: no file system work and no thread hop per call.
+- **Lean requests.** The request body is serialised here (the part that depends only on the
+  model, the mode and the sampling once per combination) and sent through the SDK's ``post``
+  with ``cast_to=object``: the SDK's walk over every message and the schema to build the body,
+  and its pydantic model of the reply, cost more than the rest of a call's client CPU.
 - **Ledger.** One ``LLMCall`` row per call: tokens, cost from the price table, latency, cache hit,
   status, error. ``Budget`` refuses to start a call whose worst-case cost would pass the
   allowance: the call is recorded as ``budget_exhausted`` and the run can be resumed later.
@@ -52,6 +57,7 @@ from tenacity import (
 
 from tasks.core.records import LLMCall, stable_id
 from tasks.core.settings import AgentSettings, LLMSettings, Price, Settings, redact, reveal
+from tasks.io.llm.cache import AnswerCache
 from tasks.io.ratelimit import llm_throttle
 from tasks.io.storage import Lake
 
@@ -221,6 +227,8 @@ class Gateway:
         self.budget = budget or Budget(settings.budget_usd)
         self.throttle = throttle
         self.calls: list[LLMCall] = []
+        self.cache = AnswerCache(lake)
+        self._bodies: dict[tuple, bytes] = {}
         self._semaphore = asyncio.Semaphore(max(1, concurrency or settings.concurrency))
         self._modes: dict[str, int] = {}
         self._calls_in_mode: dict[str, int] = {}
@@ -232,7 +240,10 @@ class Gateway:
             timeout=settings.timeout_s, max_retries=0)  # retries are ours: they honour the ledger
 
     async def aclose(self) -> None:
-        await self._client.close()
+        try:
+            await self.cache.aclose()
+        finally:
+            await self._client.close()
 
     async def __aenter__(self) -> "Gateway":
         return self
@@ -260,12 +271,9 @@ class Gateway:
 
         if key in self._inflight:  # the same request already on its way (identical passages): share it
             await asyncio.shield(self._inflight[key])
-        try:
-            cached = await asyncio.to_thread(self.lake.get_json, *self._cache_path(key))
-        except ValueError:  # an unreadable entry is a miss: the call is made again and rewrites it
-            cached = None
+        cached = await self.cache.get(key)
         if cached is not None:
-            content = cached.get("content")
+            content = cached.get("content") if isinstance(cached.get("content"), str) else None
             value = parse_reply(content, response_model)[0] if content is not None else None
             error = None if value is not None else cached.get("error") or "invalid output (cached)"
             return self._record(LLMResult(value, LLMCall(
@@ -304,8 +312,7 @@ class Gateway:
                 status="failed", error=describe_failure(exc, self._secrets))))
         cost = price_of(self.settings.prices, agent.model, *usage)
         self.budget.settle(worst_case, cost)
-        await asyncio.to_thread(self.lake.put_json, {"content": content, "error": error, "mode": mode,
-                                                     "model": agent.model}, *self._cache_path(key))
+        self.cache.put(key, content, error, mode, agent.model)
         value = parse_reply(content, response_model)[0] if content is not None else None
         return self._record(LLMResult(value, LLMCall(
             **row, prompt_tokens=usage[0], completion_tokens=usage[1], cost_usd=cost,
@@ -313,10 +320,6 @@ class Gateway:
             output_mode=mode, status="ok" if value is not None else "invalid_output", error=error)))
 
     # -- internals -------------------------------------------------------------------------------
-    @staticmethod
-    def _cache_path(key: str) -> tuple[str, ...]:
-        return ("cache", "llm", key[:2], f"{key}.json")
-
     def _record(self, result: LLMResult) -> LLMResult:
         self.calls.append(result.call)
         return result
@@ -364,37 +367,51 @@ class Gateway:
                 if not plain:
                     self._modes[agent.model] = mode_index  # a probe that worked moves back up
                     self._calls_in_mode[agent.model] = self._calls_in_mode.get(agent.model, 0) + 1
-                choice = response.choices[0]
-                if response.usage is not None:
-                    usage[0] += response.usage.prompt_tokens or 0
-                    usage[1] += response.usage.completion_tokens or 0
+                choice = response["choices"][0]
+                message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+                content = message.get("content") if isinstance(message.get("content"), str) else None
+                counted = response.get("usage") if isinstance(response.get("usage"), dict) else None
+                if counted is not None:
+                    usage[0] += int(counted.get("prompt_tokens") or 0)
+                    usage[1] += int(counted.get("completion_tokens") or 0)
                 else:
                     usage[0] += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
-                    usage[1] += len(choice.message.content or "") // CHARS_PER_TOKEN
-                return choice.message.content, mode, choice.finish_reason
+                    usage[1] += len(content or "") // CHARS_PER_TOKEN
+                return content, mode, choice.get("finish_reason")
             except _ModeRejected:
                 self._modes[agent.model] = mode_index + 1
                 self._calls_in_mode[agent.model] = 0
                 continue
 
-    async def _request(self, messages, schema, response_model, agent, mode):
-        kwargs: dict[str, Any] = {}
-        if mode == "json_schema":
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": response_model.__name__, "schema": schema, "strict": False}}
-        elif mode == "json_object":
-            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+    async def _request(self, messages, schema, response_model, agent, mode) -> dict[str, Any]:
         try:
-            response = await self._client.chat.completions.create(
-                model=agent.model, messages=messages, temperature=agent.temperature,
-                max_tokens=agent.max_tokens, **kwargs)
+            reply = await self._client.post("/chat/completions", cast_to=object,
+                                            content=self._body(messages, schema, response_model, agent, mode),
+                                            options={"headers": {"Content-Type": "application/json"}})
         except openai.APIStatusError as exc:
             if mode != "text" and self._refuses_mode(exc):
                 raise _ModeRejected() from exc
             raise
-        if not response.choices:
+        choices = reply.get("choices") if isinstance(reply, dict) else None
+        if not choices or not isinstance(choices[0], dict):
             raise RuntimeError("reply without choices")
-        return response
+        return reply
+
+    def _body(self, messages, schema, response_model, agent, mode) -> bytes:
+        """The request as JSON: everything but the messages serialised once per model, mode and
+        sampling (the schema is most of it), the messages on every call."""
+        fixed = (agent.model, agent.temperature, agent.max_tokens, mode, response_model)
+        head = self._bodies.get(fixed)
+        if head is None:
+            body: dict[str, Any] = {"model": agent.model, "temperature": agent.temperature,
+                                    "max_tokens": agent.max_tokens}
+            if mode == "json_schema":
+                body["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": response_model.__name__, "schema": schema, "strict": False}}
+            elif mode == "json_object":
+                body["response_format"] = {"type": "json_object", "schema": schema}
+            head = self._bodies[fixed] = json.dumps(body, ensure_ascii=False).encode()[:-1] + b', "messages": '
+        return head + json.dumps(messages, ensure_ascii=False).encode() + b"}"
 
     @staticmethod
     def _refuses_mode(exc: openai.APIStatusError) -> bool:

@@ -176,8 +176,8 @@ def test_unreadable_cache_entry_is_a_miss(lake):
     with ScriptedLLM() as server:
         settings = llm_settings(server)
         first, _ = call(settings, lake)
-        (entry,) = (lake.root_path / "cache").rglob("*.json")
-        entry.write_text("{not json")
+        (segment,) = (lake.root_path / "cache").rglob("*.jsonl")
+        segment.write_text('{"key": "' + first.call.cache_key[:20] + '  torn by a kill')
         again, _ = call(settings, lake)
         assert again.ok and not again.call.cache_hit and server.log.requests == 2
 
