@@ -177,7 +177,8 @@ class LLMSettings(BaseModel):
     backoff_s: float = 1.0
     backoff_max_s: float = 60.0
     concurrency: int = 32
-    """Calls in flight at once, across all workers (each generation task gets its share)."""
+    """Calls in flight at once for the whole run, however many Dask workers its tasks run on
+    (they share it: ``tasks.io.llm.limit``)."""
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
     """Shared by all workers through Prefect rate limits; ``None`` means no limit."""

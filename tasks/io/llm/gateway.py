@@ -15,8 +15,10 @@ endpoint or the model does.
   then recorded as ``invalid_output``.
 - **Retries** (tenacity) on 429 — honouring ``Retry-After`` — 5xx, timeouts and connection
   errors, with jittered exponential backoff.
-- **Limits.** A semaphore bounds calls in flight in this process; requests and tokens per minute
-  go through Prefect rate limits, shared by every Dask worker.
+- **Limits.** ``llm.concurrency`` bounds the calls in flight of the whole run: on Dask workers the
+  run's tasks share it through leases on the scheduler (``tasks.io.llm.limit``), elsewhere a
+  semaphore holds it; requests and tokens per minute go through Prefect rate limits, shared by
+  every Dask worker.
 - **Cache** (``tasks.io.llm.cache``). Content-addressed in the lake (``cache/llm/``): the key
   hashes the model, the rendered messages, the response schema, the sampling parameters and the
   prompt version. A hit costs nothing and makes no request, so an unchanged rerun, or the rerun
@@ -58,6 +60,7 @@ from tenacity import (
 from tasks.core.records import LLMCall, stable_id
 from tasks.core.settings import AgentSettings, LLMSettings, Price, Settings, redact, reveal
 from tasks.io.llm.cache import AnswerCache
+from tasks.io.llm.limit import LeasePool, LocalLimit, run_limit
 from tasks.io.ratelimit import llm_throttle
 from tasks.io.storage import Lake
 
@@ -218,7 +221,8 @@ class Gateway:
 
     def __init__(self, settings: LLMSettings, lake: Lake, run_id: str, *, concurrency: int | None = None,
                  budget: Budget | None = None,
-                 throttle: Callable[[int], Awaitable[None]] | None = None):
+                 throttle: Callable[[int], Awaitable[None]] | None = None,
+                 limit: LocalLimit | LeasePool | None = None):
         if not settings.configured:
             raise ValueError("no LLM endpoint configured (set llm.base_url)")
         self.settings = settings
@@ -229,7 +233,7 @@ class Gateway:
         self.calls: list[LLMCall] = []
         self.cache = AnswerCache(lake)
         self._bodies: dict[tuple, bytes] = {}
-        self._semaphore = asyncio.Semaphore(max(1, concurrency or settings.concurrency))
+        self.limit = limit or LocalLimit(max(1, concurrency or settings.concurrency))
         self._modes: dict[str, int] = {}
         self._calls_in_mode: dict[str, int] = {}
         self._inflight: dict[str, asyncio.Future] = {}
@@ -243,6 +247,7 @@ class Gateway:
         try:
             await self.cache.aclose()
         finally:
+            await self.limit.aclose()
             await self._client.close()
 
     async def __aenter__(self) -> "Gateway":
@@ -298,7 +303,7 @@ class Gateway:
         usage = [0, 0]
         attempts = [0]
         try:
-            async with self._semaphore:
+            async with self.limit:
                 if self.throttle is not None:
                     await self.throttle(prompt_estimate + agent.max_tokens)
                 content, mode, error = await self._complete(messages, schema, response_model, agent,
@@ -469,9 +474,9 @@ class CallTotals:
 
 
 def gateway_for(settings: Settings, run_id: str, allowance: float | None = None) -> Gateway:
-    """The gateway of one task of a run: its share of the concurrency (one per Dask worker), the
-    run's (or the given) spending allowance, and the rate limits every task shares."""
-    share = max(1, settings.llm.concurrency // max(1, settings.dask_workers))
-    return Gateway(settings.llm, Lake.from_settings(settings), run_id, concurrency=share,
+    """The gateway of one task of a run: the run's concurrency limit (shared with its other
+    tasks), the run's (or the given) spending allowance, and the rate limits every task shares.
+    Build it inside the task's event loop."""
+    return Gateway(settings.llm, Lake.from_settings(settings), run_id,
                    budget=Budget(allowance if allowance is not None else settings.llm.budget_usd),
-                   throttle=llm_throttle(settings))
+                   throttle=llm_throttle(settings), limit=run_limit(run_id, max(1, settings.llm.concurrency)))
