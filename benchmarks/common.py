@@ -48,3 +48,54 @@ def ensure_prefect(home: Path) -> str:
     api = start_local_server(settings)
     atexit.register(stop_local_server, settings)
     return api
+
+
+class CpuShare:
+    """Where the machine's CPU went while a block ran: every core's busy time, and the CPU time
+    of given processes (a scripted server sharing the cores), from ``psutil``.
+
+        with CpuShare({"server": server.pid}) as share:
+            ...
+        share.busy_s, share.by_name["server"], share.available_s
+    """
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+        self.by_name: dict[str, float] = {}
+        self.busy_s = self.available_s = self.wall_s = 0.0
+
+    @staticmethod
+    def _busy() -> float:
+        import psutil
+
+        times = psutil.cpu_times()
+        return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+    def _process(self, pid: int) -> float:
+        import psutil
+
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            return 0.0
+        return times.user + times.system
+
+    def __enter__(self) -> "CpuShare":
+        self._start = (time.perf_counter(), self._busy(), {n: self._process(p) for n, p in self.pids.items()})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import psutil
+
+        wall, busy, own = self._start
+        self.wall_s = time.perf_counter() - wall
+        self.busy_s = self._busy() - busy
+        self.available_s = self.wall_s * (psutil.cpu_count() or 1)
+        self.by_name = {n: self._process(p) - own[n] for n, p in self.pids.items()}
+
+    def describe(self) -> str:
+        parts = [f"machine busy {self.busy_s:.1f} of {self.available_s:.1f} core-seconds "
+                 f"({self.busy_s / max(self.available_s, 1e-9):.0%})"]
+        parts += [f"{name} {seconds:.1f} core-s ({seconds / max(self.available_s, 1e-9):.0%} of the cores)"
+                  for name, seconds in self.by_name.items()]
+        return ", ".join(parts)

@@ -12,6 +12,7 @@ partial alignment, after collapsing whitespace on both sides (models reflow line
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -119,20 +120,25 @@ def appendix_mentions(target: Expression, candidates: list[Expression], limit: i
     return found[:limit]
 
 
-def _collapse(text: str) -> tuple[str, list[int]]:
-    """Whitespace collapsed to single spaces, and each output character's index in ``text``."""
-    out, index, last_space = [], [], False
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            if last_space:
-                continue
-            out.append(" ")
-            last_space = True
-        else:
-            out.append(ch)
-            last_space = False
-        index.append(i)
-    return "".join(out), index
+_WHITESPACE = re.compile(r"\s+")
+
+
+class _Collapsed:
+    """``text`` with whitespace runs collapsed to single spaces; ``source(i)`` is where character
+    ``i`` of the result stands in ``text`` (by bisection over the runs, not a list per character)."""
+
+    def __init__(self, text: str):
+        self.text = _WHITESPACE.sub(" ", text)
+        self._outs: list[int] = [0]  # where each stretch between runs starts, in the result
+        self._shifts: list[int] = [0]  # and how far that stretch moved left
+        removed = 0
+        for run in _WHITESPACE.finditer(text):
+            removed += run.end() - run.start() - 1
+            self._outs.append(run.end() - removed)
+            self._shifts.append(removed)
+
+    def source(self, i: int) -> int:
+        return i + self._shifts[bisect.bisect_right(self._outs, i) - 1]
 
 
 @dataclass(frozen=True)
@@ -146,9 +152,11 @@ class Grounding:
 
 def _verbatim(needle: str, text: str) -> tuple[int, int] | None:
     """The span of ``needle`` (whitespace collapsed) in ``text``, in ``text``'s own offsets."""
-    hay, index = _collapse(text)
-    start = hay.find(needle)
-    return None if start < 0 else (index[start], index[start + len(needle) - 1] + 1)
+    start = _WHITESPACE.sub(" ", text).find(needle)  # the offsets only when it is there
+    if start < 0:
+        return None
+    collapsed = _Collapsed(text)
+    return collapsed.source(start), collapsed.source(start + len(needle) - 1) + 1
 
 
 def ground(text: str, pieces: list[Piece], cited: str | None = None) -> Grounding:
@@ -157,7 +165,7 @@ def ground(text: str, pieces: list[Piece], cited: str | None = None) -> Groundin
     ``cited`` is the piece label the model says it copied from; when the text is there verbatim
     that piece is the evidence (the same words may also stand in a neighbouring paragraph).
     """
-    needle, _ = _collapse(text.strip())
+    needle = _WHITESPACE.sub(" ", text.strip())
     if not needle or not pieces:
         return Grounding(0.0)
     for piece in sorted(pieces, key=lambda p: p.label != cited):  # the cited piece first
@@ -168,7 +176,8 @@ def ground(text: str, pieces: list[Piece], cited: str | None = None) -> Groundin
     for piece in pieces:
         starts.append(offset)
         offset += len(piece.text) + 1
-    hay, index = _collapse("\n".join(p.text for p in pieces))
+    collapsed = _Collapsed("\n".join(p.text for p in pieces))
+    hay = collapsed.text
     alignment = fuzz.partial_ratio_alignment(needle, hay)
     if alignment is None:
         return Grounding(0.0)
@@ -177,7 +186,7 @@ def ground(text: str, pieces: list[Piece], cited: str | None = None) -> Groundin
     start, end = alignment.dest_start, alignment.dest_end
     if end <= start:
         return Grounding(round(alignment.score, 2))
-    first, last = index[start], index[end - 1] + 1
+    first, last = collapsed.source(start), collapsed.source(end - 1) + 1
     n = max(i for i, s in enumerate(starts) if s <= first)
     return Grounding(round(alignment.score, 2), pieces[n].source,
                      (first - starts[n], min(last - starts[n], len(pieces[n].text))))

@@ -74,12 +74,27 @@ def _readable(text: str) -> tuple[str, list[int], list[int]]:
     return "".join(out), starts, ends
 
 
+def _cannot_hold_a_tag(text: str) -> bool:
+    """No ``<`` in any form, and no ``&`` that could start an entity: then ``_readable`` would find
+    no tag. NFKC of the whole text (one C call) holds a ``<`` wherever a character of it reads as
+    one, except where ``<`` composed with a combining solidus into ``≮``, checked too."""
+    if "&" in text:
+        return False
+    if text.isascii():
+        return "<" not in text
+    normal = unicodedata.normalize("NFKC", text)
+    return "<" not in normal and "\u226e" not in normal
+
+
 def quote_paper(text: str, label: str | None = None, inline: bool = False) -> str:
     """Paper text inside delimiters that the text cannot close: any ``<paper>``/``</paper>`` it
     holds — written plainly, in full-width or other look-alike characters, split by zero-width
     characters, or as HTML entities — is rewritten with ``‹ ›`` brackets. Text without such a tag
     is passed through unchanged (normalising all of it would change the mathematics: ``x²``).
     ``inline`` keeps a short string (a title, a query) on its own line with its delimiters."""
+    if _cannot_hold_a_tag(text):  # nearly every passage: skip the character-by-character reading
+        head = f'<paper source="{label}">' if label else "<paper>"
+        return f"{head}{text}</paper>" if inline else f"{head}\n{text}\n</paper>"
     readable, starts, ends = _readable(text)
     pieces, at = [], 0
     for tag in _TAG.finditer(readable):
