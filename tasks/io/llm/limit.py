@@ -5,16 +5,20 @@
 with a fraction of it while the other workers sit idle. Instead the run's tasks share a
 ``distributed.Semaphore`` on the Dask scheduler with ``concurrency`` leases:
 
-- a task's ``LeasePool`` takes leases as its calls wait for one, keeps them while it has calls
-  to send (a lease is handed from a finished call to the next without asking the scheduler),
-  and gives back those it has not used for ``IDLE_S`` seconds, and all of them when it closes;
-- so a busy task can hold every lease while the others are idle, the run never has more than
-  ``concurrency`` calls in flight, and the scheduler sees a few requests per task, not two per
-  call (a lease costs a round trip to the scheduler; a call reuses it for free);
+- a task's ``LeasePool`` takes leases as its calls wait for one and hands a lease from a finished
+  call to the next without asking the scheduler; leases it has not used for ``IDLE_S`` seconds
+  go back, and all of them when it closes;
+- tasks with calls to send hold a lease of a second semaphore (the run's "pools"), so each knows
+  how many are busy and what its fair share is (``concurrency / busy tasks``); a task above its
+  share gives a lease back as a call finishes, so a task that starts late gets its share within
+  a call's latency, and a task alone (or whose peers are idle) can hold every lease. Fair shares
+  matter beyond fairness: every call costs its task's event loop a few milliseconds of CPU, and
+  one worker driving the whole run's concurrency would make its core the bottleneck;
+- the scheduler sees a few requests per task and second, not two per call;
 - leases of a killed worker expire with Dask's lease timeout
   (``distributed.scheduler.locks.lease-timeout``) and go to the tasks that are still running.
 
-Outside a Dask worker (a sequential run, a test, the CLI's own process) the pool is a plain
+Outside a Dask worker (a sequential run, a test, the CLI's own process) the limit is a plain
 ``asyncio.Semaphore`` of the whole concurrency.
 """
 
@@ -23,12 +27,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import time
 from typing import Any
 
 IDLE_S = 0.5
 """A lease unused this long goes back to the scheduler (a lease costs a round trip to get)."""
 RETRY_S = (0.02, 0.25)
 """When every lease is taken: first and longest wait before asking the scheduler again."""
+SHARE_EVERY_S = 0.25
+"""How often a task with calls waiting asks how many tasks are busy (its fair share)."""
+WAIT_S = 0.1
+"""A task below its share waits this long at the scheduler for a lease a peer gives back."""
+BORROW_PAUSE_S = 1.0
+"""After giving a lease back, a task does not borrow above its share for this long (else two
+busy tasks would pass leases back and forth)."""
 
 
 class LocalLimit:
@@ -49,18 +61,26 @@ class LocalLimit:
 
 
 class LeasePool:
-    """This task's share of a run-wide ``distributed.Semaphore``, grown and shrunk with demand."""
+    """This task's share of the run's leases on the Dask scheduler, grown and shrunk with demand."""
 
-    def __init__(self, semaphore: Any, concurrency: int):
+    def __init__(self, leases: Any, pools: Any, concurrency: int):
         self.concurrency = concurrency
-        self._semaphore = semaphore
+        self._leases = leases
+        self._pools = pools
         self.held = 0
         self.in_use = 0
+        self.fair = concurrency
         self.requests = 0
-        """Round trips to the scheduler (acquire attempts and releases): for tests and benchmarks."""
+        """Round trips to the scheduler: for tests and benchmarks."""
+        self.peak = 0
+        """Most leases held at once."""
+        self._busy = False  # holds a lease of the pools semaphore
+        self._share_at = 0.0
+        self._gave_back_at = -BORROW_PAUSE_S
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
         self._growing: asyncio.Task | None = None
         self._shrinking: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task] = set()
         self._closed = False
 
     async def __aenter__(self) -> None:
@@ -86,54 +106,82 @@ class LeasePool:
 
     def _hand_back(self) -> None:
         self.in_use -= 1
+        if self.held > self.fair:  # a peer is short of its share: this lease goes back
+            self.held -= 1
+            self._gave_back_at = time.monotonic()
+            self._in_background(self._call(self._leases.release))
+            return
+        if self._give_to_waiter():
+            return
+        self._start_shrink()
+
+    def _give_to_waiter(self) -> bool:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 self.in_use += 1
                 waiter.set_result(None)
-                return
-        if self.held > self.in_use and self._shrinking is None and not self._closed:
-            self._shrinking = asyncio.get_running_loop().call_later(IDLE_S, self._shrink)
+                return True
+        return False
+
+    async def _call(self, method, *args, **kwargs):
+        self.requests += 1
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    def _in_background(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failed release expires
 
     async def _grow(self) -> None:
         wait = RETRY_S[0]
-        while any(not w.done() for w in self._waiters) and self.held < self.concurrency and not self._closed:
-            self.requests += 1
-            got = await asyncio.to_thread(self._semaphore.acquire, timeout=0)
-            if not got:  # every lease is in use somewhere in the run: ask again shortly
-                await asyncio.sleep(wait)
+        while any(not w.done() for w in self._waiters) and not self._closed:
+            if not self._busy:
+                await self._call(self._pools.acquire)
+                self._busy = True
+            if time.monotonic() - self._share_at >= SHARE_EVERY_S:
+                busy = await self._call(self._pools.get_value)
+                self.fair = max(1, self.concurrency // max(1, busy))
+                self._share_at = time.monotonic()
+            below_share = self.held < self.fair
+            may_borrow = self.held < self.concurrency and time.monotonic() - self._gave_back_at >= BORROW_PAUSE_S
+            got = False
+            if below_share:  # wait a little at the scheduler: a peer above its share gives leases back
+                got = await self._call(self._leases.acquire, timeout=WAIT_S)
+            elif may_borrow:  # only a lease nobody holds
+                got = await self._call(self._leases.acquire, timeout=0)
+            if not got:
+                await asyncio.sleep(0 if below_share else wait)
                 wait = min(wait * 2, RETRY_S[1])
                 continue
             wait = RETRY_S[0]
             if self._closed:  # closed while asking: give it straight back
-                await asyncio.to_thread(self._semaphore.release)
+                await self._call(self._leases.release)
                 return
             self.held += 1
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    self.in_use += 1
-                    waiter.set_result(None)
-                    break
-            else:
+            self.peak = max(self.peak, self.held)
+            if not self._give_to_waiter():
                 self._start_shrink()
 
     def _start_shrink(self) -> None:
-        if self._shrinking is None and not self._closed:
+        if self._shrinking is None and not self._closed and self.held > self.in_use:
             self._shrinking = asyncio.get_running_loop().call_later(IDLE_S, self._shrink)
 
     def _shrink(self) -> None:
         self._shrinking = None
+        if self._waiters:
+            return
         spare = self.held - self.in_use
-        if spare > 0 and not self._waiters:
-            self.held -= spare
-            self.requests += spare
-            task = asyncio.get_running_loop().create_task(self._release(spare))
-            task.add_done_callback(lambda t: t.exception())  # a failed release expires on its own
+        self.held -= spare
+        self._in_background(self._release(spare, idle=self.in_use == 0))
 
-    async def _release(self, leases: int) -> None:
+    async def _release(self, leases: int, idle: bool = False) -> None:
         for _ in range(leases):
-            await asyncio.to_thread(self._semaphore.release)
+            await self._call(self._leases.release)
+        if idle and self._busy:  # no calls at all: not busy, peers may take the whole run's share
+            self._busy = False
+            await self._call(self._pools.release)
 
     async def aclose(self) -> None:
         """Give every lease back (the run's other tasks get them at once, not at the timeout)."""
@@ -143,12 +191,15 @@ class LeasePool:
         if self._growing is not None:  # not cancelled: a lease it is getting must not be lost
             with contextlib.suppress(Exception):
                 await self._growing
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         leases, self.held = self.held, 0
         with contextlib.suppress(Exception):  # unreleased leases expire with Dask's lease timeout
-            await self._release(leases)
-        refresh = getattr(self._semaphore, "refresh_callback", None)
-        if refresh is not None:  # Dask refreshes a semaphore's leases on the worker's loop until stopped
-            self._semaphore.loop.add_callback(refresh.stop)
+            await self._release(leases, idle=True)
+        for semaphore in (self._leases, self._pools):
+            refresh = getattr(semaphore, "refresh_callback", None)
+            if refresh is not None:  # Dask refreshes a semaphore's leases on the worker's loop until stopped
+                semaphore.loop.add_callback(refresh.stop)
 
 
 def run_limit(run_id: str, concurrency: int) -> LocalLimit | LeasePool:
@@ -159,4 +210,5 @@ def run_limit(run_id: str, concurrency: int) -> LocalLimit | LeasePool:
         get_worker()
     except (ImportError, ValueError):
         return LocalLimit(concurrency)
-    return LeasePool(Semaphore(max_leases=concurrency, name=f"stormborn-llm-{run_id}"), concurrency)
+    return LeasePool(Semaphore(max_leases=concurrency, name=f"stormborn-llm-{run_id}"),
+                     Semaphore(max_leases=10**6, name=f"stormborn-llm-{run_id}-pools"), concurrency)

@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 from distributed import Client, LocalCluster, Semaphore
@@ -46,8 +47,9 @@ def task(run_id: str, calls: int, counter: str, start_after: float = 0.0) -> dic
                 local_peak[0] -= 1
                 COUNTERS[counter].leave()
         await asyncio.gather(*(call() for _ in range(calls)))
+        finished = time.monotonic()
         await limit.aclose()
-        return {"kind": type(limit).__name__, "peak": local_peak[1],
+        return {"kind": type(limit).__name__, "peak": local_peak[1], "finished": finished,
                 "requests": getattr(limit, "requests", 0)}
     return asyncio.run(run())
 
@@ -77,11 +79,16 @@ def test_tasks_on_two_workers_never_pass_the_run_limit_together(client):
     assert sum(r["peak"] for r in results) >= CONCURRENCY  # between them they used it all
 
 
-def test_a_late_task_gets_leases_the_first_stops_using(client):
+def test_a_task_that_starts_late_gets_its_share_while_the_first_is_busy(client):
+    """The first task holds every lease; the second starts while the first still has most of its
+    calls to send, gets half of the run's limit within a call or two, and finishes first."""
     COUNTERS["late"] = InFlight()
-    first = client.submit(task, "run-late", 12, "late", pure=False, key="first")
-    second = client.submit(task, "run-late", 60, "late", 0.2, pure=False, key="second")
-    assert second.result()["peak"] == CONCURRENCY and first.result()["peak"] == CONCURRENCY
+    first = client.submit(task, "run-late", 300, "late", pure=False, key="first")
+    second = client.submit(task, "run-late", 40, "late", 0.3, pure=False, key="second")
+    first, second = first.result(), second.result()
+    assert first["peak"] == CONCURRENCY
+    assert second["peak"] >= CONCURRENCY // 2
+    assert second["finished"] < first["finished"]
     assert COUNTERS["late"].peak == CONCURRENCY
 
 
