@@ -103,13 +103,17 @@ def dask_task_runner(settings: Settings):
 
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
-        "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
-        "silence_logs": logging.WARNING,
-        # Workers import the task code (Prefect, PyMuPDF, pyarrow: seconds) as they start,
-        # while the flow lists papers, instead of inside their first task; tasks.io.validate's
-        # dask_setup builds the Great Expectations context (~7 s) in the background.
-        "preload": ["tasks.harvest.steps", "tasks.generate.steps", "tasks.io.validate"]})
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs=local_cluster_kwargs(settings))
+
+
+def local_cluster_kwargs(settings: Settings) -> dict:
+    """How a flow's LocalCluster is made (benchmarks start the same one to keep it warm)."""
+    return {"n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
+            "silence_logs": logging.WARNING,
+            # Workers import the task code (Prefect, PyMuPDF, pyarrow: seconds) as they start,
+            # while the flow lists papers, instead of inside their first task; tasks.io.validate's
+            # dask_setup builds the Great Expectations context (~7 s) in the background.
+            "preload": ["tasks.harvest.steps", "tasks.generate.steps", "tasks.io.validate"]}
 
 
 LOCAL_MODEL = "gemma3-270m"

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from toolz import groupby
@@ -49,6 +50,7 @@ from tasks.io.storage import Lake, named_rows, safe_key
 from tasks.io.validate import gate, warm_up
 
 GENERATOR_CODE = ("tasks.generate",)
+LANDING_THREADS = 8
 """The code a paper's candidates depend on (prompts count through the candidate ids)."""
 STAGES = tuple(allowed(AgentStage))
 SUITES = {  # suite → the stage a candidate must have reached to be checked by it
@@ -240,14 +242,18 @@ def generate_papers(settings: Settings, lake: Lake, work_targets: list[tuple[Pap
     by_paper: dict[str, list[Candidate]] = {}
     for c in candidates:
         by_paper.setdefault(c.paper_id, []).append(c)
-    for paper_id, _, calls in papers:
+    def land(paper_id: str, calls: list[LLMCall]) -> None:
         key, rows = safe_key(paper_id), by_paper.get(paper_id, [])
         lake.write_table(LLMCall, calls, f"{run_id}-{key}")
         lake.write_table(Candidate, rows, key, replace_empty=True)
         settled = all((c.status != "pending" or c.reason == "awaiting_llm") and not c.transient_failure for c in rows)
         if settled:  # else the next run goes on
             memo.remember(paper_id, {"candidates": len(rows)}, _inputs(rows, settings))
-        out.calls += calls
+
+    # Each write waits on its fsync (or an S3 PUT): a few threads overlap them.
+    with ThreadPoolExecutor(LANDING_THREADS) as pool:
+        list(pool.map(land, *zip(*[(paper_id, calls) for paper_id, _, calls in papers])))
+    out.calls = [c for _, _, calls in papers for c in calls]
     out.candidates = candidates
     return out
 
