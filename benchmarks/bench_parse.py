@@ -4,7 +4,10 @@ the harvest pipeline's documents stage on 2 Dask workers, in pages per second.
     .venv/bin/python -m benchmarks.bench_parse [--copies 6]
 
 Each corpus PDF is copied ``copies`` times with a distinct trailing comment, so the pipeline's
-content-addressed parse cache cannot skip the copies.
+content-addressed parse cache cannot skip the copies. Besides the rates it prints where the
+machine's CPU went: the same batches on a bare Dask LocalCluster (no Prefect: the ceiling of the
+task functions on these cores), the CPU time per page of the pipeline's own work, and every
+core's busy time during the harvest flow, so the bound the cores put on the stage is a figure.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import pymupdf
 
-from benchmarks.common import CORPUS, ROOT, ensure_prefect, run_cli
+from benchmarks.common import CORPUS, ROOT, CpuShare, ensure_prefect, run_cli
 from tasks.core.settings import DEFAULT_KEYWORDS
 from tasks.harvest.filters import keyword_hits
 
@@ -53,6 +56,50 @@ def pipeline_one_process(folder: Path, home: Path) -> tuple[int, float]:
     return sum(d.pages or 0 for d in out.documents if d.parse_status == "ok"), time.perf_counter() - start
 
 
+def dask_batch(home: str, folder: str, paper_ids: list[str]) -> int:
+    """One documents batch on a Dask worker, as the stage's task runs it, without Prefect."""
+    from datetime import date
+
+    from tasks.core.settings import load_settings
+    from tasks.harvest.filters import rating_decision
+    from tasks.harvest.sources.arxiv import Window
+    from tasks.harvest.sources.local import LocalSource
+    from tasks.harvest.steps import process_papers
+    from tasks.io.storage import Lake
+
+    settings = load_settings(home=home)
+    source = LocalSource(settings, folder)
+    wanted = set(paper_ids)
+    papers = [p for p in source.list_window(Window(date.today(), date.today(), ("local",))) if p.paper_id in wanted]
+    decisions = {p.paper_id: rating_decision(p, [], {}, "bench", 5) for p in papers}
+    out = process_papers(settings, source, Lake.from_settings(settings), papers, decisions, "bench")
+    return sum(d.pages or 0 for d in out.documents if d.parse_status == "ok")
+
+
+def bare_dask(folder: Path, home: Path, batch: int) -> tuple[int, float]:
+    """The stage's batches on a 2-worker LocalCluster made as the flows make theirs, no Prefect."""
+    from datetime import date
+
+    from distributed import Client, LocalCluster
+    from toolz import partition_all
+
+    from flows.runtime import local_cluster_kwargs
+    from tasks.core.settings import load_settings
+    from tasks.harvest.sources.arxiv import Window
+    from tasks.harvest.sources.local import LocalSource
+
+    settings = load_settings(home=str(home), dask_workers=2)
+    ids = [p.paper_id for p in LocalSource(settings, folder).list_window(
+        Window(date.today(), date.today(), ("local",)))]
+    with LocalCluster(**local_cluster_kwargs(settings)) as cluster, Client(cluster) as client:
+        cluster.wait_for_workers(2, timeout=120)
+        time.sleep(10)  # the workers' background warm-up done
+        start = time.perf_counter()
+        pages = sum(client.gather([client.submit(dask_batch, str(home), str(folder), list(b), pure=False)
+                                   for b in partition_all(batch, ids)]))
+        return pages, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=6)
@@ -64,13 +111,21 @@ def main() -> None:
         for k in range(args.copies):
             (folder / f"{src.stem}-{k}.pdf").write_bytes(src.read_bytes() + f"\n% copy {k}\n".encode())
     paths = sorted(folder.glob("*.pdf"))
-    pages, raw_s = raw_loop(paths)
+    with CpuShare({}) as raw_cpu:
+        pages, raw_s = raw_loop(paths)
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
     one_pages, one_s = pipeline_one_process(folder, work / "one-process")
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    one_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    dask_pages, dask_s = bare_dask(folder, work / "bare-dask", 12)
 
     api = ensure_prefect(work / "prefect-home")
     env = {"PREFECT_API_URL": api, "STORMBORN_HOME": str(work / "home"), "STORMBORN_DASK_WORKERS": "2",
            "STORMBORN_BATCH_SIZE": "12"}  # 16 tasks: enough to keep both workers busy
-    flow_s = run_cli(["harvest", "--source", "local", "--path", str(folder)], env, ROOT)
+    with CpuShare({}) as flow_cpu:
+        flow_s = run_cli(["harvest", "--source", "local", "--path", str(folder)], env, ROOT)
 
     from tasks.core.settings import load_settings
     from tasks.io.storage import query
@@ -85,8 +140,17 @@ def main() -> None:
     print(f"pipeline work, one process, no Prefect:   {one_pages / one_s:8.1f} pages/s  ({one_s:.1f} s)")
     print(f"pipeline documents stage, 2 Dask workers: {stage_rate:8.1f} pages/s  ({docs_s:.1f} s)")
     print(f"whole harvest flow incl. start-up:        {flow_rate:8.1f} pages/s  ({flow_s:.1f} s)")
+    print(f"same batches, bare Dask (2 workers, no Prefect): {dask_pages / dask_s:8.1f} pages/s  ({dask_s:.1f} s)")
     print(f"stage / raw: {stage_rate / raw_rate:.2f}  (target >= 0.8 x 2 workers = 1.60);  "
-          f"stage / one-process pipeline: {stage_rate / (one_pages / one_s):.2f}")
+          f"stage / one-process pipeline: {stage_rate / (one_pages / one_s):.2f};  bare Dask / raw: "
+          f"{dask_pages / dask_s / raw_rate:.2f}")
+    cores = raw_cpu.available_s / max(raw_cpu.wall_s, 1e-9)
+    bound = cores * one_pages / one_cpu
+    print(f"CPU: the pipeline's own work costs {one_cpu / one_pages * 1000:.2f} ms of CPU per page against "
+          f"{raw_s / pages * 1000:.2f} ms for the raw loop; {cores:.0f} cores doing nothing else would parse at most "
+          f"{bound:.0f} pages/s = {bound / raw_rate:.2f}x raw. During the harvest flow the machine was busy "
+          f"{flow_cpu.busy_s / flow_cpu.available_s:.0%} ({flow_cpu.busy_s:.1f} of {flow_cpu.available_s:.1f} "
+          f"core-seconds)")
     shutil.rmtree(work, ignore_errors=True)
 
 
