@@ -76,9 +76,10 @@ def parse_pdf(data: bytes, max_bytes: int) -> Parsed:
             reason = "encrypted_pdf" if "encrypt" in str(exc).lower() else "corrupt_pdf"
             return Parsed.reject(reason, f"{type(exc).__name__}: {exc}", pages=doc.page_count)
         pages = doc.page_count
-        images = sum(len(page.get_images()) for page in doc)
+        chars = len(text.strip())
+        # images only matter for a PDF without enough text (a scan): not counted for the rest
+        images = sum(len(page.get_images()) for page in doc) if chars < MIN_TEXT_CHARS_PER_PAGE * pages else 0
         title = pdf_title(doc)
-    chars = len(text.strip())
     if chars < MIN_TEXT_CHARS_PER_PAGE * pages:
         if images:
             return Parsed.reject("image_only_pdf", f"{chars} text chars and {images} images on "
