@@ -59,6 +59,7 @@ class AnswerCache:
         self.lake = lake
         self._entries: dict[str, dict[str, Any]] = {}
         self._loads: dict[str, asyncio.Future] = {}
+        self._shard_names: set[str] = set()
         self._writer = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
         self._fd: int | None = None
         self._batch: list[bytes] = []
@@ -70,7 +71,7 @@ class AnswerCache:
     async def get(self, key: str) -> dict[str, Any] | None:
         await self._load("segments", self._read_segments)
         found = self._entries.get(key)
-        if found is None:
+        if found is None and key[:2] in self._shard_names:
             await self._load(key[:2], lambda: self._read_shard(key[:2]))
             found = self._entries.get(key)
         return found
@@ -89,6 +90,9 @@ class AnswerCache:
             await asyncio.shield(loading)
 
     def _read_segments(self) -> list[dict[str, Any]]:
+        """Every segment, and which shards exist (a lookup in a shard that does not is a miss
+        without a read: a new cache costs nothing)."""
+        self._shard_names = {path.rstrip("/").rsplit("/", 1)[-1] for path in self._list("shards", "*")}
         return [entry for path in self._list("segments", "*.jsonl*") for entry in self._read(path)]
 
     def _read_shard(self, shard: str) -> list[dict[str, Any]]:
