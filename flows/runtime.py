@@ -32,6 +32,11 @@ def answers(url: str, ok: Callable[[httpx.Response], bool] = lambda r: r.status_
         return False
 
 
+_STARTED: dict[str, int] = {}
+"""Prefect home → the server this process started there: it can be stopped even after its home
+(and the pid file in it) was deleted, as a benchmark's temporary home is."""
+
+
 def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
     """Start (or reuse) a Prefect server on 127.0.0.1:<prefect_port>; returns its API URL."""
     api_url = f"http://127.0.0.1:{settings.prefect_port}/api"
@@ -49,6 +54,7 @@ def start_local_server(settings: Settings, timeout_s: float = 90) -> str:
          "--port", str(settings.prefect_port)],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     (home / "server.pid").write_text(str(server.pid))
+    _STARTED[str(home)] = server.pid
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if answers(f"{api_url}/health"):
@@ -62,10 +68,11 @@ def stop_local_server(settings: Settings) -> bool:
     False when there is none. Whoever starts a server for a temporary home stops it, or the next
     command would reuse a server whose database was deleted with the home."""
     pid_file = Path(settings.home).resolve() / "prefect" / "server.pid"
-    if not pid_file.exists():
+    started = _STARTED.pop(str(pid_file.parent), None)
+    if not pid_file.exists() and started is None:
         return False
     try:
-        pid = int(pid_file.read_text())
+        pid = int(pid_file.read_text()) if pid_file.exists() else started
         # a pid file left from before a reboot may name someone else's process now
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         if b"prefect" not in command or b"server" not in command:
