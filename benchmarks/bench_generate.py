@@ -1,6 +1,7 @@
 """Generation stage: concurrency, orchestration overhead, rerun, tokens per candidate, memory.
 
     .venv/bin/python -m benchmarks.bench_generate [--candidates 2000] [--latency 0.1] [--concurrency 32]
+                                                  [--papers-per-task N]
 
 The scripted OpenAI-compatible server of the tests runs in its own process with a fixed latency
 per request. Synthetic LaTeX papers (20 lemma/proof pairs each, padded with prose to the size of
@@ -8,7 +9,9 @@ a real paper) go through the expressions extractor into a lake and catalog, then
 
 1. The ``generate-candidates`` flow (Prefect API, Dask LocalCluster, 2 workers), first run:
    wall time of the agents step (``runs.stage_seconds.generation_agents``) against the ideal
-   ``calls × latency / concurrency``.
+   ``calls × latency / concurrency``, and the share of the cores the scripted server took; then
+   the same first run on a cluster started before the flow (``dask_address``), as the stack's
+   long-lived workers are: the stage without the per-run cluster start-up.
 2. The same calls one at a time: measured on a sample of papers with concurrency 1, scaled to
    the run's number of calls (a full sequential run would take ``calls × latency``).
 3. Orchestration overhead per candidate: (stage wall − ideal) / candidates.
@@ -204,6 +207,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--sequential-papers", type=int, default=2)
+    parser.add_argument("--papers-per-task", type=int, default=None,
+                        help="generate.papers_per_task (default: the product's setting)")
     args = parser.parse_args()
     per_paper = 20
     papers = args.candidates // per_paper
@@ -220,7 +225,9 @@ def main() -> None:
         settings = settings.model_copy(update={
             "llm": settings.llm.model_copy(update={"base_url": url, "concurrency": args.concurrency}),
             "generate": settings.generate.model_copy(update={"target": args.candidates,
-                                                              "targets_per_paper": per_paper})})
+                                                              "targets_per_paper": per_paper,
+                                                              "papers_per_task": args.papers_per_task
+                                                              or settings.generate.papers_per_task})})
         build_lake(settings, papers, per_paper, chars=40_000)
 
         with CpuShare({"scripted server": server.pid}) as share:

@@ -76,8 +76,8 @@ def dask_batch(home: str, folder: str, paper_ids: list[str]) -> int:
     return sum(d.pages or 0 for d in out.documents if d.parse_status == "ok")
 
 
-def bare_dask(folder: Path, home: Path, batch: int) -> tuple[int, float]:
-    """The stage's batches on a 2-worker LocalCluster made as the flows make theirs, no Prefect."""
+def bare_dask(folder: Path, home: Path, batch: int, workers: int) -> tuple[int, float]:
+    """The stage's batches on a LocalCluster made as the flows make theirs, no Prefect."""
     from datetime import date
 
     from distributed import Client, LocalCluster
@@ -88,11 +88,11 @@ def bare_dask(folder: Path, home: Path, batch: int) -> tuple[int, float]:
     from tasks.harvest.sources.arxiv import Window
     from tasks.harvest.sources.local import LocalSource
 
-    settings = load_settings(home=str(home), dask_workers=2)
+    settings = load_settings(home=str(home), dask_workers=workers)
     ids = [p.paper_id for p in LocalSource(settings, folder).list_window(
         Window(date.today(), date.today(), ("local",)))]
     with LocalCluster(**local_cluster_kwargs(settings)) as cluster, Client(cluster) as client:
-        cluster.wait_for_workers(2, timeout=120)
+        cluster.wait_for_workers(workers, timeout=120)
         time.sleep(10)  # the workers' background warm-up done
         start = time.perf_counter()
         pages = sum(client.gather([client.submit(dask_batch, str(home), str(folder), list(b), pure=False)
@@ -103,6 +103,7 @@ def bare_dask(folder: Path, home: Path, batch: int) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=2, help="Dask workers of the flow and the bare-Dask run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sb-parse-"))
     folder = work / "papers"
@@ -116,10 +117,10 @@ def main() -> None:
     with CpuShare({}) as one_share:  # the machine's busy time: this process and its sandbox child
         one_pages, one_s = pipeline_one_process(folder, work / "one-process")
     one_cpu = one_share.busy_s
-    dask_pages, dask_s = bare_dask(folder, work / "bare-dask", 12)
+    dask_pages, dask_s = bare_dask(folder, work / "bare-dask", 12, args.workers)
 
     api = ensure_prefect(work / "prefect-home")
-    env = {"PREFECT_API_URL": api, "STORMBORN_HOME": str(work / "home"), "STORMBORN_DASK_WORKERS": "2",
+    env = {"PREFECT_API_URL": api, "STORMBORN_HOME": str(work / "home"), "STORMBORN_DASK_WORKERS": str(args.workers),
            "STORMBORN_BATCH_SIZE": "12"}  # 16 tasks: enough to keep both workers busy
     with CpuShare({}) as flow_cpu:
         flow_s = run_cli(["harvest", "--source", "local", "--path", str(folder)], env, ROOT)
@@ -135,9 +136,10 @@ def main() -> None:
     print(f"corpus: {len(paths)} PDFs, {pages} pages ({args.copies} distinct copies of each corpus PDF)")
     print(f"single-process PyMuPDF loop:              {raw_rate:8.1f} pages/s  ({raw_s:.1f} s)")
     print(f"pipeline work, one process, no Prefect:   {one_pages / one_s:8.1f} pages/s  ({one_s:.1f} s)")
-    print(f"pipeline documents stage, 2 Dask workers: {stage_rate:8.1f} pages/s  ({docs_s:.1f} s)")
+    print(f"pipeline documents stage, {args.workers} Dask workers: {stage_rate:8.1f} pages/s  ({docs_s:.1f} s)")
     print(f"whole harvest flow incl. start-up:        {flow_rate:8.1f} pages/s  ({flow_s:.1f} s)")
-    print(f"same batches, bare Dask (2 workers, no Prefect): {dask_pages / dask_s:8.1f} pages/s  ({dask_s:.1f} s)")
+    print(f"same batches, bare Dask ({args.workers} workers, no Prefect): {dask_pages / dask_s:8.1f} pages/s  "
+          f"({dask_s:.1f} s)")
     print(f"stage / raw: {stage_rate / raw_rate:.2f}  (target >= 0.8 x 2 workers = 1.60);  "
           f"stage / one-process pipeline: {stage_rate / (one_pages / one_s):.2f};  bare Dask / raw: "
           f"{dask_pages / dask_s / raw_rate:.2f}")

@@ -7,7 +7,8 @@ Lake layout (``lake`` is a local path or ``s3://bucket/prefix``)::
     blobs/sha256/<aa>/<sha256>          raw documents, content-addressed
     text/sha256/<aa>/<sha256>.txt       extracted text of a document, content-addressed
     state/<step>/...                    what skip-if-unchanged remembers (``tasks.io.memo``)
-    cache/llm/<aa>/<key>.json           the LLM gateway's answers, content-addressed
+    cache/llm/segments/, shards/<aa>/   the LLM gateway's answers, content-addressed
+                                        (``tasks.io.llm.cache``)
     data_docs/                          Great Expectations Data Docs
 
 Workers build a ``Lake`` from settings (it holds a filesystem client, never pickled).
