@@ -15,9 +15,11 @@ The child is long-lived (a ``Sandbox`` per thread and allowance): forking a ~500
 every body cost ~20 ms (its page tables are copied), more than parsing most PDFs. The child
 serves calls one at a time over a pipe, and is replaced — not reused — after a call that hit a
 limit or raised ``MemoryError``, once its own memory has grown by a quarter of the allowance
-(what one body leaves behind must not shrink the next one's allowance), and after
+(what one body leaves behind shrinks the next one's allowance by less than a quarter), and after
 ``CALLS_PER_CHILD`` calls. Functions and arguments travel through a pipe, pickled (functions by
-reference: the child forked after they were imported), and so do the results.
+reference: the child forked after they were imported), and so do the results. The sandbox is a
+resource limit, not a security boundary: the child runs as the same user with the parent's
+memory, and the parent unpickles what it sends back (as it did when each body had its own fork).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def _mapped_bytes() -> int:
 
 CALLS_PER_CHILD = 500
 _HEADER = struct.Struct("!Q")
+_FORK_LOCK = threading.Lock()
 
 
 def _send(fd: int, obj: Any) -> None:
@@ -106,7 +109,10 @@ def _serve(requests: int, replies: int, memory_bytes: int) -> None:
             except BaseException as exc:  # the work's own errors travel back and are raised in the parent
                 result = ("error", exc)
             retire = retire or served == CALLS_PER_CHILD or _mapped_bytes() - baseline > memory_bytes // 4
-            _send(replies, (*result, retire))  # the parent reaps a retiring child at once
+            try:
+                _send(replies, (*result, retire))  # the parent reaps a retiring child at once
+            except (pickle.PicklingError, TypeError, AttributeError):  # an exception that does not pickle
+                _send(replies, ("error", RuntimeError(f"{type(result[1]).__name__}: {result[1]}"[:2000]), retire))
             if retire:
                 break
     except MemoryError:
@@ -127,15 +133,19 @@ class Sandbox:
         self._requests = self._replies = -1
 
     def _start(self) -> None:
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(request_write)
-            os.close(reply_read)
-            _serve(request_read, reply_write, self.memory_mb * 2**20)
-        os.close(request_read)
-        os.close(reply_write)
+        # One thread forks at a time: a child forked by another thread between these pipes'
+        # creation and their closing here would hold this child's ends, and this child's death
+        # would then never read as an end of file.
+        with _FORK_LOCK:
+            request_read, request_write = os.pipe()
+            reply_read, reply_write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(request_write)
+                os.close(reply_read)
+                _serve(request_read, reply_write, self.memory_mb * 2**20)
+            os.close(request_read)
+            os.close(reply_write)
         self.pid, self._requests, self._replies = pid, request_write, reply_read
         self.started += 1
 
@@ -150,6 +160,10 @@ class Sandbox:
         return status
 
     def run(self, fn: Callable[..., T], args: tuple, deadline_s: float) -> T | Limited:
+        if self.pid is not None and os.waitpid(self.pid, os.WNOHANG)[0]:  # died while idle (OOM killer)
+            self.pid = None
+            for fd in (self._requests, self._replies):
+                os.close(fd)
         if self.pid is None:
             self._start()
         try:
@@ -160,6 +174,9 @@ class Sandbox:
             return Limited("timeout", f"not finished after {deadline_s:g} s")
         except (EOFError, BrokenPipeError):
             return self._death(self._end(kill=False))
+        except BaseException:  # anything else mid-exchange: the child's state is unknown, it goes
+            self._end(kill=True)
+            raise
         if retiring:
             self._end(kill=False)
         if kind == "ok":

@@ -50,8 +50,9 @@ from tasks.io.storage import Lake, named_rows, safe_key
 from tasks.io.validate import gate, warm_up
 
 GENERATOR_CODE = ("tasks.generate",)
-LANDING_THREADS = 8
 """The code a paper's candidates depend on (prompts count through the candidate ids)."""
+LANDING_THREADS = 8
+"""Papers of a task landed at once (each write waits on its fsync or PUT)."""
 STAGES = tuple(allowed(AgentStage))
 SUITES = {  # suite → the stage a candidate must have reached to be checked by it
     "candidate_targets": "target",

@@ -9,8 +9,9 @@ validation ``error``, the output ``mode`` and the ``model``. Layout under the la
 
 - **Writes** cost one ``os.write`` of one line to the gateway's own segment file on a local lake
   (no fsync: a killed worker loses nothing, only a power cut can, and then the call is simply
-  made again), and one object per ``S3_BATCH`` entries or ``S3_FLUSH_S`` seconds on S3 (a killed
-  worker there repeats at most that many calls).
+  made again), and on S3 one object per ``S3_BATCH`` entries, or at the first answer more than
+  ``S3_FLUSH_S`` seconds after the last object, and at close (a killed worker there repeats the
+  calls of its last unwritten batch).
 - **Reads** cost nothing per call: a gateway loads every segment once, at its first lookup, and
   each shard once, at the first lookup of a key in it (one thread hop per shard, shared by the
   calls waiting on it). A torn last line (a writer killed mid-write) is skipped.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 import uuid
@@ -34,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from tasks.io.storage import Lake
+
+logger = logging.getLogger(__name__)
 
 ROOT = ("cache", "llm")
 S3_BATCH = 256
@@ -77,13 +81,21 @@ class AnswerCache:
         return found
 
     async def _load(self, name: str, read) -> None:
-        """Read ``name`` (the segments, or one shard) once; callers arriving meanwhile wait for it."""
+        """Read ``name`` (the segments, or one shard) once; callers arriving meanwhile wait for it.
+        A read that fails is a miss for the calls waiting on it and is tried again by the next
+        lookup (the cache is only ever slower for it, and a call never fails for it)."""
         loading = self._loads.get(name)
         if loading is None:
             loading = self._loads[name] = asyncio.get_running_loop().create_future()
             try:
                 for entry in await asyncio.to_thread(read):
                     self._entries.setdefault(entry["key"], entry)
+            except Exception:  # the lake did not answer: a miss now, read again next time
+                logger.warning("the LLM cache could not read %s: treated as a miss", name, exc_info=True)
+                del self._loads[name]
+            except BaseException:  # cancelled (a paper's deadline): the next lookup reads it
+                del self._loads[name]
+                raise
             finally:
                 loading.set_result(None)
         elif not loading.done():
@@ -111,7 +123,7 @@ class AnswerCache:
     def put(self, key: str, content: str | None, error: str | None, mode: str | None, model: str) -> None:
         entry = {"key": key, "content": content, "error": error, "mode": mode, "model": model}
         self._entries[key] = entry
-        line = json.dumps(entry, ensure_ascii=False).encode() + b"\n"
+        line = json.dumps(entry).encode() + b"\n"  # ASCII escapes: a lone surrogate in a reply cannot fail it
         if not self.lake.is_s3:
             if self._fd is None:
                 folder = Path(self.lake.path(*ROOT, "segments"))
@@ -141,7 +153,10 @@ class AnswerCache:
             os.close(self._fd)
             self._fd = None
             folder = Path(self.lake.path(*ROOT, "segments"))
-            os.replace(folder / f"{self._writer}.jsonl.open", folder / f"{self._writer}.jsonl")
+            try:
+                os.replace(folder / f"{self._writer}.jsonl.open", folder / f"{self._writer}.jsonl")
+            except FileNotFoundError:  # compacted as stale (a gateway open for over a day)
+                pass
         self._flush()
         if self._flushing:
             await asyncio.gather(*self._flushing)

@@ -171,6 +171,16 @@ def _schema(response_model: type[BaseModel]) -> dict[str, Any]:
     return response_model.model_json_schema()
 
 
+def _text_of(content: Any) -> str | None:
+    """A message's text: a string, or the text parts of a list of parts (some servers answer so)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        return "".join(parts) if parts else None
+    return None
+
+
 def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
@@ -374,7 +384,7 @@ class Gateway:
                     self._calls_in_mode[agent.model] = self._calls_in_mode.get(agent.model, 0) + 1
                 choice = response["choices"][0]
                 message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-                content = message.get("content") if isinstance(message.get("content"), str) else None
+                content = _text_of(message.get("content"))
                 counted = response.get("usage") if isinstance(response.get("usage"), dict) else None
                 if counted is not None:
                     usage[0] += int(counted.get("prompt_tokens") or 0)
@@ -397,6 +407,11 @@ class Gateway:
             if mode != "text" and self._refuses_mode(exc):
                 raise _ModeRejected() from exc
             raise
+        if isinstance(reply, str):  # a JSON body served with another content type: the SDK gives text
+            try:
+                reply = json.loads(reply)
+            except ValueError:
+                raise RuntimeError("reply is not JSON") from None
         choices = reply.get("choices") if isinstance(reply, dict) else None
         if not choices or not isinstance(choices[0], dict):
             raise RuntimeError("reply without choices")

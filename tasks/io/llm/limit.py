@@ -27,8 +27,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import time
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 IDLE_S = 0.5
 """A lease unused this long goes back to the scheduler (a lease costs a round trip to get)."""
@@ -82,8 +85,11 @@ class LeasePool:
         self._shrinking: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task] = set()
         self._closed = False
+        self._local = False
 
     async def __aenter__(self) -> None:
+        if self._closed:
+            raise RuntimeError("the gateway's concurrency limit is closed")
         if self.in_use < self.held and not self._waiters:
             self.in_use += 1
             return
@@ -106,7 +112,10 @@ class LeasePool:
 
     def _hand_back(self) -> None:
         self.in_use -= 1
-        if self.held > self.fair:  # a peer is short of its share: this lease goes back
+        if not self._local and time.monotonic() - self._share_at >= SHARE_EVERY_S and not self._closed:
+            self._share_at = time.monotonic()  # a task that never waits must still see peers arrive
+            self._in_background(self._refresh_share())
+        if self.held > self.fair and not self._local:  # a peer is short of its share: this lease goes back
             self.held -= 1
             self._gave_back_at = time.monotonic()
             self._in_background(self._call(self._leases.release))
@@ -134,16 +143,35 @@ class LeasePool:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failed release expires
 
+    async def _refresh_share(self) -> None:
+        busy = await self._call(self._pools.get_value)
+        self.fair = max(1, self.concurrency // max(1, busy))
+
+    def _go_local(self) -> None:
+        """The scheduler failed us: go on with the whole concurrency in this task alone (the run
+        may pass its limit while the scheduler is away; no call waits forever for it)."""
+        logger.warning("the Dask scheduler did not answer for LLM leases: this task goes on with a "
+                       "limit of its own (%d)", self.concurrency, exc_info=True)
+        self._local = True
+        self.held = self.fair = self.concurrency
+        while self.in_use < self.held and self._give_to_waiter():
+            pass
+
     async def _grow(self) -> None:
+        try:
+            await self._grow_with_scheduler()
+        except Exception:  # a lost scheduler connection, a semaphore the scheduler forgot
+            self._go_local()
+
+    async def _grow_with_scheduler(self) -> None:
         wait = RETRY_S[0]
-        while any(not w.done() for w in self._waiters) and not self._closed:
+        while any(not w.done() for w in self._waiters) and not self._closed and not self._local:
             if not self._busy:
                 await self._call(self._pools.acquire)
                 self._busy = True
             if time.monotonic() - self._share_at >= SHARE_EVERY_S:
-                busy = await self._call(self._pools.get_value)
-                self.fair = max(1, self.concurrency // max(1, busy))
                 self._share_at = time.monotonic()
+                await self._refresh_share()
             below_share = self.held < self.fair
             may_borrow = self.held < self.concurrency and time.monotonic() - self._gave_back_at >= BORROW_PAUSE_S
             got = False
@@ -170,7 +198,7 @@ class LeasePool:
 
     def _shrink(self) -> None:
         self._shrinking = None
-        if self._waiters:
+        if self._waiters or self._local:
             return
         spare = self.held - self.in_use
         self.held -= spare
@@ -191,9 +219,12 @@ class LeasePool:
         if self._growing is not None:  # not cancelled: a lease it is getting must not be lost
             with contextlib.suppress(Exception):
                 await self._growing
+        for waiter in self._waiters:  # none in a normal close: the gateway's calls are done
+            if not waiter.done():
+                waiter.set_exception(RuntimeError("the gateway's concurrency limit is closed"))
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        leases, self.held = self.held, 0
+        leases, self.held = (0 if self._local else self.held), 0
         with contextlib.suppress(Exception):  # unreleased leases expire with Dask's lease timeout
             await self._release(leases, idle=True)
         for semaphore in (self._leases, self._pools):

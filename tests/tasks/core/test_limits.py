@@ -94,3 +94,27 @@ def test_the_child_is_replaced_after_its_quota_of_calls(monkeypatch):
     sandbox = Sandbox(256)
     assert [sandbox.run(add, (i, 0), 10) for i in range(7)] == list(range(7))
     assert sandbox.started == 3
+
+
+class Awkward(Exception):
+    def __init__(self, a, b):  # unpickles only with both arguments: pickle passes one
+        super().__init__(f"{a}-{b}")
+
+
+def awkward() -> None:
+    raise Awkward(1, 2)
+
+
+def test_an_answer_the_parent_cannot_read_ends_that_child_not_the_next_body():
+    sandbox = Sandbox(256)
+    with pytest.raises(TypeError):
+        sandbox.run(awkward, (), 10)
+    assert sandbox.run(add, (1, 1), 10) == 2 and sandbox.started == 2
+
+
+def test_a_child_killed_while_idle_is_not_blamed_on_the_next_body():
+    sandbox = Sandbox(256)
+    assert sandbox.run(add, (1, 1), 10) == 2
+    os.kill(sandbox.pid, signal.SIGKILL)  # as the kernel's OOM killer would
+    time.sleep(0.1)
+    assert sandbox.run(add, (2, 2), 10) == 4 and sandbox.started == 2

@@ -135,3 +135,27 @@ def test_the_cache_on_an_s3_lake_writes_batches_and_compacts(moto_server, monkey
     assert compact(lake)["entries"] == 7
     assert not lake.fs.glob(lake.path("cache", "llm", "segments", "*"))
     assert [f["content"] for f in get_all(lake, keys)] == [f"content of {k}" for k in keys]
+
+
+def test_a_lake_that_fails_a_read_is_a_miss_and_is_read_again_next_time(tmp_path, monkeypatch):
+    lake = Lake(str(tmp_path))
+    put_all(lake, [key(1)])
+    compact(lake)
+    failures = [1]
+    real = lake.read_bytes
+
+    def flaky(path):
+        if failures and "shards" in path:
+            failures.pop()
+            raise OSError("the lake did not answer")
+        return real(path)
+    monkeypatch.setattr(lake, "read_bytes", flaky)
+
+    async def go():
+        cache = AnswerCache(lake)
+        first = await cache.get(key(1))  # the shard read fails: a miss, no exception
+        second = await cache.get(key(1))  # read again
+        await cache.aclose()
+        return first, second
+    first, second = asyncio.run(go())
+    assert first is None and second["content"] == f"content of {key(1)}"

@@ -264,3 +264,10 @@ def test_a_free_form_reply_cut_at_max_tokens_is_not_an_answer(lake):
         [result] = plain_calls(llm_settings(server, retries=0), lake, [1])
     assert not result.ok and result.call.status == "invalid_output"
     assert result.call.error.startswith(TRUNCATED) and result.call.prompt_version == "v1"
+
+
+def test_reply_text_as_a_list_of_parts_is_read():
+    from tasks.io.llm.gateway import _text_of
+
+    assert _text_of([{"type": "text", "text": '{"a": '}, {"type": "text", "text": "1}"}]) == '{"a": 1}'
+    assert _text_of("plain") == "plain" and _text_of(None) is None and _text_of([{"type": "image"}]) is None

@@ -7,7 +7,7 @@ import time
 import pytest
 from distributed import Client, LocalCluster, Semaphore
 
-from tasks.io.llm.limit import LocalLimit, run_limit
+from tasks.io.llm.limit import LeasePool, LocalLimit, run_limit
 
 CONCURRENCY = 6
 
@@ -96,3 +96,80 @@ def test_outside_dask_the_limit_is_a_local_semaphore():
     COUNTERS["local"] = InFlight()
     result = task("run-local", 20, "local")
     assert result["kind"] == LocalLimit.__name__ and result["peak"] == CONCURRENCY
+
+
+class FakeSemaphore:
+    """The scheduler's semaphore as a LeasePool sees it (acquire with timeout, release,
+    get_value), in-process; ``broken`` makes every call fail like a lost scheduler."""
+
+    def __init__(self, leases: int):
+        self.free = leases
+        self.lock = threading.Lock()
+        self.broken = False
+
+    def acquire(self, timeout=None):
+        if self.broken:
+            raise OSError("scheduler connection closed")
+        deadline = time.monotonic() + (timeout or 0)
+        while True:
+            with self.lock:
+                if self.free:
+                    self.free -= 1
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    def release(self):
+        if self.broken:
+            raise OSError("scheduler connection closed")
+        with self.lock:
+            self.free += 1
+
+    def get_value(self):
+        if self.broken:
+            raise OSError("scheduler connection closed")
+        return 10**6 - self.free
+
+
+def test_a_lost_scheduler_does_not_leave_calls_waiting_forever():
+    async def run():
+        leases, pools = FakeSemaphore(4), FakeSemaphore(10**6)
+        leases.broken = True
+        pool = LeasePool(leases, pools, 4)
+        done = []
+
+        async def call(i):
+            async with pool:
+                await asyncio.sleep(0.01)
+                done.append(i)
+        await asyncio.wait_for(asyncio.gather(*(call(i) for i in range(10))), 5)
+        await pool.aclose()
+        return done
+    assert sorted(asyncio.run(run())) == list(range(10))
+
+
+def test_a_steady_task_gives_leases_back_when_a_peer_arrives():
+    """Task A never waits (its demand equals what it holds) and must still notice task B."""
+    async def run():
+        leases, pools = FakeSemaphore(8), FakeSemaphore(10**6)
+        a, b = LeasePool(leases, pools, 8), LeasePool(leases, pools, 8)
+        stop = asyncio.Event()
+
+        async def steady(pool):
+            while not stop.is_set():
+                async with pool:
+                    await asyncio.sleep(0.02)
+        workers = [asyncio.create_task(steady(a)) for _ in range(8)]
+        await asyncio.sleep(0.5)
+        assert a.held == 8
+        late = [asyncio.create_task(steady(b)) for _ in range(8)]
+        await asyncio.sleep(1.5)
+        held = (a.held, b.held)
+        stop.set()
+        await asyncio.gather(*workers, *late)
+        await a.aclose()
+        await b.aclose()
+        return held
+    a_held, b_held = asyncio.run(run())
+    assert b_held >= 4 and a_held <= 4
