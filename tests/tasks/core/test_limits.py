@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -96,19 +97,23 @@ def test_the_child_is_replaced_after_its_quota_of_calls(monkeypatch):
     assert sandbox.started == 3
 
 
-class Awkward(Exception):
-    def __init__(self, a, b):  # unpickles only with both arguments: pickle passes one
-        super().__init__(f"{a}-{b}")
+def _refuse() -> None:
+    raise TypeError("this answer cannot be read back")
 
 
-def awkward() -> None:
-    raise Awkward(1, 2)
+class Unreadable:
+    def __reduce__(self):  # pickles in the child, fails to unpickle in the parent
+        return _refuse, ()
+
+
+def unreadable() -> Unreadable:
+    return Unreadable()
 
 
 def test_an_answer_the_parent_cannot_read_ends_that_child_not_the_next_body():
     sandbox = Sandbox(256)
     with pytest.raises(TypeError):
-        sandbox.run(awkward, (), 10)
+        sandbox.run(unreadable, (), 10)
     assert sandbox.run(add, (1, 1), 10) == 2 and sandbox.started == 2
 
 
@@ -118,3 +123,20 @@ def test_a_child_killed_while_idle_is_not_blamed_on_the_next_body():
     os.kill(sandbox.pid, signal.SIGKILL)  # as the kernel's OOM killer would
     time.sleep(0.1)
     assert sandbox.run(add, (2, 2), 10) == 4 and sandbox.started == 2
+
+
+class Unsendable(Exception):
+    def __init__(self):
+        super().__init__("holds a lock")
+        self.lock = threading.Lock()  # cannot be pickled
+
+
+def unsendable() -> None:
+    raise Unsendable()
+
+
+def test_an_error_that_does_not_pickle_comes_back_as_text_and_the_child_goes_on():
+    sandbox = Sandbox(256)
+    with pytest.raises(RuntimeError, match="Unsendable: holds a lock"):
+        sandbox.run(unsendable, (), 10)
+    assert sandbox.run(add, (1, 1), 10) == 2 and sandbox.started == 1
