@@ -36,28 +36,9 @@ def raw_loop(paths: list[Path]) -> tuple[int, float]:
     return pages, time.perf_counter() - start
 
 
-def pipeline_one_process(folder: Path, home: Path) -> tuple[int, float]:
-    """The documents stage's own work (read, store, parse, count) in this process, no orchestration."""
-    from datetime import date
-
-    from tasks.core.settings import load_settings
-    from tasks.harvest.filters import rating_decision
-    from tasks.harvest.sources.arxiv import Window
-    from tasks.harvest.sources.local import LocalSource
-    from tasks.harvest.steps import process_papers
-    from tasks.io.storage import Lake
-
-    settings = load_settings(home=str(home))
-    source = LocalSource(settings, folder)
-    papers = source.list_window(Window(date.today(), date.today(), ("local",)))
-    decisions = {p.paper_id: rating_decision(p, [], {}, "bench", 5) for p in papers}
-    start = time.perf_counter()
-    out = process_papers(settings, source, Lake.from_settings(settings), papers, decisions, "bench")
-    return sum(d.pages or 0 for d in out.documents if d.parse_status == "ok"), time.perf_counter() - start
-
-
-def dask_batch(home: str, folder: str, paper_ids: list[str]) -> int:
-    """One documents batch on a Dask worker, as the stage's task runs it, without Prefect."""
+def documents_batch(home: str, folder: str, paper_ids: list[str] | None = None) -> tuple[int, float]:
+    """The documents stage's own work (read, store, parse, count) on the folder's papers (or the
+    given ones), as the stage's task runs it, without Prefect: (pages parsed, seconds)."""
     from datetime import date
 
     from tasks.core.settings import load_settings
@@ -69,11 +50,12 @@ def dask_batch(home: str, folder: str, paper_ids: list[str]) -> int:
 
     settings = load_settings(home=home)
     source = LocalSource(settings, folder)
-    wanted = set(paper_ids)
-    papers = [p for p in source.list_window(Window(date.today(), date.today(), ("local",))) if p.paper_id in wanted]
+    papers = [p for p in source.list_window(Window(date.today(), date.today(), ("local",)))
+              if paper_ids is None or p.paper_id in paper_ids]
     decisions = {p.paper_id: rating_decision(p, [], {}, "bench", 5) for p in papers}
+    start = time.perf_counter()
     out = process_papers(settings, source, Lake.from_settings(settings), papers, decisions, "bench")
-    return sum(d.pages or 0 for d in out.documents if d.parse_status == "ok")
+    return sum(d.pages or 0 for d in out.documents if d.parse_status == "ok"), time.perf_counter() - start
 
 
 def bare_dask(folder: Path, home: Path, batch: int, workers: int) -> tuple[int, float]:
@@ -95,8 +77,8 @@ def bare_dask(folder: Path, home: Path, batch: int, workers: int) -> tuple[int, 
         cluster.wait_for_workers(workers, timeout=120)
         time.sleep(10)  # the workers' background warm-up done
         start = time.perf_counter()
-        pages = sum(client.gather([client.submit(dask_batch, str(home), str(folder), list(b), pure=False)
-                                   for b in partition_all(batch, ids)]))
+        pages = sum(p for p, _ in client.gather([client.submit(documents_batch, str(home), str(folder), list(b),
+                                                                 pure=False) for b in partition_all(batch, ids)]))
         return pages, time.perf_counter() - start
 
 
@@ -115,7 +97,7 @@ def main() -> None:
     with CpuShare({}) as raw_cpu:
         pages, raw_s = raw_loop(paths)
     with CpuShare({}) as one_share:  # the machine's busy time: this process and its sandbox child
-        one_pages, one_s = pipeline_one_process(folder, work / "one-process")
+        one_pages, one_s = documents_batch(str(work / "one-process"), str(folder))
     one_cpu = one_share.busy_s
     dask_pages, dask_s = bare_dask(folder, work / "bare-dask", 12, args.workers)
 

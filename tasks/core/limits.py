@@ -149,21 +149,23 @@ class Sandbox:
         self.pid, self._requests, self._replies = pid, request_write, reply_read
         self.started += 1
 
-    def _end(self, kill: bool) -> int:
-        """Stop the child (or let it finish exiting); returns its wait status."""
+    def _end(self, kill: bool, status: int | None = None) -> int:
+        """Stop the child (or let it finish exiting, or take the ``status`` it already exited
+        with); returns its wait status."""
         if kill:
             os.kill(self.pid, signal.SIGKILL)
         for fd in (self._requests, self._replies):
             os.close(fd)
-        _, status = os.waitpid(self.pid, 0)
+        if status is None:
+            _, status = os.waitpid(self.pid, 0)
         self.pid = None
         return status
 
     def run(self, fn: Callable[..., T], args: tuple, deadline_s: float) -> T | Limited:
-        if self.pid is not None and os.waitpid(self.pid, os.WNOHANG)[0]:  # died while idle (OOM killer)
-            self.pid = None
-            for fd in (self._requests, self._replies):
-                os.close(fd)
+        if self.pid is not None:
+            exited, status = os.waitpid(self.pid, os.WNOHANG)
+            if exited:  # died while idle (the OOM killer): not this body's doing
+                self._end(kill=False, status=status)
         if self.pid is None:
             self._start()
         try:
